@@ -1,0 +1,185 @@
+"""
+Errors raised by the 1min.ai provider.
+
+One hierarchy, in the spirit of ``requests``: catch :class:`OneMinError` for everything, or a
+narrower class for one kind of failure. Every message says what happened and what to do.
+
+Errors that no retry can fix (bad input, a bad key, a rejected request, unsafe content, no
+credits, a failed generation, and a paid request whose outcome is unknown) also derive from
+:class:`~airflow.sdk.exceptions.AirflowFailException`, so the task fails at once instead of
+spending Airflow retries (and, for a paid request, perhaps money) on them.
+
+No message ever includes the API key or request headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class OneMinError(AirflowException):
+    """Base class of every error raised by this provider."""
+
+    #: True when retrying cannot help: the task fails without using Airflow retries.
+    final: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments; rebuild from the message and attributes so the
+        # error survives pickling (process pools, Airflow's own serialisation).
+        return _rebuild_error, (type(self), str(self), dict(self.__dict__))
+
+
+def _rebuild_error(cls: type[OneMinError], message: str, attributes: dict[str, Any]) -> OneMinError:
+    error = Exception.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(attributes)
+    return error
+
+
+class OneMinFinalError(OneMinError, AirflowFailException):
+    """An error that no retry can fix; fails the task without Airflow retries."""
+
+    final = True
+
+
+class OneMinConfigurationError(OneMinFinalError):
+    """The connection or operator is misconfigured (no API key, bad base URL, unknown model)."""
+
+
+class OneMinValidationError(OneMinFinalError):
+    """
+    The request was refused locally, before any call to 1min.ai: nothing was uploaded or paid.
+
+    :param violations: one ``"field.path: rule"`` line per problem found; all are reported at once.
+    """
+
+    def __init__(self, violations: Sequence[str], *, summary: str | None = None) -> None:
+        self.violations = list(violations)
+        head = summary or f"Invalid Background Replacer request ({len(self.violations)} problem(s))"
+        body = "\n".join(f"  - {line}" for line in self.violations)
+        super().__init__(f"{head}; nothing was sent to 1min.ai. Fix these and run again:\n{body}")
+
+
+class OneMinInputFileError(OneMinValidationError):
+    """A local or object-storage input image is missing, too large or not JPEG/PNG/WebP."""
+
+
+class OneMinAPIError(OneMinError):
+    """
+    1min.ai answered with an HTTP error.
+
+    :param status_code: the HTTP status.
+    :param error_code: the API's ``errorCode`` (or ``error.code``) when the body carried one.
+    :param api_message: the API's own message, when the body carried one.
+    :param details: the decoded ``details`` of the error body, if any.
+    """
+
+    hint = "See the message from 1min.ai above."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        api_message: str | None = None,
+        details: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.error_code = error_code
+        self.api_message = api_message
+        self.details = details
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+class OneMinAuthenticationError(OneMinAPIError, OneMinFinalError):
+    """401: the API key was missing or refused."""
+
+    hint = (
+        "Check the API key in the password field of the Airflow connection "
+        "(1min.ai > API keys); the key itself is never shown in logs."
+    )
+
+
+class OneMinRequestRejectedError(OneMinAPIError, OneMinFinalError):
+    """400 (or another 4xx): 1min.ai refused the request; its ``errorCode`` says why."""
+
+    hint = "Fix the request (the errorCode and message above say what is wrong) and run again."
+
+
+class OneMinUnsafeContentError(OneMinRequestRejectedError):
+    """422: the prompt or an image was refused as unsafe."""
+
+    hint = "Change the prompt, negative prompt or source image; retrying the same request will not pass."
+
+
+class OneMinOutOfCreditsError(OneMinAPIError, OneMinFinalError):
+    """The account has no credits left (whatever status carried it)."""
+
+    hint = "Top up the 1min.ai account (or use another key), then clear the task."
+
+
+class OneMinRateLimitError(OneMinAPIError):
+    """429: rate limited. Retried with backoff; raised when the retry budget is spent."""
+
+    hint = (
+        "Too many requests for the account's rate limit. Lower the concurrency (an Airflow pool) "
+        "or raise max_attempts / max_retry_wait in the connection's extra."
+    )
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class OneMinServerError(OneMinAPIError):
+    """5xx (including Cloudflare's 522/524): a problem on 1min.ai's side."""
+
+    hint = "1min.ai or a proxy in front of it failed; retry later."
+
+
+class OneMinTransportError(OneMinError):
+    """The connection failed (refused, reset, timed out) with no answer from 1min.ai."""
+
+
+class OneMinUnknownOutcomeError(OneMinFinalError):
+    """
+    A paid request may have reached 1min.ai, but its answer was lost.
+
+    The generation may have been charged, so it is not sent again unless the connection's extra
+    sets ``"retry_unknown_outcome": true``. Whatever is known (when, the uuid if one was seen) is
+    in the message and in the attributes.
+    """
+
+    def __init__(self, message: str, *, uuid: str | None = None, sent_at: str | None = None) -> None:
+        self.uuid = uuid
+        self.sent_at = sent_at
+        super().__init__(message)
+
+
+class OneMinGenerationFailedError(OneMinFinalError):
+    """The API answered, but the generation's status is FAILURE (or anything but SUCCESS)."""
+
+    def __init__(self, message: str, *, uuid: str | None = None, status: str | None = None) -> None:
+        self.uuid = uuid
+        self.status = status
+        super().__init__(message)
+
+
+class OneMinMalformedResponseError(OneMinError):
+    """The answer was not JSON, was truncated, or did not have the expected shape."""
+
+
+class OneMinTimeoutError(OneMinError):
+    """A generation did not finish within the poll timeout. Re-polling later is free."""
+
+    def __init__(self, message: str, *, uuid: str | None = None) -> None:
+        self.uuid = uuid
+        super().__init__(message)
