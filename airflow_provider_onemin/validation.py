@@ -87,6 +87,12 @@ def _describe(error: ValidationError) -> str:
             f"{_field_path(error)}: {error.instance!r} is not one of the {len(error.validator_value)} "
             f"allowed values ({sample}, ...; the README lists them all)"
         )
+    if error.validator == "maxItems" and isinstance(error.instance, list):
+        # jsonschema only says "is too long"; state the limit.
+        return (
+            f"{_field_path(error)}: {len(error.instance)} items given, "
+            f"at most {error.validator_value} allowed"
+        )
     if error.validator == "pattern" and error.validator_value == "\\S":
         return f"{_field_path(error)}: must not be blank"
     return f"{_field_path(error)}: {error.message}"
