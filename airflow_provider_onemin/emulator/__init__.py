@@ -1,0 +1,27 @@
+"""
+A local server speaking the subset of the 1min.ai API this provider uses, for demos and tests.
+
+Start it with the ``onemin-emulator`` command, with
+:class:`~airflow_provider_onemin.emulator.server.EmulatorServer` in Python, or through the
+``onemin_emulator`` pytest fixture. It needs the ``emulator`` extra (FastAPI, uvicorn, Pillow).
+
+This package imports nothing heavy: FastAPI and uvicorn load only when a server starts. The
+provider's runtime code never imports it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_onemin.emulator.server import EmulatorServer
+
+__all__ = ["EmulatorServer"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EmulatorServer":
+        from airflow_provider_onemin.emulator.server import EmulatorServer
+
+        return EmulatorServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,211 @@
+"""
+Run the emulator in a background thread of the current process.
+
+::
+
+    with EmulatorServer(api_key="k", latency=0.2) as server:
+        server.add_fault("status", code=503, retry_after=1)
+        requests.post(f"{server.url}/api/features", headers={"API-KEY": "k"}, json=body)
+        assert server.charges() == 1
+
+The listening socket is bound before the thread starts (``port=0`` picks a free port), so
+:attr:`EmulatorServer.url` is known at once; :meth:`EmulatorServer.start` returns when uvicorn
+serves. :meth:`EmulatorServer.stop` ends the thread and closes the socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_onemin.emulator.state import EmulatorState, Fault, parse_fault_spec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import TracebackType
+
+    import uvicorn
+
+    from airflow_provider_onemin.emulator.state import Generation
+
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
+
+
+class EmulatorServer:
+    """
+    A local 1min.ai emulator served by uvicorn in a daemon thread.
+
+    :param host: address to listen on (loopback by default).
+    :param port: port to listen on; 0 picks a free one.
+    :param api_key: the key clients must send in ``API-KEY``; None accepts any or none.
+    :param latency: render time of a generation, in seconds.
+    :param faults: faults queued at start: :class:`Fault` objects, their JSON form as dicts, or the
+        command-line form ``KIND[:COUNT][:ENDPOINT][:key=value,...]``.
+    :param log_level: uvicorn's log level.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        latency: float = 0.0,
+        faults: Iterable[Fault | dict[str, Any] | str] | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.log_level = log_level
+        self.state = EmulatorState(api_key=api_key, latency=latency)
+        self._initial_faults = [_as_fault(item) for item in faults or ()]
+        for fault in self._initial_faults:
+            self.state.add_fault(fault)
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+    def start(self, timeout: float = 10.0) -> EmulatorServer:
+        """Bind, start serving in a thread and return once uvicorn accepts requests."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        import uvicorn
+
+        from airflow_provider_onemin.emulator.app import create_app
+
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        self._socket = sock
+        config = uvicorn.Config(
+            create_app(self.state),
+            log_config=None,
+            log_level=self.log_level,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=5,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"onemin-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the 1min.ai emulator did not start on {self.host}:{self.port}")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving, wait for the thread and close the socket. Safe to call twice."""
+        server, thread, sock = self._server, self._thread, self._socket
+        self._server = self._thread = self._socket = None
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive() and server is not None:
+                server.force_exit = True
+                thread.join(timeout)
+        if sock is not None:
+            sock.close()
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL of the emulator, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        host = "127.0.0.1" if self.host in _WILDCARD_HOSTS else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    # configuration and faults (same as the control endpoints)
+    @property
+    def api_key(self) -> str | None:
+        """The API key clients must send now (None: any key or none is accepted)."""
+        return self.state.config.api_key
+
+    @property
+    def latency(self) -> float:
+        """Render time of a generation now, in seconds."""
+        return self.state.config.latency
+
+    def set_api_key(self, api_key: str | None) -> None:
+        """Require ``api_key`` from now on (None: accept any key or none)."""
+        self.state.configure(api_key=api_key)
+
+    def set_latency(self, seconds: float) -> None:
+        """Set the render time of generations accepted from now on."""
+        self.state.configure(latency=seconds)
+
+    def add_fault(self, kind: str, count: int = 1, endpoint: str = "features", **params: Any) -> Fault:
+        """Queue a fault for the next ``count`` calls of ``endpoint``; see ``state.FAULT_SYNTAX``."""
+        fault = Fault(kind=kind, count=count, endpoint=endpoint, params=params)
+        self.state.add_fault(fault)
+        return fault
+
+    @property
+    def faults(self) -> list[dict[str, Any]]:
+        """Faults still queued, in their JSON form."""
+        return self.state.pending_faults()
+
+    def reset(self, *, config: bool = False) -> None:
+        """Clear faults, records, assets and charges; with ``config``, restore the startup key and latency."""
+        self.state.reset(config=config)
+
+    # inspection
+    def charges(self, api_key: str | None = None) -> int:
+        """Generations charged so far: in total (``api_key`` None) or to one key."""
+        return self.state.charges(api_key)
+
+    @property
+    def records(self) -> list[Generation]:
+        """Every accepted generation, oldest first (``.uuid``, ``.status``, ``.charged``, ...)."""
+        return self.state.generations()
+
+    def record(self, record_uuid: str) -> Generation | None:
+        """One generation by uuid."""
+        return self.state.generation(record_uuid)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What ``GET /_emulator/state`` answers."""
+        return self.state.snapshot()
+
+    def add_asset(self, data: bytes, filename: str = "image.png", content_type: str = "image/png") -> str:
+        """Store a file as if uploaded and return its key (for ``imageUrl``)."""
+        return self.state.store_asset(data, filename, content_type).key
+
+
+def _as_fault(item: Fault | dict[str, Any] | str) -> Fault:
+    if isinstance(item, Fault):
+        return item
+    if isinstance(item, str):
+        return parse_fault_spec(item)
+    return Fault.from_dict(item)
