@@ -183,3 +183,12 @@ class OneMinTimeoutError(OneMinError):
     def __init__(self, message: str, *, uuid: str | None = None) -> None:
         self.uuid = uuid
         super().__init__(message)
+
+
+class OneMinMalformedSubmissionError(OneMinUnknownOutcomeError, OneMinMalformedResponseError):
+    """
+    The answer to a paid submission was garbled (not JSON, truncated, wrong shape).
+
+    It is both a malformed answer and an unknown outcome: the generation may have been charged,
+    so it is not re-sent (unless ``retry_unknown_outcome`` is set).
+    """

@@ -1,0 +1,842 @@
+"""
+Hook for the 1min.ai API: connection parsing, one HTTP session, classified errors, careful retries.
+
+Retry policy (the README has it as a table):
+
+* ``GET`` requests (result polls, downloads) and asset uploads cost nothing: they are retried on
+  every transient failure (connection errors, timeouts, 429, 5xx, malformed answers).
+* ``POST /api/features`` starts a paid generation. It is retried only when the request surely was
+  not processed: 429 rate limiting (not "out of credits"), 408, 503, 522, and connection errors
+  raised before the request was sent. After a 500, 502, 504, 524, a read timeout, a reset after
+  sending or a garbled 200, the generation may have been charged: the hook raises
+  :class:`~airflow_provider_onemin.exceptions.OneMinUnknownOutcomeError` instead of paying twice,
+  unless the connection's extra sets ``"retry_unknown_outcome": true``.
+
+Backoff is exponential with jitter, honours ``Retry-After`` (seconds or an HTTP date), and is
+bounded both in attempts and in total time; all of it is set in the connection's extra.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_onemin.exceptions import (
+    OneMinAPIError,
+    OneMinAuthenticationError,
+    OneMinConfigurationError,
+    OneMinError,
+    OneMinGenerationFailedError,
+    OneMinMalformedResponseError,
+    OneMinMalformedSubmissionError,
+    OneMinOutOfCreditsError,
+    OneMinRateLimitError,
+    OneMinRequestRejectedError,
+    OneMinServerError,
+    OneMinTimeoutError,
+    OneMinTransportError,
+    OneMinUnknownOutcomeError,
+    OneMinUnsafeContentError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.1min.ai"
+DEFAULT_ASSET_BASE_URL = "https://asset.1min.ai"
+FEATURES_PATH = "/api/features"
+ASSETS_PATH = "/api/assets"
+RESULTS_PATH = "/api/results/{uuid}"
+#: Asking for this uuid is authenticated but spends nothing: the connection test uses it.
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+SUCCESS_STATUS = "SUCCESS"
+PENDING_STATUSES = frozenset({"PROCESSING", "PENDING", "QUEUED", "IN_PROGRESS", "RUNNING", "STARTED"})
+
+#: Statuses after which a paid POST surely was not processed, so it can be sent again.
+_POST_SAFE_RETRY_STATUSES = frozenset({408, 429, 503, 522})
+_CREDITS_PATTERN = re.compile(r"credit|insufficient|balance|quota|payment", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class OneMinClientSettings:
+    """
+    Client settings read from the connection's extra; every one has a default.
+
+    :param connect_timeout: seconds to open a connection.
+    :param read_timeout: seconds to wait for an answer; image models are slow, so minutes.
+    :param max_attempts: attempts per request, the first included.
+    :param backoff_initial: first backoff in seconds; doubles each attempt, with jitter.
+    :param backoff_max: longest single backoff in seconds (a longer ``Retry-After`` is obeyed
+        only while it fits in ``max_retry_wait``).
+    :param max_retry_wait: cap in seconds on the total time spent retrying one request.
+    :param retry_unknown_outcome: re-send a paid request whose outcome is unknown (it may then be
+        charged twice). Off by default.
+    :param poll_interval: seconds between result polls.
+    :param poll_timeout: seconds to wait for a generation before giving up (re-polling is free).
+    :param proxy: proxy URL for http and https.
+    :param ca_bundle: path of a CA bundle to verify TLS with.
+    :param verify_ssl: set false only for a test proxy with a self-signed certificate.
+    :param asset_base_url: where result keys are downloaded from (default: the public asset host
+        for the public API, ``<base URL>/asset`` for any other host such as the emulator).
+    :param max_download_bytes: refuse a result download larger than this.
+    """
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    max_attempts: int = 5
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    max_retry_wait: float = 300.0
+    retry_unknown_outcome: bool = False
+    poll_interval: float = 5.0
+    poll_timeout: float = 3600.0
+    proxy: str | None = None
+    ca_bundle: str | None = None
+    verify_ssl: bool = True
+    asset_base_url: str | None = None
+    max_download_bytes: int = 200 * 1024 * 1024
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any], conn_id: str) -> tuple[OneMinClientSettings, list[str]]:
+        """Parse the extra; return the settings and the names of keys that were ignored."""
+        known = {f.name: f for f in fields(cls)}
+        # The Airflow 2 form stored custom fields as "extra__onemin__<name>"; accept both spellings.
+        extra = {k.removeprefix("extra__onemin__"): v for k, v in extra.items()}
+        values: dict[str, Any] = {}
+        for key, raw in extra.items():
+            field = known.get(key)
+            if field is None or raw is None or raw == "":
+                continue
+            values[key] = _coerce_setting(key, raw, cls.__dataclass_fields__[key].default, conn_id)
+        ignored = sorted(k for k in extra if k not in known)
+        settings = cls(**values)
+        if settings.max_attempts < 1:
+            raise OneMinConfigurationError(
+                f"Connection {conn_id!r}: extra 'max_attempts' must be >= 1, got {settings.max_attempts}."
+            )
+        return settings, ignored
+
+
+def _coerce_setting(key: str, raw: Any, default: Any, conn_id: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, str):
+                if raw.strip().lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                    raise ValueError(raw)
+                return raw.strip().lower() in {"true", "1", "yes"}
+            return bool(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            value = float(raw)
+            if value < 0:
+                raise ValueError(raw)
+            return value
+        return str(raw)
+    except (TypeError, ValueError):
+        raise OneMinConfigurationError(
+            f"Connection {conn_id!r}: extra {key!r} has an invalid value {raw!r} "
+            f"(expected a {type(default).__name__ if default is not None else 'string'})."
+        ) from None
+
+
+def parse_base_url(host: str | None, port: int | None = None, conn_id: str = "?") -> str:
+    """
+    Turn a connection's host into a base URL.
+
+    Accepts ``http://127.0.0.1:8080``, ``https://proxy.example/onemin`` or a bare host name
+    (which gets ``https://``); no host means the public API.
+    """
+    host = (host or "").strip()
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" not in host:
+        host = f"https://{host}"
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https"):
+        raise OneMinConfigurationError(
+            f"Connection {conn_id!r}: the host must be an http(s) URL or a host name, "
+            f"got scheme {parts.scheme!r}."
+        )
+    if not parts.hostname:
+        raise OneMinConfigurationError(f"Connection {conn_id!r}: the host {host!r} has no host name.")
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def summarize_body(response: Any) -> tuple[str, dict[str, Any]]:
+    """
+    Summarise an error answer in one line, and return the error fields found in it.
+
+    Both error shapes of the API are understood: ``{"errorCode", "message", "details"}`` (with
+    ``details`` a JSON string) and ``{"success": false, "error": {"code", "message"}}``. An HTML
+    page (a proxy's) is reduced to its title; nothing is ever dumped whole.
+    """
+    text = response.text or ""
+    info: dict[str, Any] = {}
+    try:
+        payload = json.loads(text) if text.strip() else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        error = payload.get("error") if isinstance(payload.get("error"), dict) else None
+        info["error_code"] = payload.get("errorCode") or (error or {}).get("code") or payload.get("code")
+        info["api_message"] = payload.get("message") or (error or {}).get("message")
+        if isinstance(info["api_message"], (dict, list)):
+            info["api_message"] = json.dumps(info["api_message"])[:300]
+        details = payload.get("details")
+        if isinstance(details, str):
+            try:
+                details = json.loads(details)
+            except ValueError:
+                pass
+        info["details"] = details
+        parts = [str(info["error_code"]) if info["error_code"] else None, info["api_message"]]
+        summary = ": ".join(p for p in parts if p) or json.dumps(payload)[:200]
+        if details not in (None, "", [], {}):
+            summary = f"{summary} (details: {json.dumps(details, default=str)[:300]})"
+        return summary, info
+    if "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():
+        match = _HTML_TITLE.search(text)
+        title = " ".join(match.group(1).split()) if match else "no title"
+        return f"an HTML page titled {title[:120]!r}", info
+    snippet = " ".join(text.split())[:200]
+    return (snippet or "an empty body"), info
+
+
+def _root_causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        chain.append(current)
+        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        todo.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+    return chain
+
+
+def request_surely_not_sent(exc: BaseException) -> bool:
+    """True when a transport error happened before any byte of the request reached the server."""
+    import requests
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+        exc, requests.exceptions.ReadTimeout
+    ):
+        return any(
+            isinstance(c, (NewConnectionError, NameResolutionError, ConnectionRefusedError))
+            for c in _root_causes(exc)
+        )
+    return False
+
+
+def classify_answer(response: Any, method: str, path: str) -> OneMinAPIError:
+    """Turn an error answer (a requests or httpx response) into the matching error class."""
+    status = response.status_code
+    summary, info = summarize_body(response)
+    where = f"{method} {path}"
+    common: dict[str, Any] = {
+        "status_code": status,
+        "error_code": info.get("error_code"),
+        "api_message": info.get("api_message"),
+        "details": info.get("details"),
+        "method": method,
+        "url": path,
+    }
+    credit_text = f"{info.get('error_code') or ''} {info.get('api_message') or ''}"
+    cls: type[OneMinAPIError]
+    if status in (400, 402, 403, 429) and _CREDITS_PATTERN.search(credit_text):
+        cls = OneMinOutOfCreditsError
+    elif status in (401, 403):
+        cls = OneMinAuthenticationError
+    elif status == 422:
+        cls = OneMinUnsafeContentError
+    elif status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        message = f"1min.ai answered {where} with HTTP 429 (rate limited): {summary}."
+        if retry_after is not None:
+            message += f" Retry-After: {retry_after:.0f} s."
+        return OneMinRateLimitError(
+            f"{message} {OneMinRateLimitError.hint}", retry_after=retry_after, **common
+        )
+    elif status >= 500 or status == 408:
+        cls = OneMinServerError
+    else:
+        cls = OneMinRequestRejectedError
+    return cls(f"1min.ai answered {where} with HTTP {status}: {summary}. {cls.hint}", **common)
+
+
+class _Retryable(Exception):
+    """Internal wrapper: the wrapped error may be retried; carries an optional wait hint."""
+
+    def __init__(self, error: OneMinError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class OneMinHook(BaseHook):
+    """
+    Talks to the 1min.ai API: feature calls, asset upload, result polling and download.
+
+    The API key is the connection's password; the host may point at a proxy or the local
+    emulator. Client settings (timeouts, retries, proxy, CA bundle) come from the extra, see
+    :class:`OneMinClientSettings`. One ``requests.Session`` serves every call of a hook instance.
+
+    :param onemin_conn_id: the Airflow connection to use.
+    """
+
+    conn_name_attr = "onemin_conn_id"
+    default_conn_name = "onemin_default"
+    conn_type = "onemin"
+    hook_name = "1min.ai"
+
+    def __init__(self, onemin_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.onemin_conn_id = onemin_conn_id
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} conn_id={self.onemin_conn_id!r}>"
+
+    # --- connection -------------------------------------------------------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Legacy form customisation; Airflow 3.2+ reads the same from the provider info."""
+        from airflow_provider_onemin import CONNECTION_UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": CONNECTION_UI_FIELD_BEHAVIOUR["hidden-fields"],
+            "relabeling": CONNECTION_UI_FIELD_BEHAVIOUR["relabeling"],
+            "placeholders": CONNECTION_UI_FIELD_BEHAVIOUR["placeholders"],
+        }
+
+    @cached_property
+    def _connection(self) -> Any:
+        return self.get_connection(self.onemin_conn_id)
+
+    @cached_property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        conn = self._connection
+        return parse_base_url(conn.host, conn.port, self.onemin_conn_id)
+
+    @cached_property
+    def settings(self) -> OneMinClientSettings:
+        """Client settings from the connection's extra."""
+        extra = self._connection.extra_dejson or {}
+        settings, ignored = OneMinClientSettings.from_extra(extra, self.onemin_conn_id)
+        if ignored:
+            self.log.warning(
+                "Connection %r: ignoring unknown extra field(s) %s (they are never sent as headers).",
+                self.onemin_conn_id,
+                ", ".join(ignored),
+            )
+        return settings
+
+    @cached_property
+    def asset_base_url(self) -> str:
+        """Where result keys can be downloaded from."""
+        if self.settings.asset_base_url:
+            return parse_base_url(self.settings.asset_base_url, None, self.onemin_conn_id)
+        if self.base_url == DEFAULT_BASE_URL:
+            return DEFAULT_ASSET_BASE_URL
+        return f"{self.base_url}/asset"
+
+    def _api_key(self) -> str:
+        key = self._connection.password
+        if not key:
+            raise OneMinConfigurationError(
+                f"Connection {self.onemin_conn_id!r} has no API key: put the 1min.ai API key in the "
+                "connection's password field ('API Key' in the form)."
+            )
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(key)
+        return key
+
+    def get_conn(self) -> requests.Session:
+        """Return the hook's single HTTP session."""
+        return self.session
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """The hook's HTTP session: proxy, CA bundle, User-Agent, connection pool."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        from airflow_provider_onemin import __version__
+
+        session = requests.Session()
+        session.headers["User-Agent"] = (
+            f"airflow-provider-onemin/{__version__} python-requests/{requests.__version__}"
+        )
+        session.headers["Accept"] = "application/json"
+        # Retries are decided by the hook from the classified error (a 429's body says whether it
+        # is "out of credits"), so the adapter itself never retries.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        settings = self.settings
+        if settings.proxy:
+            session.proxies = {"http": settings.proxy, "https": settings.proxy}
+        # Connection settings decide; environment proxies (HTTP_PROXY) would silently win otherwise.
+        session.trust_env = settings.proxy is None
+        if settings.ca_bundle:
+            session.verify = settings.ca_bundle
+        elif not settings.verify_ssl:
+            session.verify = False
+        return session
+
+    def close(self) -> None:
+        """Close the HTTP session (the hook opens a new one if used again)."""
+        if "session" in self.__dict__:
+            self.__dict__.pop("session").close()
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    # --- the request machinery --------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def _is_api_url(self, url: str) -> bool:
+        return url == self.base_url or url.startswith(self.base_url + "/")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        paid: bool,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one request; raise a classified error wrapped in _Retryable when a retry is safe."""
+        import requests
+
+        path = urlsplit(url).path or "/"
+        headers = dict(kwargs.pop("headers", None) or {})
+        if self._is_api_url(url):
+            # The key goes to the API only, never to the asset host or a signed temporaryUrl.
+            headers["API-KEY"] = self._api_key()
+        sent_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise OneMinConfigurationError(
+                f"TLS verification failed for {method} {path} on {urlsplit(url).hostname}: "
+                f"{type(exc).__name__}. Set 'ca_bundle' in the connection's extra if a proxy "
+                "re-signs traffic."
+            ) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            kind = "timed out waiting for the answer" if isinstance(
+                exc, requests.exceptions.ReadTimeout
+            ) else "lost the connection"
+            if request_surely_not_sent(exc):
+                error = OneMinTransportError(
+                    f"Could not connect to {urlsplit(url).netloc} for {method} {path} "
+                    f"({type(exc).__name__}); nothing was sent. Check the connection's host and "
+                    "the network; retry later."
+                )
+                raise _Retryable(error) from exc
+            if paid:
+                error = OneMinUnknownOutcomeError(
+                    f"{method} {path} was sent at {sent_at} but the client {kind} "
+                    f"({type(exc).__name__}). The generation may have been charged, so it is NOT "
+                    "sent again (that could charge twice). Check the 1min.ai history for a "
+                    "generation at that time; to re-send in such cases set "
+                    "\"retry_unknown_outcome\": true in the connection's extra.",
+                    sent_at=sent_at,
+                )
+                if self.settings.retry_unknown_outcome:
+                    raise _Retryable(error) from exc
+                raise error from None
+            error = OneMinTransportError(
+                f"{method} {path} failed: the client {kind} ({type(exc).__name__}). Retried "
+                "automatically; if it persists, check the network or the 1min.ai status."
+            )
+            raise _Retryable(error) from exc
+        if response.ok:
+            return response
+        error = classify_answer(response, method, path)
+        response.close()
+        if isinstance(error, (OneMinRateLimitError, OneMinServerError)):
+            surely_unprocessed = isinstance(error, OneMinRateLimitError) or (
+                error.status_code in _POST_SAFE_RETRY_STATUSES
+            )
+            if not paid or surely_unprocessed:
+                raise _Retryable(error, getattr(error, "retry_after", None))
+            unknown = OneMinUnknownOutcomeError(
+                f"{error} The request was sent at {sent_at} and may have been processed and "
+                "charged, so it is NOT sent again (that could charge twice). Check the 1min.ai "
+                "history; to re-send in such cases set \"retry_unknown_outcome\": true in the "
+                "connection's extra.",
+                sent_at=sent_at,
+            )
+            if self.settings.retry_unknown_outcome:
+                raise _Retryable(unknown, getattr(error, "retry_after", None))
+            raise unknown
+        raise error
+
+    def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` until it succeeds, raises a final error, or the retry budget is spent."""
+        from tenacity import RetryError, Retrying, retry_if_exception_type
+
+        settings = self.settings
+        deadline = time.monotonic() + settings.max_retry_wait
+
+        def wait(retry_state: Any) -> float:
+            exc = retry_state.outcome.exception()
+            backoff = min(settings.backoff_max, settings.backoff_initial * 2 ** (retry_state.attempt_number - 1))
+            delay = backoff / 2 + random.uniform(0, backoff / 2)
+            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                delay = max(delay, exc.retry_after)
+            return delay
+
+        def stop(retry_state: Any) -> bool:
+            if retry_state.attempt_number >= settings.max_attempts:
+                return True
+            return time.monotonic() + (retry_state.upcoming_sleep or 0) > deadline
+
+        def before_sleep(retry_state: Any) -> None:
+            exc = retry_state.outcome.exception()
+            self.log.warning(
+                "%s: attempt %d of %d failed (%s); retrying in %.1f s.",
+                what,
+                retry_state.attempt_number,
+                settings.max_attempts,
+                exc,
+                retry_state.upcoming_sleep,
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retryable),
+            wait=wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            reraise=False,
+        )
+        try:
+            return retrying(attempt)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            assert isinstance(last, _Retryable)
+            error = last.error
+            note = (
+                f" Gave up after {exc.last_attempt.attempt_number} attempt(s) "
+                f"(max_attempts={settings.max_attempts}, max_retry_wait={settings.max_retry_wait:g} s)."
+            )
+            error.args = (f"{error}{note}",)
+            raise error from None
+
+    def _json(self, response: requests.Response, method: str, path: str, *, paid: bool) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            pass
+        finally:
+            response.close()
+        message = (
+            f"1min.ai answered {method} {path} with HTTP {response.status_code} but the body is not "
+            f"valid JSON ({len(response.content)} bytes, maybe truncated)."
+        )
+        if paid:
+            raise OneMinMalformedSubmissionError(
+                message + " The generation may have been charged, so it is NOT sent again. Check the "
+                "1min.ai history; to re-send in such cases set \"retry_unknown_outcome\": true."
+            )
+        raise OneMinMalformedResponseError(message + " Retried automatically; report it if it persists.")
+
+    def _call_json_once(self, method: str, path: str, *, paid: bool, **kwargs: Any) -> Any:
+        """One attempt of a JSON call; errors a retry can fix come wrapped in _Retryable."""
+        response = self._send(method, self._url(path), paid=paid, **kwargs)
+        try:
+            return self._json(response, method, path, paid=paid)
+        except OneMinMalformedSubmissionError as exc:
+            if self.settings.retry_unknown_outcome:
+                raise _Retryable(exc) from exc
+            raise
+        except OneMinMalformedResponseError as exc:
+            raise _Retryable(exc) from exc
+
+    def _call_json(self, method: str, path: str, *, paid: bool, **kwargs: Any) -> Any:
+        return self._with_retries(
+            f"{method} {path}", lambda: self._call_json_once(method, path, paid=paid, **kwargs)
+        )
+
+    # --- API calls --------------------------------------------------------------------------
+
+    def run_feature(self, body: dict[str, Any]) -> dict[str, Any]:
+        """
+        POST ``body`` to ``/api/features`` (a paid call) and return the ``aiRecord``.
+
+        With ``"async": true`` in the body the record usually comes back ``PROCESSING``; use
+        :meth:`wait_for_result` with its uuid. A record whose status is neither a success nor
+        pending raises :class:`OneMinGenerationFailedError`.
+        """
+        from airflow_provider_onemin.validation import validate_answer
+
+        self.log.info(
+            "Submitting %s/%s to %s%s", body.get("type"), body.get("model"), self.base_url, FEATURES_PATH
+        )
+        answer = self._call_json("POST", FEATURES_PATH, paid=True, json=body)
+        try:
+            record = validate_answer(answer, what=f"POST {FEATURES_PATH}")
+        except OneMinMalformedResponseError as exc:
+            raise OneMinMalformedSubmissionError(
+                f"{exc} The generation may have been charged; it is NOT sent again."
+            ) from None
+        self.check_status(record)
+        return record
+
+    def get_result(self, uuid: str) -> dict[str, Any] | None:
+        """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
+        from airflow_provider_onemin.validation import validate_answer
+
+        path = RESULTS_PATH.format(uuid=uuid)
+
+        def attempt() -> dict[str, Any] | None:
+            answer = self._call_json_once("GET", path, paid=False)
+            if isinstance(answer, dict) and "aiRecord" in answer and answer["aiRecord"] is None:
+                return None
+            try:
+                return validate_answer(answer, what=f"GET {path}")
+            except OneMinMalformedResponseError as exc:
+                raise _Retryable(exc) from exc
+
+        return self._with_retries(f"GET {path}", attempt)
+
+    @staticmethod
+    def check_status(record: dict[str, Any]) -> bool:
+        """True when the record is a success, False while pending; raise when it failed."""
+        status = str(record.get("status", "")).upper()
+        if status == SUCCESS_STATUS:
+            return True
+        if status in PENDING_STATUSES:
+            return False
+        uuid = record.get("uuid")
+        reason = _failure_reason(record)
+        raise OneMinGenerationFailedError(
+            f"1min.ai generation {uuid} ended with status {record.get('status')!r}{reason}. Check the "
+            "prompt and source image; retrying the same request usually fails the same way.",
+            uuid=uuid,
+            status=record.get("status"),
+        )
+
+    def wait_for_result(
+        self,
+        uuid: str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Poll ``/api/results/{uuid}`` until the generation succeeds (returned) or fails (raised)."""
+        poll_interval = self.settings.poll_interval if poll_interval is None else poll_interval
+        timeout = self.settings.poll_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        missing = 0
+        while True:
+            record = self.get_result(uuid)
+            if record is None:
+                missing += 1
+                if missing >= 3:
+                    raise OneMinMalformedResponseError(
+                        f"1min.ai has no record of generation {uuid} (aiRecord: null, {missing} times). "
+                        "It may have been deleted; check the 1min.ai history."
+                    )
+            elif self.check_status(record):
+                return record
+            else:
+                missing = 0
+            if time.monotonic() + poll_interval > deadline:
+                raise OneMinTimeoutError(
+                    f"Generation {uuid} did not finish within {timeout:g} s. Polling is free: retry the "
+                    "task (it resumes this generation) or raise poll_timeout.",
+                    uuid=uuid,
+                )
+            self.log.debug(
+                "Generation %s is %s; polling again in %.1f s.",
+                uuid,
+                record.get("status") if record else "not visible yet",
+                poll_interval,
+            )
+            time.sleep(poll_interval)
+
+    def upload_asset(
+        self,
+        path_or_bytes: str | bytes | IO[bytes],
+        filename: str | None = None,
+        *,
+        content_type: str | None = None,
+    ) -> str:
+        """
+        Upload an image to ``/api/assets`` (free) and return its asset path (``fileContent.path``).
+
+        :param path_or_bytes: a local file path, the file's bytes, or a binary file object.
+        :param filename: the name to upload under (default: the path's base name).
+        :param content_type: the MIME type (default: guessed from the file name).
+        """
+        import mimetypes
+        import os
+
+        if isinstance(path_or_bytes, (str, os.PathLike)):
+            with open(path_or_bytes, "rb") as handle:
+                data = handle.read()
+            filename = filename or os.path.basename(os.fspath(path_or_bytes))
+        elif isinstance(path_or_bytes, (bytes, bytearray)):
+            data = bytes(path_or_bytes)
+        else:
+            data = path_or_bytes.read()
+        filename = filename or "image"
+        content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        self.log.info("Uploading %s (%d bytes) to %s%s", filename, len(data), self.base_url, ASSETS_PATH)
+        answer = self._call_json(
+            "POST", ASSETS_PATH, paid=False, files={"asset": (filename, data, content_type)}
+        )
+        path = None
+        if isinstance(answer, dict):
+            path = (answer.get("fileContent") or {}).get("path") or (answer.get("asset") or {}).get("key")
+        if not isinstance(path, str) or not path:
+            raise OneMinMalformedResponseError(
+                f"1min.ai answered POST {ASSETS_PATH} without fileContent.path or asset.key; "
+                "the upload cannot be used. Report it with the task log."
+            )
+        return path
+
+    def result_download_urls(self, record: dict[str, Any]) -> list[str]:
+        """
+        One download URL per result: the record's ``temporaryUrl`` when present (it may be given
+        for the first result only), else the asset URL of the key, else ``responseObject.data[].url``.
+        """
+        detail = record.get("aiRecordDetail") or {}
+        keys = detail.get("resultObject") or []
+        data = (detail.get("responseObject") or {}).get("data") or []
+        temporary = record.get("temporaryUrl")
+        temporary_urls = temporary if isinstance(temporary, list) else [temporary] if temporary else []
+        urls: list[str] = []
+        for index in range(max(len(keys), len(data))):
+            if index < len(temporary_urls) and temporary_urls[index]:
+                urls.append(temporary_urls[index])
+            elif index < len(keys):
+                key = keys[index]
+                urls.append(key if "://" in key else f"{self.asset_base_url}/{key.lstrip('/')}")
+            elif isinstance(data[index], dict) and data[index].get("url"):
+                urls.append(data[index]["url"])
+        return urls
+
+    def download(self, url: str, destination: IO[bytes], *, chunk_size: int = 1024 * 1024) -> int:
+        """
+        Stream ``url`` into ``destination`` (a seekable binary file) and return the byte count.
+
+        A download is free, so it is retried on every transient failure; each retry rewinds and
+        truncates ``destination``. The API key is sent only when ``url`` is on the API's host.
+        """
+        limit = self.settings.max_download_bytes
+        path = urlsplit(url).path
+
+        def attempt() -> int:
+            destination.seek(0)
+            destination.truncate()
+            response = self._send("GET", url, paid=False, stream=True)
+            written = 0
+            import requests
+
+            try:
+                for chunk in response.iter_content(chunk_size=chunk_size):
+                    written += len(chunk)
+                    if written > limit:
+                        raise OneMinMalformedResponseError(
+                            f"Result {path} is larger than max_download_bytes={limit}; refused."
+                        )
+                    destination.write(chunk)
+            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                raise _Retryable(
+                    OneMinTransportError(f"Download of {path} broke off after {written} bytes; retried.")
+                ) from exc
+            finally:
+                response.close()
+            expected = response.headers.get("Content-Length")
+            if expected is not None and expected.isdigit() and int(expected) != written:
+                raise _Retryable(
+                    OneMinTransportError(f"Download of {path} is incomplete ({written} of {expected} bytes).")
+                )
+            destination.flush()
+            return written
+
+        return self._with_retries(f"GET {path}", attempt)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make an authenticated call that spends nothing: ``GET /api/results/<zero uuid>``."""
+        import requests
+
+        path = RESULTS_PATH.format(uuid=ZERO_UUID)
+        try:
+            response = self.session.get(
+                self._url(path),
+                headers={"API-KEY": self._api_key()},
+                timeout=(self.settings.connect_timeout, 30),
+            )
+        except OneMinError as exc:
+            return False, str(exc)
+        except requests.exceptions.RequestException as exc:
+            return False, f"Could not reach {self.base_url}: {type(exc).__name__}."
+        with response:
+            if response.status_code == 200:
+                try:
+                    response.json()
+                except ValueError:
+                    return False, f"{self.base_url} answered 200 but not with JSON: is the host right?"
+                return True, f"Connection successfully tested: {self.base_url} accepted the API key."
+            return False, str(classify_answer(response, "GET", path))
+
+
+def _failure_reason(record: dict[str, Any]) -> str:
+    for key in ("errorMessage", "error", "message", "failReason"):
+        value = record.get(key) or (record.get("aiRecordDetail") or {}).get(key)
+        if value:
+            return f" ({str(value)[:200]})"
+    return ""

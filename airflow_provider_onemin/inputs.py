@@ -1,0 +1,103 @@
+"""
+Source images: where a reference points, and reading local or object-storage files safely.
+
+An image reference may be
+
+* an asset path already on 1min.ai (``development/images/mug.png``): sent as is;
+* an ``http(s)://`` URL: sent as is (1min.ai fetches it);
+* a local file (``/abs/path.png`` or ``file:///abs/path.png``), which exists on one worker only;
+* an object-storage URL (``s3://``, ``gs://``, ``memory://`` ... any fsspec protocol), read through
+  Airflow's :class:`~airflow.sdk.ObjectStoragePath`.
+
+Files are checked before anything is sent: they exist, they are JPEG, PNG or WebP by their magic
+bytes (not their name), each is at most 10 MiB and the style references are at most 10 MiB
+together. The size is checked while reading, so a huge file is refused without being read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from airflow_provider_onemin.exceptions import OneMinInputFileError
+
+#: Per-file and total limit for source and style-reference images (10 MiB).
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_REFERENCES_TOTAL_BYTES = 10 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+
+RefKind = Literal["asset", "url", "file", "object"]
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image read from a file, checked and ready to upload."""
+
+    data: bytes
+    filename: str
+    mime_type: str
+
+
+def classify_reference(ref: str) -> RefKind:
+    """Say what kind of image reference ``ref`` is (see the module docstring)."""
+    lowered = ref.strip().lower()
+    if lowered.startswith(("http://", "https://")):
+        return "url"
+    if lowered.startswith("file://") or ref.startswith("/"):
+        return "file"
+    if "://" in lowered:
+        return "object"
+    return "asset"
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The MIME type of a JPEG, PNG or WebP file from its first bytes, else ``None``."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFile:
+    """
+    Read and check the image file at ``ref`` (a local path or any fsspec URL).
+
+    :param ref: the reference as the user gave it.
+    :param field: the request field it fills, named in errors (``promptObject.imageUrl``).
+    :param limit: the largest size accepted, in bytes.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    path = ObjectStoragePath(ref if "://" in ref else f"file://{ref}")
+    try:
+        if not path.is_file():
+            raise OneMinInputFileError([f"{field}: {ref} does not exist or is not a file"])
+        size = path.stat().st_size
+    except OneMinInputFileError:
+        raise
+    except Exception as exc:
+        raise OneMinInputFileError([f"{field}: {ref} cannot be read ({type(exc).__name__}: {exc})"]) from None
+    if size is not None and size > limit:
+        raise OneMinInputFileError([f"{field}: {ref} is {size} bytes, over the limit of {limit} bytes (10 MiB)"])
+    chunks: list[bytes] = []
+    total = 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_READ_CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                # The size reported by the filesystem was wrong (or the file grew): stop reading.
+                raise OneMinInputFileError([f"{field}: {ref} is over the limit of {limit} bytes (10 MiB)"])
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    mime_type = sniff_image_type(data[:16])
+    if mime_type is None:
+        raise OneMinInputFileError(
+            [f"{field}: {ref} is not a JPEG, PNG or WebP image (checked by its content, not its name)"]
+        )
+    return ImageFile(data=data, filename=path.name or "image", mime_type=mime_type)

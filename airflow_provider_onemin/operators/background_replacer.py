@@ -1,0 +1,439 @@
+"""BackgroundReplacerOperator: keep the product in a photo, regenerate the scene behind it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, conf
+
+from airflow_provider_onemin.exceptions import (
+    OneMinError,
+    OneMinUnknownOutcomeError,
+    OneMinValidationError,
+)
+from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_onemin.hooks.onemin import OneMinHook
+
+#: Operator argument -> promptObject field. The order is the order of the seed document.
+PROMPT_FIELDS: dict[str, str] = {
+    "prompt": "prompt",
+    "image_url": "imageUrl",
+    "num_images": "num_images",
+    "rendering_speed": "rendering_speed",
+    "magic_prompt": "magic_prompt",
+    "style_type": "style_type",
+    "style_preset": "style_preset",
+    "style_reference_images": "style_reference_images",
+    "negative_prompt": "negative_prompt",
+    "seed": "seed",
+}
+_INTEGER_ARGUMENTS = ("num_images", "seed")
+#: Key in the task state store; keyed by dag, task, run and map index, never by try number.
+STATE_KEY = "onemin_submission"
+
+
+def _is_templated(value: Any) -> bool:
+    """True when ``value`` is only known after rendering (a Jinja string or an XComArg...)."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, (list, tuple)):
+        return any(_is_templated(v) for v in value)
+    if isinstance(value, dict):
+        return any(_is_templated(v) for v in value.values())
+    return value is not None and not isinstance(value, (int, float, bool))
+
+
+def _coerce_integer(name: str, value: Any) -> Any:
+    """Rendered templates are strings: turn a string of digits into an int, leave the rest to the schema."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def _has_failed(record: dict[str, Any]) -> bool:
+    from airflow_provider_onemin.hooks.onemin import OneMinHook
+
+    try:
+        OneMinHook.check_status(record)
+    except OneMinError:
+        return True
+    return False
+
+
+def request_hash(model: str, prompt_object: dict[str, Any]) -> str:
+    """A stable hash of what the user asked for (image references as given, before upload)."""
+    canonical = json.dumps({"model": model, "promptObject": prompt_object}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class BackgroundReplacerOperator(BaseOperator):
+    """
+    Replace the background of a product photo with the 1min.ai Background Replacer.
+
+    The arguments are validated against the JSON Schema of ``model`` shipped with this package:
+    when the DAG is parsed if nothing is templated, and always after rendering, before any call.
+    Local and object-storage images are checked and uploaded first. The generation is submitted
+    once (in the API's async mode), its uuid is kept in the task state store so that a retry of
+    the same task instance resumes it instead of paying again, and the result paths are returned
+    (XCom ``return_value``). Also pushed: ``ai_record_uuid``, ``result_urls``, ``seeds`` and, when
+    ``output_path`` is set, ``stored_paths``.
+
+    :param prompt: the new background scene. (templated)
+    :param image_url: the source image: an asset path on 1min.ai, an ``http(s)://`` URL, a local
+        file (``/path`` or ``file://``) or an object-storage URL (``s3://``...). (templated)
+    :param num_images: how many variations, 1 to 8. (templated)
+    :param rendering_speed: FLASH, TURBO, DEFAULT or QUALITY (API default DEFAULT).
+    :param magic_prompt: AUTO, ON or OFF (API default AUTO).
+    :param style_type: AUTO, GENERAL, REALISTIC, DESIGN or FICTION (API default AUTO); must be AUTO
+        or GENERAL with a preset or style references.
+    :param style_preset: one of the 62 presets; excludes ``style_reference_images``. (templated)
+    :param style_reference_images: up to 5 images, same kinds as ``image_url``; JPEG, PNG or WebP,
+        10 MiB together. Excludes ``style_preset``. (templated)
+    :param negative_prompt: what to keep out of the background. (templated)
+    :param seed: 0 to 2147483647, for reproducible results. (templated)
+    :param model: the Background Replacer model; one schema file per model under ``schemas/``.
+    :param onemin_conn_id: the Airflow connection holding the API key.
+    :param output_path: store every result under this ``ObjectStoragePath`` or URL (``file://``,
+        ``s3://``...); the stored URIs go to XCom ``stored_paths``. (templated)
+    :param dry_run: validate, render and log the request body, then stop: nothing is uploaded or paid.
+    :param deferrable: wait for the generation in the triggerer, freeing the worker slot
+        (default: ``[operators] default_deferrable``).
+    :param poll_interval: seconds between result polls (default: the connection's, 5 s).
+    :param poll_timeout: seconds to wait for a generation (default: the connection's, 1 h).
+    """
+
+    template_fields: Sequence[str] = (
+        "prompt",
+        "image_url",
+        "negative_prompt",
+        "style_reference_images",
+        "style_preset",
+        "seed",
+        "num_images",
+        "output_path",
+    )
+    template_fields_renderers = {"style_reference_images": "json"}
+    operator_extra_links = (OneMinResultLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        image_url: str,
+        num_images: int | str = 1,
+        rendering_speed: str | None = None,
+        magic_prompt: str | None = None,
+        style_type: str | None = None,
+        style_preset: str | None = None,
+        style_reference_images: list[str] | None = None,
+        negative_prompt: str | None = None,
+        seed: int | str | None = None,
+        model: str = DEFAULT_MODEL,
+        onemin_conn_id: str = "onemin_default",
+        output_path: Any = None,
+        dry_run: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | None = None,
+        poll_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prompt = prompt
+        self.image_url = image_url
+        self.num_images = num_images
+        self.rendering_speed = rendering_speed
+        self.magic_prompt = magic_prompt
+        self.style_type = style_type
+        self.style_preset = style_preset
+        self.style_reference_images = style_reference_images
+        self.negative_prompt = negative_prompt
+        self.seed = seed
+        self.model = model
+        self.onemin_conn_id = onemin_conn_id
+        self.output_path = output_path
+        self.dry_run = dry_run
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.poll_timeout = poll_timeout
+        self.result_link: str | None = None
+        if not any(_is_templated(getattr(self, arg)) for arg in PROMPT_FIELDS):
+            # A bad literal fails the DAG import, with the same message as at run time.
+            self.validate_request()
+
+    # --- request building -------------------------------------------------------------------
+
+    def prompt_object(self) -> dict[str, Any]:
+        """The promptObject from the (rendered) arguments; ``None`` arguments are left out."""
+        prompt_object: dict[str, Any] = {}
+        for argument, field in PROMPT_FIELDS.items():
+            value = getattr(self, argument)
+            if value is None:
+                continue
+            if argument in _INTEGER_ARGUMENTS:
+                value = _coerce_integer(argument, value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            prompt_object[field] = value
+        return prompt_object
+
+    def request_body(self, prompt_object: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "type": FEATURE_BACKGROUND_REPLACER,
+            "model": self.model,
+            "promptObject": self.prompt_object() if prompt_object is None else prompt_object,
+        }
+
+    def validate_request(self) -> dict[str, Any]:
+        """Validate the request against the model's schema; return the body or raise."""
+        from airflow_provider_onemin.validation import validate_request
+
+        body = self.request_body()
+        validate_request(body, self.model)
+        return body
+
+    # --- execution --------------------------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> OneMinHook:
+        from airflow_provider_onemin.hooks.onemin import OneMinHook
+
+        return OneMinHook(onemin_conn_id=self.onemin_conn_id)
+
+    def execute(self, context: Context) -> list[str]:
+        body = self.validate_request()
+        if self.dry_run:
+            self.log.info(
+                "Dry run: this request would be sent to 1min.ai (nothing uploaded, nothing paid):\n%s",
+                json.dumps(body, indent=2),
+            )
+            return []
+        fingerprint = request_hash(self.model, body["promptObject"])
+        store = context.get("task_state_store")
+        record = self._resume(store, fingerprint)
+        if record is None:
+            body = self._with_uploaded_images(body)
+            record = self._submit(store, fingerprint, body)
+        if not self.hook.check_status(record):
+            if self.deferrable:
+                self._defer(record["uuid"])
+            record = self.hook.wait_for_result(
+                record["uuid"], poll_interval=self.poll_interval, timeout=self.poll_timeout
+            )
+        return self._finish(context, record)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> list[str]:
+        """Resume on the worker after the trigger saw the generation end."""
+        from airflow_provider_onemin.triggers.background_replacer import record_from_event
+
+        record = record_from_event(event)
+        self.hook.check_status(record)
+        return self._finish(context, record)
+
+    def _defer(self, uuid: str) -> None:
+        from airflow_provider_onemin.triggers.background_replacer import OneMinResultTrigger
+
+        settings = self.hook.settings
+        poll_interval = settings.poll_interval if self.poll_interval is None else self.poll_interval
+        poll_timeout = settings.poll_timeout if self.poll_timeout is None else self.poll_timeout
+        self.log.info("Deferring: the triggerer polls generation %s every %.1f s.", uuid, poll_interval)
+        self.defer(
+            trigger=OneMinResultTrigger(
+                uuid=uuid,
+                onemin_conn_id=self.onemin_conn_id,
+                poll_interval=poll_interval,
+                timeout=poll_timeout,
+            ),
+            method_name="execute_complete",
+        )
+
+    def _resume(self, store: Any, fingerprint: str) -> dict[str, Any] | None:
+        """The record of an earlier attempt of this task instance with the same request, if any."""
+        if store is None:
+            self.log.warning(
+                "No task_state_store in the context: a retry of this task cannot resume a paid "
+                "generation and would submit it again."
+            )
+            return None
+        state = store.get(STATE_KEY)
+        if not isinstance(state, dict) or state.get("request_hash") != fingerprint:
+            if state:
+                self.log.info("The request changed since the last attempt: submitting afresh.")
+            return None
+        uuid = state.get("uuid")
+        if not uuid:
+            if self.hook.settings.retry_unknown_outcome:
+                self.log.warning(
+                    "An earlier attempt sent this request at %s and its outcome is unknown; "
+                    "retry_unknown_outcome is set, so it is sent again (it may be charged twice).",
+                    state.get("submitted_at"),
+                )
+                return None
+            raise OneMinUnknownOutcomeError(
+                f"An earlier attempt of this task sent this request at {state.get('submitted_at')} and "
+                "stopped before 1min.ai's answer was saved: the generation may have been charged, so "
+                "it is NOT sent again. Check the 1min.ai history. To submit anyway, change the "
+                "request (e.g. the seed) or set \"retry_unknown_outcome\": true in the connection's "
+                "extra.",
+                sent_at=state.get("submitted_at"),
+            )
+        self.log.info("Resuming generation %s submitted by an earlier attempt; nothing is paid again.", uuid)
+        record = self.hook.get_result(uuid)
+        if record is not None and _has_failed(record):
+            self.log.warning(
+                "Generation %s of an earlier attempt ended with status %s: submitting afresh.",
+                uuid,
+                record.get("status"),
+            )
+            store.delete(STATE_KEY)
+            return None
+        if record is None:
+            raise OneMinUnknownOutcomeError(
+                f"Generation {uuid}, submitted by an earlier attempt, is unknown to 1min.ai now. It is "
+                "not submitted again automatically: change the request or clear the task state.",
+                uuid=uuid,
+                sent_at=state.get("submitted_at"),
+            )
+        return record
+
+    def _submit(self, store: Any, fingerprint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Send the paid request once; record the intent before and the uuid after."""
+        from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+        submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        state: dict[str, Any] = {"request_hash": fingerprint, "uuid": None, "submitted_at": submitted_at}
+        if store is not None:
+            store.set(STATE_KEY, state, retention=NEVER_EXPIRE)
+        try:
+            record = self.hook.run_feature({**body, "async": True})
+        except OneMinUnknownOutcomeError:
+            raise  # the intent stays: a later attempt must not pay again blindly
+        except OneMinError:
+            # Refused (400/401/422/429...) or failed at once: nothing is running to resume, and a
+            # clear of the task should submit afresh.
+            if store is not None:
+                store.delete(STATE_KEY)
+            raise
+        uuid = record["uuid"]
+        if store is not None:
+            store.set(STATE_KEY, {**state, "uuid": uuid}, retention=NEVER_EXPIRE)
+        self.log.info("1min.ai accepted generation %s (status %s).", uuid, record.get("status"))
+        return record
+
+    def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Upload local and object-storage images; return the body with their asset paths."""
+        from airflow_provider_onemin.inputs import (
+            MAX_REFERENCES_TOTAL_BYTES,
+            classify_reference,
+            read_image,
+        )
+
+        prompt_object = dict(body["promptObject"])
+        image_url = prompt_object["imageUrl"]
+        references = list(prompt_object.get("style_reference_images") or [])
+        to_upload = []
+        if classify_reference(image_url) in ("file", "object"):
+            to_upload.append(("promptObject.imageUrl", image_url, None))
+        for index, ref in enumerate(references):
+            if classify_reference(ref) in ("file", "object"):
+                to_upload.append((f"promptObject.style_reference_images[{index}]", ref, index))
+        if not to_upload:
+            return body
+        files = []
+        problems = []
+        for field, ref, index in to_upload:
+            try:
+                files.append((field, index, read_image(ref, field)))
+            except OneMinValidationError as exc:
+                problems.extend(exc.violations)
+        reference_bytes = sum(len(f.data) for _, i, f in files if i is not None)
+        if reference_bytes > MAX_REFERENCES_TOTAL_BYTES:
+            problems.append(
+                f"promptObject.style_reference_images: {reference_bytes} bytes together, over the "
+                f"limit of {MAX_REFERENCES_TOTAL_BYTES} bytes (10 MiB)"
+            )
+        if problems:
+            raise OneMinValidationError(problems, summary="Input image(s) refused")
+        for field, index, image in files:
+            asset_path = self.hook.upload_asset(image.data, image.filename, content_type=image.mime_type)
+            self.log.info("Uploaded %s as asset %s", field, asset_path)
+            if index is None:
+                prompt_object["imageUrl"] = asset_path
+            else:
+                references[index] = asset_path
+        if references:
+            prompt_object["style_reference_images"] = references
+        return {**body, "promptObject": prompt_object}
+
+    def _finish(self, context: Context, record: dict[str, Any]) -> list[str]:
+        """Push the results to XCom (and store them) once the generation succeeded."""
+        detail = record.get("aiRecordDetail") or {}
+        results = list(detail.get("resultObject") or [])
+        data = [d for d in ((detail.get("responseObject") or {}).get("data") or []) if isinstance(d, dict)]
+        result_urls = [d.get("url") for d in data]
+        seeds = [d.get("seed") for d in data]
+        expected = _coerce_integer("num_images", self.num_images)
+        if isinstance(expected, int) and len(results) != expected:
+            self.log.warning(
+                "Asked for %d image(s) but 1min.ai returned %d for generation %s.",
+                expected,
+                len(results),
+                record.get("uuid"),
+            )
+        ti = context["ti"]
+        ti.xcom_push(key="ai_record_uuid", value=record.get("uuid"))
+        ti.xcom_push(key="result_urls", value=result_urls)
+        ti.xcom_push(key="seeds", value=seeds)
+        download_urls = self.hook.result_download_urls(record)
+        self.result_link = download_urls[0] if download_urls else (result_urls[0] if result_urls else None)
+        if self.output_path:
+            stored = self._store(context, record, download_urls, results, seeds)
+            ti.xcom_push(key="stored_paths", value=stored)
+            if stored:
+                self.result_link = stored[0]
+        self.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
+        return results
+
+    def _store(
+        self,
+        context: Context,
+        record: dict[str, Any],
+        download_urls: list[str],
+        results: list[str],
+        seeds: list[Any],
+    ) -> list[str]:
+        from airflow_provider_onemin.storage import store_results
+
+        ti = context["ti"]
+        stored = store_results(
+            self.hook,
+            download_urls,
+            results,
+            self.output_path,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+        )
+        outlet_events = context.get("outlet_events")
+        if outlet_events is not None:
+            extra = {
+                "prompt": self.prompt,
+                "seed": seeds[0] if len(seeds) == 1 else seeds,
+                "uuid": record.get("uuid"),
+                "count": len(stored),
+                "stored_paths": stored,
+            }
+            for outlet in self.outlets or []:
+                outlet_events[outlet].extra.update(extra)
+        return stored
