@@ -46,7 +46,7 @@ with DAG(
         """A downstream task: receives the result paths from XCom and reports where they are."""
         stored = ti.xcom_pull(task_ids="replace_background", key="stored_paths") or []
         seeds = ti.xcom_pull(task_ids="replace_background", key="seeds") or []
-        for key, path, seed in zip(result_paths, stored, seeds):
+        for key, path, seed in zip(result_paths, stored, seeds, strict=False):
             print(f"result {key} (seed {seed}) stored at {path}")
         return {"results": result_paths, "stored": stored}
 
