@@ -308,6 +308,26 @@ def classify_answer(response: Any, method: str, path: str) -> OneMinAPIError:
     return cls(f"1min.ai answered {where} with HTTP {status}: {summary}. {cls.hint}", **common)
 
 
+class _Secret:
+    """Holds a secret; its repr never shows it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "_Secret('***')"
+
+
+@dataclass(frozen=True)
+class _ConnectionFields:
+    host: str | None
+    port: int | None
+    extra: dict[str, Any]
+    password: _Secret
+
+
 class _Retryable(Exception):
     """Internal wrapper: the wrapped error may be retried; carries an optional wait hint."""
 
@@ -354,8 +374,16 @@ class OneMinHook(BaseHook):
         }
 
     @cached_property
-    def _connection(self) -> Any:
-        return self.get_connection(self.onemin_conn_id)
+    def _connection(self) -> _ConnectionFields:
+        # Keep only what the hook needs; the key is wrapped so that no repr, vars() or log of the
+        # hook can show it.
+        conn = self.get_connection(self.onemin_conn_id)
+        return _ConnectionFields(
+            host=conn.host,
+            port=conn.port,
+            extra=dict(conn.extra_dejson or {}),
+            password=_Secret(conn.password or ""),
+        )
 
     @cached_property
     def base_url(self) -> str:
@@ -366,7 +394,7 @@ class OneMinHook(BaseHook):
     @cached_property
     def settings(self) -> OneMinClientSettings:
         """Client settings from the connection's extra."""
-        extra = self._connection.extra_dejson or {}
+        extra = self._connection.extra
         settings, ignored = OneMinClientSettings.from_extra(extra, self.onemin_conn_id)
         if ignored:
             self.log.warning(
@@ -386,7 +414,7 @@ class OneMinHook(BaseHook):
         return f"{self.base_url}/asset"
 
     def _api_key(self) -> str:
-        key = self._connection.password
+        key = self._connection.password.value
         if not key:
             raise OneMinConfigurationError(
                 f"Connection {self.onemin_conn_id!r} has no API key: put the 1min.ai API key in the "
