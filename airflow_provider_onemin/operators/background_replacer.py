@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_onemin.exceptions import (
     OneMinError,
+    OneMinInputFileError,
     OneMinUnknownOutcomeError,
     OneMinValidationError,
 )
@@ -363,7 +364,7 @@ class BackgroundReplacerOperator(BaseOperator):
                 f"limit of {MAX_REFERENCES_TOTAL_BYTES} bytes (10 MiB)"
             )
         if problems:
-            raise OneMinValidationError(problems, summary="Input image(s) refused")
+            raise OneMinInputFileError(problems, summary="Input image(s) refused")
         for field, index, image in files:
             asset_path = self.hook.upload_asset(image.data, image.filename, content_type=image.mime_type)
             self.log.info("Uploaded %s as asset %s", field, asset_path)
