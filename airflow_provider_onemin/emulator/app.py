@@ -431,9 +431,9 @@ class EmulatorApp:
             return JSONResponse({"aiRecord": self.record_view(generation, base_url, status="PROCESSING")})
         if fault is not None and fault.kind == "reset_after_charge":
             return JSONResponse({})  # cut by _after; no need to wait for the render
-        wait = generation.ready_at - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        while (wait := generation.ready_at - time.monotonic()) > 0:
+            # asyncio may wake a hair early (clock resolution): loop until the render is "done".
+            await asyncio.sleep(max(wait, 0.001))
         return JSONResponse({"aiRecord": self.record_view(generation, base_url)})
 
     def _new_generation(
