@@ -92,6 +92,8 @@ class EmulatorServer:
             log_level=self.log_level,
             access_log=False,
             lifespan="off",
+            # The plain asyncio loop: some uvicorn versions install uvloop's policy process-wide.
+            loop="asyncio",
             timeout_graceful_shutdown=1,
             timeout_keep_alive=5,
         )
