@@ -233,12 +233,16 @@ class BackgroundReplacerOperator(BaseOperator):
             )
         return self._finish(context, record)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> list[str]:
-        """Resume on the worker after the trigger saw the generation end."""
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
+        """
+        Resume on the worker after the trigger saw the generation end (or gave up waiting).
+
+        A timeout raises a retryable error: the next try resumes the same generation from the
+        task state store and defers again, without paying again.
+        """
         from airflow_provider_onemin.triggers.background_replacer import record_from_event
 
-        record = record_from_event(event)
-        self.hook.check_status(record)
+        record = record_from_event(event or {})
         return self._finish(context, record)
 
     def _defer(self, uuid: str) -> None:
