@@ -1,0 +1,41 @@
+# Two commands on a fresh clone: `make demo` (the example DAG against the local emulator, no key
+# needed) and `make test` (the whole suite). Each creates the virtualenv when it is missing.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-test
+
+.PHONY: demo demo-real test test-long lint bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+demo-real: $(STAMP)
+	$(PY) scripts/demo_real.py
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-long: $(STAMP)
+	ONEMIN_LONG_TESTS=1 $(PY) -m pytest -m long
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) benchmarks/run.py --quick
+
+clean:
+	rm -rf out .demo-airflow .pytest_cache .ruff_cache .hypothesis
