@@ -215,9 +215,11 @@ class OneMinResultTrigger(BaseTrigger):
             # deadlock on the supervisor channel).
             conn = await BaseHook.aget_connection(self.onemin_conn_id)
         except AirflowNotFoundException:
-            raise OneMinConfigurationError(
-                f"Connection {self.onemin_conn_id!r} is not defined where the triggerer can see it."
-            ) from None
+            conn = await _connection_from_in_process_supervisor(self.onemin_conn_id)
+            if conn is None:
+                raise OneMinConfigurationError(
+                    f"Connection {self.onemin_conn_id!r} is not defined where the triggerer can see it."
+                ) from None
         if not conn.password:
             raise OneMinConfigurationError(
                 f"Connection {self.onemin_conn_id!r} has no API key: put the 1min.ai API key in the "
@@ -271,6 +273,28 @@ class OneMinResultTrigger(BaseTrigger):
             return None
         self.log.info("Generation %s ended with status %s.", self.uuid, record.get("status"))
         return self._event("failure", record=record)
+
+
+async def _connection_from_in_process_supervisor(conn_id: str) -> Any:
+    """
+    The connection through the sync channel when the trigger runs inline in ``dag.test()``.
+
+    There (and in ``airflow dags test``) Airflow 3.3 runs the trigger with an in-process
+    supervisor channel that has no ``asend``, so ``aget_connection`` silently skips the metadata
+    database and only sees environment variables and external secrets backends. The sync lookup
+    works there; it runs in a thread so the event loop is not blocked. None elsewhere.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.execution_time import task_runner
+
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    if comms is None or hasattr(comms, "asend"):
+        return None
+    try:
+        return await asyncio.to_thread(BaseHook.get_connection, conn_id)
+    except AirflowNotFoundException:
+        return None
 
 
 def _tls_verify(settings: OneMinClientSettings) -> Any:
