@@ -75,6 +75,7 @@ class OneMinAPIError(OneMinError):
     :param error_code: the API's ``errorCode`` (or ``error.code``) when the body carried one.
     :param api_message: the API's own message, when the body carried one.
     :param details: the decoded ``details`` of the error body, if any.
+    :param summary: the answer in one line (error code and message, or an HTML page's title).
     """
 
     hint = "See the message from 1min.ai above."
@@ -89,8 +90,10 @@ class OneMinAPIError(OneMinError):
         details: Any = None,
         method: str | None = None,
         url: str | None = None,
+        summary: str | None = None,
     ) -> None:
         self.status_code = status_code
+        self.summary = summary
         self.error_code = error_code
         self.api_message = api_message
         self.details = details
@@ -154,13 +157,21 @@ class OneMinUnknownOutcomeError(OneMinFinalError):
     A paid request may have reached 1min.ai, but its answer was lost.
 
     The generation may have been charged, so it is not sent again unless the connection's extra
-    sets ``"retry_unknown_outcome": true``. Whatever is known (when, the uuid if one was seen) is
-    in the message and in the attributes.
+    sets ``"retry_unknown_outcome": true``. Whatever is known (when it was sent, the HTTP status
+    if one came back, the uuid if one was seen) is in the message and in the attributes.
     """
 
-    def __init__(self, message: str, *, uuid: str | None = None, sent_at: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        uuid: str | None = None,
+        sent_at: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
         self.uuid = uuid
         self.sent_at = sent_at
+        self.status_code = status_code
         super().__init__(message)
 
 

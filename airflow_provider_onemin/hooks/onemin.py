@@ -10,10 +10,12 @@ Retry policy (the README has it as a table):
   raised before the request was sent. After a 500, 502, 504, 524, a read timeout, a reset after
   sending or a garbled 200, the generation may have been charged: the hook raises
   :class:`~airflow_provider_onemin.exceptions.OneMinUnknownOutcomeError` instead of paying twice,
-  unless the connection's extra sets ``"retry_unknown_outcome": true``.
+  unless the connection's extra sets ``"retry_unknown_outcome": true``. A garbled 200 that still
+  shows the record's uuid is not unknown: the hook polls that uuid (free) instead.
 
 Backoff is exponential with jitter, honours ``Retry-After`` (seconds or an HTTP date), and is
-bounded both in attempts and in total time; all of it is set in the connection's extra.
+bounded both in attempts and in the total time slept between them; all of it is set in the
+connection's extra. docs/retry-policy.md has the whole policy as a table.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -68,7 +70,13 @@ PENDING_STATUSES = frozenset({"PROCESSING", "PENDING", "QUEUED", "IN_PROGRESS", 
 
 #: Statuses after which a paid POST surely was not processed, so it can be sent again.
 _POST_SAFE_RETRY_STATUSES = frozenset({408, 429, 503, 522})
-_CREDITS_PATTERN = re.compile(r"credit|insufficient|balance|quota|payment", re.IGNORECASE)
+_CREDITS_PATTERN = re.compile(
+    r"credit|insufficient[ _]?(fund|balance)|\bbalance\b|payment|billing|top[ _-]?up", re.IGNORECASE
+)
+# "quota" alone also words rate limits ("quota of 60 requests per minute"): only with no sign of one.
+_QUOTA_PATTERN = re.compile(r"quota", re.IGNORECASE)
+_RATE_PATTERN = re.compile(r"rate|per (second|minute|hour)|too many|slow down", re.IGNORECASE)
+_RECORD_UUID = re.compile(r'"aiRecord"\s*:\s*\{\s*"uuid"\s*:\s*"([0-9A-Za-z-]{8,64})"')
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -168,6 +176,12 @@ def parse_base_url(host: str | None, port: int | None = None, conn_id: str = "?"
     if "://" not in host:
         host = f"https://{host}"
     parts = urlsplit(host)
+    if parts.username is not None or parts.password is not None:
+        # Never echo the host here: the user part may be the key itself.
+        raise OneMinConfigurationError(
+            f"Connection {conn_id!r}: the host must not carry a user name or password; put the API "
+            "key in the connection's password field ('API Key' in the form)."
+        )
     if parts.scheme not in ("http", "https"):
         raise OneMinConfigurationError(
             f"Connection {conn_id!r}: the host must be an http(s) URL or a host name, "
@@ -200,15 +214,24 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - now)
 
 
-def summarize_body(response: Any) -> tuple[str, dict[str, Any]]:
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each (non-empty) secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def summarize_body(response: Any, *, secrets: Iterable[str] = ()) -> tuple[str, dict[str, Any]]:
     """
     Summarise an error answer in one line, and return the error fields found in it.
 
     Both error shapes of the API are understood: ``{"errorCode", "message", "details"}`` (with
     ``details`` a JSON string) and ``{"success": false, "error": {"code", "message"}}``. An HTML
-    page (a proxy's) is reduced to its title; nothing is ever dumped whole.
+    page (a proxy's) is reduced to its title; nothing is ever dumped whole. ``secrets`` (the API
+    key) are blanked out first, in case the answer echoes them.
     """
-    text = response.text or ""
+    text = redact(response.text or "", secrets)
     info: dict[str, Any] = {}
     try:
         payload = json.loads(text) if text.strip() else None
@@ -260,7 +283,8 @@ def request_surely_not_sent(exc: BaseException) -> bool:
     import requests
     from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
+        # urllib3 raises ProxyError only before it is connected to the proxy.
         return True
     if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
         exc, requests.exceptions.ReadTimeout
@@ -272,10 +296,23 @@ def request_surely_not_sent(exc: BaseException) -> bool:
     return False
 
 
-def classify_answer(response: Any, method: str, path: str) -> OneMinAPIError:
-    """Turn an error answer (a requests or httpx response) into the matching error class."""
+def _is_out_of_credits(status: int, error_code: str | None, api_message: str | None) -> bool:
+    if status == 402:
+        return True
+    text = f"{error_code or ''} {api_message or ''}"
+    if _CREDITS_PATTERN.search(text):
+        return True
+    return bool(_QUOTA_PATTERN.search(text)) and not _RATE_PATTERN.search(text)
+
+
+def classify_answer(response: Any, method: str, path: str, *, secrets: Iterable[str] = ()) -> OneMinAPIError:
+    """
+    Turn an error answer (a requests or httpx response) into the matching error class.
+
+    ``secrets`` (the API key) are blanked out of everything taken from the answer.
+    """
     status = response.status_code
-    summary, info = summarize_body(response)
+    summary, info = summarize_body(response, secrets=secrets)
     where = f"{method} {path}"
     common: dict[str, Any] = {
         "status_code": status,
@@ -285,9 +322,19 @@ def classify_answer(response: Any, method: str, path: str) -> OneMinAPIError:
         "method": method,
         "url": path,
     }
-    credit_text = f"{info.get('error_code') or ''} {info.get('api_message') or ''}"
     cls: type[OneMinAPIError]
-    if status in (400, 402, 403, 429) and _CREDITS_PATTERN.search(credit_text):
+    if 300 <= status < 400:
+        # Redirects are not followed with the key attached (requests would re-send the API-KEY
+        # header to whatever host the redirect names).
+        location = urlsplit(response.headers.get("Location") or "")
+        target = f"{location.scheme}://{location.netloc}" if location.netloc else "another path"
+        return OneMinRequestRejectedError(
+            f"1min.ai answered {where} with a redirect (HTTP {status}) to {target}; redirects are not "
+            "followed with the API key. Set the connection's host to the final base URL.",
+            summary=f"a redirect to {target}",
+            **common,
+        )
+    if _is_out_of_credits(status, info.get("error_code"), info.get("api_message")):
         cls = OneMinOutOfCreditsError
     elif status in (401, 403):
         cls = OneMinAuthenticationError
@@ -297,15 +344,85 @@ def classify_answer(response: Any, method: str, path: str) -> OneMinAPIError:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         message = f"1min.ai answered {where} with HTTP 429 (rate limited): {summary}."
         if retry_after is not None:
-            message += f" Retry-After: {retry_after:.0f} s."
+            message += f" Retry-After: {_seconds(retry_after)} s."
         return OneMinRateLimitError(
-            f"{message} {OneMinRateLimitError.hint}", retry_after=retry_after, **common
+            f"{message} {OneMinRateLimitError.hint}", retry_after=retry_after, summary=summary, **common
         )
     elif status >= 500 or status == 408:
         cls = OneMinServerError
     else:
         cls = OneMinRequestRejectedError
-    return cls(f"1min.ai answered {where} with HTTP {status}: {summary}. {cls.hint}", **common)
+    return cls(
+        f"1min.ai answered {where} with HTTP {status}: {summary}. {cls.hint}", summary=summary, **common
+    )
+
+
+def _seconds(value: float) -> str:
+    """3600 -> "3600", 1.5 -> "1.5", 0.05 -> "0.05": readable, never in exponent notation."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _transport_failure(exc: BaseException) -> str:
+    """What a requests error means for the caller, in words (after the request was sent)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "timed out waiting for the answer"
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "got an answer that broke off or could not be decoded"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "lost the connection after sending"
+    return "failed after sending"
+
+
+def _error_names(exc: BaseException) -> str:
+    """``ConnectionError: RemoteDisconnected``: the error and its innermost cause, by class name."""
+    names = [type(e).__name__ for e in _root_causes(exc)]
+    return names[0] if len(names) == 1 or names[-1] == names[0] else f"{names[0]}: {names[-1]}"
+
+
+def retry_delay(
+    settings: OneMinClientSettings, attempt_number: int, retry_after: float | None, slept: float
+) -> tuple[float, str | None]:
+    """
+    How long to wait before attempt ``attempt_number + 1``, or why not to make it.
+
+    Exponential backoff from ``backoff_initial`` (capped at ``backoff_max``) with equal jitter; a
+    ``Retry-After`` is never cut short, so when it does not fit in what is left of
+    ``max_retry_wait`` the request is given up; a plain backoff is shortened to fit instead.
+
+    :return: ``(seconds, None)`` to retry, or ``(0, reason)`` to give up.
+    """
+    if attempt_number >= settings.max_attempts:
+        return 0.0, f"max_attempts={settings.max_attempts} reached"
+    remaining = settings.max_retry_wait - slept
+    if retry_after is not None and retry_after > remaining:
+        return 0.0, (
+            f"1min.ai asked to wait {_seconds(retry_after)} s (Retry-After), more than the "
+            f"{_seconds(max(remaining, 0.0))} s left of max_retry_wait={settings.max_retry_wait:g} s"
+        )
+    if remaining <= 0:
+        return 0.0, f"max_retry_wait={settings.max_retry_wait:g} s of waiting spent"
+    backoff = min(settings.backoff_max, settings.backoff_initial * 2 ** min(attempt_number - 1, 32))
+    delay = backoff / 2 + random.uniform(0, backoff / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, remaining), None
+
+
+def _gave_up(error: OneMinError, what: str, attempts: int, elapsed: float, reason: str) -> OneMinError:
+    """``error`` with a first sentence saying how many attempts were made and why they stopped."""
+    plural = "s" if attempts != 1 else ""
+    error.args = (
+        f"{what}: gave up after {attempts} attempt{plural} in {elapsed:.1f} s ({reason}). "
+        f"Last error: {error}",
+    )
+    error.attempts = attempts  # type: ignore[attr-defined]
+    return error
 
 
 class _Secret:
@@ -481,17 +598,26 @@ class OneMinHook(BaseHook):
         url: str,
         *,
         paid: bool,
+        sent_at: str | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one request; raise a classified error wrapped in _Retryable when a retry is safe."""
+        """
+        Send one request and return its 2xx answer; anything else raises a classified error,
+        wrapped in _Retryable when sending the request again is safe (see the module docstring).
+        """
         import requests
 
         path = urlsplit(url).path or "/"
         headers = dict(kwargs.pop("headers", None) or {})
+        secrets: tuple[str, ...] = ()
         if self._is_api_url(url):
-            # The key goes to the API only, never to the asset host or a signed temporaryUrl.
-            headers["API-KEY"] = self._api_key()
-        sent_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            # The key goes to the API only, never to the asset host or a signed temporaryUrl, and
+            # never along a redirect: requests re-sends custom headers to whatever host it names.
+            key = self._api_key()
+            headers["API-KEY"] = key
+            secrets = (key,)
+            kwargs["allow_redirects"] = False
+        sent_at = sent_at or _now_iso()
         try:
             response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except requests.exceptions.SSLError as exc:
@@ -500,10 +626,17 @@ class OneMinHook(BaseHook):
                 f"{type(exc).__name__}. Set 'ca_bundle' in the connection's extra if a proxy "
                 "re-signs traffic."
             ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            kind = "timed out waiting for the answer" if isinstance(
-                exc, requests.exceptions.ReadTimeout
-            ) else "lost the connection"
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidHeader,
+        ) as exc:
+            raise OneMinConfigurationError(
+                f"{method} {path} could not be sent: {type(exc).__name__}. Check the connection's "
+                "host and proxy."
+            ) from None
+        except requests.exceptions.RequestException as exc:
             if request_surely_not_sent(exc):
                 error = OneMinTransportError(
                     f"Could not connect to {urlsplit(url).netloc} for {method} {path} "
@@ -511,26 +644,17 @@ class OneMinHook(BaseHook):
                     "the network; retry later."
                 )
                 raise _Retryable(error) from exc
+            happened = f"the client {_transport_failure(exc)} ({_error_names(exc)})"
             if paid:
-                error = OneMinUnknownOutcomeError(
-                    f"{method} {path} was sent at {sent_at} but the client {kind} "
-                    f"({type(exc).__name__}). The generation may have been charged, so it is NOT "
-                    "sent again (that could charge twice). Check the 1min.ai history for a "
-                    "generation at that time; to re-send in such cases set "
-                    "\"retry_unknown_outcome\": true in the connection's extra.",
-                    sent_at=sent_at,
-                )
-                if self.settings.retry_unknown_outcome:
-                    raise _Retryable(error) from exc
-                raise error from None
+                raise self._unknown_outcome(method, path, sent_at, happened) from None
             error = OneMinTransportError(
-                f"{method} {path} failed: the client {kind} ({type(exc).__name__}). Retried "
-                "automatically; if it persists, check the network or the 1min.ai status."
+                f"{method} {path} failed: {happened}. Retried automatically; if it persists, check "
+                "the network or the 1min.ai status."
             )
             raise _Retryable(error) from exc
-        if response.ok:
+        if 200 <= response.status_code < 300:
             return response
-        error = classify_answer(response, method, path)
+        error = classify_answer(response, method, path, secrets=secrets)
         response.close()
         if isinstance(error, (OneMinRateLimitError, OneMinServerError)):
             surely_unprocessed = isinstance(error, OneMinRateLimitError) or (
@@ -538,103 +662,81 @@ class OneMinHook(BaseHook):
             )
             if not paid or surely_unprocessed:
                 raise _Retryable(error, getattr(error, "retry_after", None))
-            unknown = OneMinUnknownOutcomeError(
-                f"{error} The request was sent at {sent_at} and may have been processed and "
-                "charged, so it is NOT sent again (that could charge twice). Check the 1min.ai "
-                "history; to re-send in such cases set \"retry_unknown_outcome\": true in the "
-                "connection's extra.",
-                sent_at=sent_at,
-            )
-            if self.settings.retry_unknown_outcome:
-                raise _Retryable(unknown, getattr(error, "retry_after", None))
-            raise unknown
+            happened = f"1min.ai answered HTTP {error.status_code} ({error.summary})"
+            raise self._unknown_outcome(method, path, sent_at, happened, status_code=error.status_code)
         raise error
+
+    def _unknown_outcome(
+        self,
+        method: str,
+        path: str,
+        sent_at: str,
+        happened: str,
+        *,
+        status_code: int | None = None,
+        cls: type[OneMinUnknownOutcomeError] = OneMinUnknownOutcomeError,
+    ) -> Exception:
+        """The error for a paid request that may have been processed; retryable only if opted in."""
+        retry = self.settings.retry_unknown_outcome
+        tail = (
+            "retry_unknown_outcome is set in the connection's extra, so it is sent again (each "
+            "attempt may be charged)."
+            if retry
+            else "It is NOT sent again, as that could charge twice. Check the 1min.ai history for a "
+            "generation at that time; to re-send automatically in such cases set "
+            '"retry_unknown_outcome": true in the connection\'s extra (it may then be charged twice).'
+        )
+        error = cls(
+            f"{method} {path} was sent at {sent_at} and {happened}, so whether 1min.ai started the "
+            f"generation (and charged it) is unknown. {tail}",
+            sent_at=sent_at,
+            status_code=status_code,
+        )
+        return _Retryable(error) if retry else error
 
     def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` until it succeeds, raises a final error, or the retry budget is spent."""
-        from tenacity import RetryError, Retrying, retry_if_exception_type
-
         settings = self.settings
-        deadline = time.monotonic() + settings.max_retry_wait
+        started = time.monotonic()
+        slept = 0.0
+        number = 0
+        while True:
+            number += 1
+            try:
+                return attempt()
+            except _Retryable as retryable:
+                error = retryable.error
+                delay, stop_reason = retry_delay(settings, number, retryable.retry_after, slept)
+                if stop_reason is not None:
+                    raise _gave_up(error, what, number, time.monotonic() - started, stop_reason) from None
+                self.log.warning(
+                    "%s: attempt %d of %d failed; retrying in %.2f s. %s",
+                    what,
+                    number,
+                    settings.max_attempts,
+                    delay,
+                    error,
+                )
+                time.sleep(delay)
+                slept += delay
 
-        def wait(retry_state: Any) -> float:
-            exc = retry_state.outcome.exception()
-            backoff = min(settings.backoff_max, settings.backoff_initial * 2 ** (retry_state.attempt_number - 1))
-            delay = backoff / 2 + random.uniform(0, backoff / 2)
-            if isinstance(exc, _Retryable) and exc.retry_after is not None:
-                delay = max(delay, exc.retry_after)
-            return delay
-
-        def stop(retry_state: Any) -> bool:
-            if retry_state.attempt_number >= settings.max_attempts:
-                return True
-            return time.monotonic() + (retry_state.upcoming_sleep or 0) > deadline
-
-        def before_sleep(retry_state: Any) -> None:
-            exc = retry_state.outcome.exception()
-            self.log.warning(
-                "%s: attempt %d of %d failed (%s); retrying in %.1f s.",
-                what,
-                retry_state.attempt_number,
-                settings.max_attempts,
-                exc,
-                retry_state.upcoming_sleep,
-            )
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Retryable),
-            wait=wait,
-            stop=stop,
-            before_sleep=before_sleep,
-            reraise=False,
-        )
-        try:
-            return retrying(attempt)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            assert isinstance(last, _Retryable)
-            error = last.error
-            note = (
-                f" Gave up after {exc.last_attempt.attempt_number} attempt(s) "
-                f"(max_attempts={settings.max_attempts}, max_retry_wait={settings.max_retry_wait:g} s)."
-            )
-            error.args = (f"{error}{note}",)
-            raise error from None
-
-    def _json(self, response: requests.Response, method: str, path: str, *, paid: bool) -> Any:
+    def _call_json_once(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One attempt of a free JSON call; errors a retry can fix come wrapped in _Retryable."""
+        response = self._send(method, self._url(path), paid=False, **kwargs)
         try:
             return response.json()
         except ValueError:
-            pass
+            error = OneMinMalformedResponseError(
+                f"1min.ai answered {method} {path} with HTTP {response.status_code} but the body is "
+                f"not valid JSON ({len(response.content)} bytes, maybe truncated). Retried "
+                "automatically; report it if it persists."
+            )
+            raise _Retryable(error) from None
         finally:
             response.close()
-        message = (
-            f"1min.ai answered {method} {path} with HTTP {response.status_code} but the body is not "
-            f"valid JSON ({len(response.content)} bytes, maybe truncated)."
-        )
-        if paid:
-            raise OneMinMalformedSubmissionError(
-                message + " The generation may have been charged, so it is NOT sent again. Check the "
-                "1min.ai history; to re-send in such cases set \"retry_unknown_outcome\": true."
-            )
-        raise OneMinMalformedResponseError(message + " Retried automatically; report it if it persists.")
 
-    def _call_json_once(self, method: str, path: str, *, paid: bool, **kwargs: Any) -> Any:
-        """One attempt of a JSON call; errors a retry can fix come wrapped in _Retryable."""
-        response = self._send(method, self._url(path), paid=paid, **kwargs)
-        try:
-            return self._json(response, method, path, paid=paid)
-        except OneMinMalformedSubmissionError as exc:
-            if self.settings.retry_unknown_outcome:
-                raise _Retryable(exc) from exc
-            raise
-        except OneMinMalformedResponseError as exc:
-            raise _Retryable(exc) from exc
-
-    def _call_json(self, method: str, path: str, *, paid: bool, **kwargs: Any) -> Any:
-        return self._with_retries(
-            f"{method} {path}", lambda: self._call_json_once(method, path, paid=paid, **kwargs)
-        )
+    def _call_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._with_retries(f"{method} {path}", lambda: self._call_json_once(method, path, **kwargs))
 
     # --- API calls --------------------------------------------------------------------------
 
@@ -644,22 +746,59 @@ class OneMinHook(BaseHook):
 
         With ``"async": true`` in the body the record usually comes back ``PROCESSING``; use
         :meth:`wait_for_result` with its uuid. A record whose status is neither a success nor
-        pending raises :class:`OneMinGenerationFailedError`.
+        pending raises :class:`OneMinGenerationFailedError`. When the answer is garbled but still
+        shows the record's uuid, a ``PROCESSING`` stand-in with that uuid is returned: polling it
+        is free, sending again is not.
         """
-        from airflow_provider_onemin.validation import validate_answer
-
         self.log.info(
             "Submitting %s/%s to %s%s", body.get("type"), body.get("model"), self.base_url, FEATURES_PATH
         )
-        answer = self._call_json("POST", FEATURES_PATH, paid=True, json=body)
-        try:
-            record = validate_answer(answer, what=f"POST {FEATURES_PATH}")
-        except OneMinMalformedResponseError as exc:
-            raise OneMinMalformedSubmissionError(
-                f"{exc} The generation may have been charged; it is NOT sent again."
-            ) from None
+        record = self._with_retries(f"POST {FEATURES_PATH}", lambda: self._submit_once(body))
         self.check_status(record)
         return record
+
+    def _submit_once(self, body: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_onemin.validation import answer_violations, validate_answer
+
+        method, path = "POST", FEATURES_PATH
+        sent_at = _now_iso()
+        response = self._send(method, self._url(path), paid=True, sent_at=sent_at, json=body)
+        try:
+            content = response.content
+        finally:
+            response.close()
+        status = response.status_code
+        try:
+            answer = json.loads(content)
+        except ValueError:
+            problem = (
+                f"1min.ai answered HTTP {status} with a body that is not valid JSON "
+                f"({len(content)} bytes, maybe truncated)"
+            )
+            match = _RECORD_UUID.search(content.decode("utf-8", "replace"))
+            return self._garbled_submission(sent_at, problem, match.group(1) if match else None)
+        try:
+            return validate_answer(answer, what=f"{method} {path}")
+        except OneMinMalformedResponseError as exc:
+            record = answer.get("aiRecord") if isinstance(answer, dict) else None
+            uuid = record.get("uuid") if isinstance(record, dict) else None
+            violations = "; ".join(answer_violations(answer)[:3]) or str(exc)
+            problem = f"1min.ai answered HTTP {status} with an unexpected shape ({violations})"
+            return self._garbled_submission(sent_at, problem, uuid if isinstance(uuid, str) else None)
+
+    def _garbled_submission(self, sent_at: str, problem: str, uuid: str | None) -> dict[str, Any]:
+        """Poll the generation a garbled answer still names; without a uuid, its outcome is unknown."""
+        if uuid:
+            self.log.warning(
+                "POST %s: %s, but it names generation %s: polling that instead of paying again.",
+                FEATURES_PATH,
+                problem,
+                uuid,
+            )
+            return {"uuid": uuid, "status": "PROCESSING"}
+        raise self._unknown_outcome(
+            "POST", FEATURES_PATH, sent_at, problem, cls=OneMinMalformedSubmissionError
+        )
 
     def get_result(self, uuid: str) -> dict[str, Any] | None:
         """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
@@ -668,7 +807,7 @@ class OneMinHook(BaseHook):
         path = RESULTS_PATH.format(uuid=uuid)
 
         def attempt() -> dict[str, Any] | None:
-            answer = self._call_json_once("GET", path, paid=False)
+            answer = self._call_json_once("GET", path)
             if isinstance(answer, dict) and "aiRecord" in answer and answer["aiRecord"] is None:
                 return None
             try:
@@ -762,9 +901,7 @@ class OneMinHook(BaseHook):
         filename = filename or "image"
         content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         self.log.info("Uploading %s (%d bytes) to %s%s", filename, len(data), self.base_url, ASSETS_PATH)
-        answer = self._call_json(
-            "POST", ASSETS_PATH, paid=False, files={"asset": (filename, data, content_type)}
-        )
+        answer = self._call_json("POST", ASSETS_PATH, files={"asset": (filename, data, content_type)})
         path = None
         if isinstance(answer, dict):
             path = (answer.get("fileContent") or {}).get("path") or (answer.get("asset") or {}).get("key")
@@ -843,10 +980,12 @@ class OneMinHook(BaseHook):
 
         path = RESULTS_PATH.format(uuid=ZERO_UUID)
         try:
+            key = self._api_key()
             response = self.session.get(
                 self._url(path),
-                headers={"API-KEY": self._api_key()},
+                headers={"API-KEY": key},
                 timeout=(self.settings.connect_timeout, 30),
+                allow_redirects=False,
             )
         except OneMinError as exc:
             return False, str(exc)
@@ -859,7 +998,7 @@ class OneMinHook(BaseHook):
                 except ValueError:
                     return False, f"{self.base_url} answered 200 but not with JSON: is the host right?"
                 return True, f"Connection successfully tested: {self.base_url} accepted the API key."
-            return False, str(classify_answer(response, "GET", path))
+            return False, str(classify_answer(response, "GET", path, secrets=(key,)))
 
 
 def _failure_reason(record: dict[str, Any]) -> str:
