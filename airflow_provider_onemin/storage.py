@@ -1,108 +1,247 @@
 """
 Storing results where the rest of the company reads them, through Airflow's ObjectStoragePath.
 
-A reader never sees a partial file: on a local filesystem a result is downloaded to a hidden
-temporary name in the target folder and renamed into place; on an object store it is
-downloaded to a local temporary file first and written as one upload, which appears whole or
-not at all. Names are built from the dag, run, task, map index and result index only, so they
-are deterministic, unique, and cannot escape the output folder whatever the API answers.
+A reader never sees a partial file:
+
+* on a local (POSIX) filesystem a result is streamed to a hidden temporary name in the target
+  folder (``.<name>.<random>.part``) and renamed into place, which is atomic;
+* on an object store (``s3://``, ``gs://``, ``memory://``... any fsspec filesystem) it is streamed
+  to a local temporary file first and then sent as one upload (``put_file``), which an object
+  store publishes whole or not at all.
+
+A download that fails or breaks off leaves nothing behind: the temporary file is removed and the
+target is not touched (an earlier complete file of the same name stays as it was).
+
+Names are built from the dag, run, task, map index and result index only, so they are
+deterministic (a retry of the task overwrites its own files, never another task's), unique, and
+cannot escape the output folder whatever the API answers::
+
+    <output_path>/<dag_id>/<run_id>/<task_id>/result-<i>.<ext>
+    <output_path>/<dag_id>/<run_id>/<task_id>/map-<k>/result-<i>.<ext>   (mapped tasks)
+
+The extension follows the content (PNG, JPEG or WebP, checked by magic bytes); a download that is
+not an image (a proxy's HTML page answered with 200, say) is refused and not stored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 import tempfile
 import uuid as uuid_module
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinMalformedResponseError
+from airflow_provider_onemin.inputs import sniff_image_type
+
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk import Asset, ObjectStoragePath
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _LOCAL_PROTOCOLS = frozenset({"file", "local", ""})
-_KNOWN_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+_COPY_CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class ResultName:
-    """What identifies one result of one task instance."""
+def safe_part(part: str) -> str:
+    """
+    ``part`` as one safe path segment: only ``[A-Za-z0-9._-]``, no leading dot.
 
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int
-    index: int
-    extension: str = ".png"
-
-    def relative_path(self) -> str:
-        """``<dag>/<run>/<task>[-<map index>]-<index><ext>``, every part made filename-safe."""
-        task = _safe(self.task_id) + (f"-{self.map_index}" if self.map_index >= 0 else "")
-        return f"{_safe(self.dag_id)}/{_safe(self.run_id)}/{task}-{self.index}{self.extension}"
+    When characters had to be replaced (run ids hold ``:`` and ``+``), a short hash of the original
+    is appended, so two different ids never end up with the same name.
+    """
+    cleaned = _UNSAFE.sub("_", part).strip("._") or "_"
+    if cleaned != part:
+        cleaned = f"{cleaned}-{hashlib.sha256(part.encode('utf-8')).hexdigest()[:8]}"
+    return cleaned
 
 
-def _safe(part: str) -> str:
-    cleaned = _UNSAFE.sub("_", part).strip("._")
-    return cleaned or "_"
+def result_stem(*, dag_id: str, run_id: str, task_id: str, map_index: int, index: int) -> str:
+    """
+    The relative name of one result, without its extension (see the module docstring).
 
-
-def result_extension(key: str | None) -> str:
-    """The file extension of a result key when it is a known image type, else ``.png``."""
-    if key:
-        ext = os.path.splitext(key.split("?", 1)[0])[1].lower()
-        if ext in _KNOWN_EXTENSIONS:
-            return ext
-    return ".png"
+    :param dag_id: the DAG's id.
+    :param run_id: the DAG run's id.
+    :param task_id: the task's id.
+    :param map_index: the map index of a mapped task instance, -1 when not mapped.
+    :param index: the result's index in the generation, from 0.
+    """
+    parts = [safe_part(dag_id), safe_part(run_id), safe_part(task_id)]
+    if map_index >= 0:
+        parts.append(f"map-{map_index}")
+    parts.append(f"result-{index}")
+    return "/".join(parts)
 
 
 def as_storage_path(output_path: Any) -> ObjectStoragePath:
-    """Turn ``output_path`` (an ObjectStoragePath, a URL or an absolute local path) into a path."""
+    """
+    Turn ``output_path`` into an ObjectStoragePath whose filesystem is available.
+
+    :param output_path: an ObjectStoragePath, a URL (``file:///data/out``, ``s3://bucket/prefix``,
+        ``s3://<conn_id>@bucket/prefix``) or an absolute local path.
+    :raises OneMinConfigurationError: when no filesystem serves the URL's scheme.
+    """
     from airflow.sdk import ObjectStoragePath
 
-    if isinstance(output_path, ObjectStoragePath):
-        return output_path
-    text = os.fspath(output_path) if isinstance(output_path, os.PathLike) else str(output_path)
-    if "://" not in text:
-        text = f"file://{os.path.abspath(text)}"
-    return ObjectStoragePath(text)
+    text = str(output_path)
+    try:
+        if isinstance(output_path, ObjectStoragePath):
+            path = output_path
+        else:
+            text = os.fspath(output_path) if isinstance(output_path, os.PathLike) else text.strip()
+            if not text:
+                raise OneMinConfigurationError("output_path is empty: give a folder URL or leave it unset.")
+            if "://" not in text:
+                text = f"file://{os.path.abspath(text)}"
+            path = ObjectStoragePath(text)
+        path.fs  # noqa: B018 - resolving the filesystem now gives a clear error before anything is paid
+    except (ImportError, ValueError) as exc:
+        scheme = text.split("://", 1)[0] if "://" in text else "file"
+        raise OneMinConfigurationError(
+            f"output_path {text!r}: no filesystem for scheme {scheme!r} ({exc}). For s3:// install "
+            "'airflow-provider-onemin[s3]' (the amazon provider and s3fs); for another fsspec scheme "
+            "install the provider that serves it, or attach it in the DAG file with "
+            "airflow.sdk.io.attach(protocol, fs=...)."
+        ) from None
+    return path
+
+
+def output_uri(output_path: Any) -> str:
+    """
+    The canonical URI of an output location: ``<scheme>://<path>``, no connection id, no trailing
+    slash (``/data/out/`` and ``file:///data/out`` give ``file:///data/out``).
+
+    :param output_path: as for :func:`as_storage_path`.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    if not isinstance(output_path, ObjectStoragePath):
+        text = os.fspath(output_path) if isinstance(output_path, os.PathLike) else str(output_path).strip()
+        if "://" not in text:
+            text = f"file://{os.path.abspath(text)}"
+        output_path = ObjectStoragePath(text)
+    path = output_path.path.rstrip("/") or "/"
+    return f"{output_path.protocol or 'file'}://{path}"
+
+
+def asset_for_output(output_path: Any) -> Asset:
+    """
+    The Airflow Asset that stands for everything stored under ``output_path``.
+
+    Its name and URI are both :func:`output_uri`, so ``Asset("file:///data/out")`` written by hand
+    in a consumer DAG is the same asset.
+    """
+    from airflow.sdk import Asset
+
+    uri = output_uri(output_path)
+    return Asset(name=uri, uri=uri)
 
 
 def _is_local(path: ObjectStoragePath) -> bool:
     return path.protocol in _LOCAL_PROTOCOLS
 
 
-def store_result(hook: OneMinHook, url: str, target: ObjectStoragePath) -> int:
-    """Download ``url`` into ``target`` atomically; return the number of bytes stored."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _temporary_name(stem: str) -> str:
+    return f".{os.path.basename(stem)}.{uuid_module.uuid4().hex}.part"
+
+
+def publish_file(source: str, target: ObjectStoragePath, size: int) -> None:
+    """
+    Put the complete local file ``source`` at ``target`` so that no reader sees it half written.
+
+    Local targets: ``source`` must be on the same filesystem (it is renamed). Object stores: one
+    upload; should a filesystem publish a partial object on failure, it is removed.
+
+    :param source: path of a complete local file.
+    :param target: where it must appear.
+    :param size: its size in bytes (to recognise a partial upload).
+    """
     if _is_local(target):
-        final = target.path
-        tmp_path = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid_module.uuid4().hex}.part")
-        try:
-            with open(tmp_path, "wb") as handle:
-                size = hook.download(url, handle)
+        os.replace(source, target.path)
+        return
+    fs = target.fs
+    try:
+        fs.put_file(source, target.path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if fs.exists(target.path) and fs.size(target.path) != size:
+                fs.rm_file(target.path)
+        raise
+
+
+def write_file_atomically(target: ObjectStoragePath, data: bytes) -> None:
+    """
+    Write ``data`` at ``target`` with the same guarantee as results: whole or not at all.
+
+    :param target: the file to write (its folder is created when needed).
+    :param data: the complete content.
+    """
+    local = _is_local(target)
+    folder = target.parent.path if local else tempfile.gettempdir()
+    if local:
+        os.makedirs(folder, exist_ok=True)
+    spool = os.path.join(folder, _temporary_name(target.name))
+    try:
+        with open(spool, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            if local:
                 os.fsync(handle.fileno())
-            os.replace(tmp_path, final)
-        finally:
-            if os.path.exists(tmp_path):
-                os.unlink(tmp_path)
-        return size
-    with tempfile.TemporaryFile() as spool:
-        size = hook.download(url, spool)
-        spool.seek(0)
-        # One write of the complete file: object stores publish it whole or not at all.
-        with target.open("wb") as out:
-            while chunk := spool.read(1024 * 1024):
-                out.write(chunk)
-    return size
+        publish_file(spool, target, len(data))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(spool)
+
+
+def store_result(hook: OneMinHook, url: str, base: ObjectStoragePath, stem: str) -> ObjectStoragePath:
+    """
+    Download ``url`` and store it at ``base / stem`` plus the extension of its content.
+
+    The download is streamed (in chunks, with the hook's retries) into a temporary file which is
+    published only once complete and recognised as an image.
+
+    :param hook: the hook that downloads (it knows the API key, proxy and retry policy).
+    :param url: the result's download URL.
+    :param base: the output folder.
+    :param stem: the relative name without extension, from :func:`result_stem`.
+    :return: the stored file.
+    """
+    destination = base / stem
+    local = _is_local(base)
+    folder = destination.parent.path if local else tempfile.gettempdir()
+    if local:
+        # The temporary file must be on the target's filesystem for the rename to be atomic.
+        os.makedirs(folder, exist_ok=True)
+    spool = os.path.join(folder, _temporary_name(stem))
+    try:
+        with open(spool, "x+b") as handle:
+            size = hook.download(url, handle)
+            handle.seek(0)
+            head = handle.read(16)
+            if local:
+                os.fsync(handle.fileno())
+        mime_type = sniff_image_type(head)
+        if mime_type is None:
+            raise OneMinMalformedResponseError(
+                f"The download of result {stem!r} is not a PNG, JPEG or WebP image ({size} bytes "
+                f"starting with {head[:8]!r}); it was not stored. A proxy or an expired link may have "
+                "answered instead of 1min.ai. Retrying the task downloads again without paying again."
+            )
+        target = base / f"{stem}{_EXTENSIONS[mime_type]}"
+        publish_file(spool, target, size)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(spool)
+    return target
 
 
 def store_results(
     hook: OneMinHook,
     urls: list[str],
-    keys: list[str],
     output_path: Any,
     *,
     dag_id: str,
@@ -110,20 +249,21 @@ def store_results(
     task_id: str,
     map_index: int,
 ) -> list[str]:
-    """Store every result under ``output_path``; return the stored URIs in result order."""
+    """
+    Store every result under ``output_path``; return the stored URIs in result order.
+
+    :param hook: the hook that downloads.
+    :param urls: one download URL per result (``OneMinHook.result_download_urls``).
+    :param output_path: the output folder (see :func:`as_storage_path`).
+    :param dag_id: the DAG's id, for the names.
+    :param run_id: the run's id, for the names.
+    :param task_id: the task's id, for the names.
+    :param map_index: the task instance's map index (-1 when not mapped), for the names.
+    """
     base = as_storage_path(output_path)
     stored: list[str] = []
     for index, url in enumerate(urls):
-        name = ResultName(
-            dag_id=dag_id,
-            run_id=run_id,
-            task_id=task_id,
-            map_index=map_index,
-            index=index,
-            extension=result_extension(keys[index] if index < len(keys) else url),
-        )
-        target = base / name.relative_path()
-        hook.log.info("Storing result %d of %d at %s", index + 1, len(urls), target)
-        store_result(hook, url, target)
-        stored.append(str(target))
+        stem = result_stem(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, index=index)
+        hook.log.info("Storing result %d of %d under %s/%s", index + 1, len(urls), base, stem)
+        stored.append(str(store_result(hook, url, base, stem)))
     return stored

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import cached_property
@@ -21,9 +22,10 @@ from airflow_provider_onemin.links import OneMinResultLink
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Asset, Context
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
+    from airflow_provider_onemin.inputs import ImageFile
 
 #: Operator argument -> promptObject field. The order is the order of the seed document.
 PROMPT_FIELDS: dict[str, str] = {
@@ -104,13 +106,30 @@ class BackgroundReplacerOperator(BaseOperator):
     :param seed: 0 to 2147483647, for reproducible results. (templated)
     :param model: the Background Replacer model; one schema file per model under ``schemas/``.
     :param onemin_conn_id: the Airflow connection holding the API key.
-    :param output_path: store every result under this ``ObjectStoragePath`` or URL (``file://``,
-        ``s3://``...); the stored URIs go to XCom ``stored_paths``. (templated)
-    :param dry_run: validate, render and log the request body, then stop: nothing is uploaded or paid.
+    :param output_path: store every result under this folder: an ``ObjectStoragePath``, a URL
+        (``file:///data/out``, ``s3://bucket/prefix``, any fsspec scheme) or an absolute local path.
+        Files are named ``<dag>/<run>/<task>[/map-<k>]/result-<i>.<ext>`` under it and appear whole or
+        not at all; their URIs go to XCom ``stored_paths``. (templated)
+    :param dry_run: validate the arguments and local images, render, log the exact request body and
+        return ``[]``: nothing is uploaded, nothing paid, no request is made, and no asset event is
+        emitted (the outlets are dropped for that run).
     :param deferrable: wait for the generation in the triggerer, freeing the worker slot
         (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between result polls (default: the connection's, 5 s).
     :param poll_timeout: seconds to wait for a generation (default: the connection's, 1 h).
+
+    **Assets.** When ``output_path`` is a literal (not templated) and ``outlets`` is not given, the
+    operator declares ``outlets=[output_asset]`` itself: the Asset ``<scheme>://<path>`` of the
+    output folder (see :attr:`output_asset`), so a DAG with ``schedule=[op.output_asset]`` runs once
+    results are stored. Give ``outlets`` to choose yourself (``outlets=[]`` for none). Outlets are
+    fixed when the DAG is parsed, so with a templated ``output_path`` or with ``.partial()`` (which
+    passes ``outlets=[]``) nothing is added: pass ``outlets=[asset_for_output(path)]`` (from
+    ``airflow_provider_onemin.storage``) or an
+    ``AssetAlias`` (an event for the rendered folder's asset is added to it). Each event carries
+    ``extra``: ``prompt``, ``seed``, ``seeds``, ``uuid``, ``count`` and ``stored_paths``.
+
+    **Extra link** "1min.ai result": the first stored file, else the first result URL (1min.ai's
+    links may expire; stored files do not).
     """
 
     template_fields: Sequence[str] = (
@@ -149,6 +168,10 @@ class BackgroundReplacerOperator(BaseOperator):
         poll_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if "outlets" not in kwargs and not dry_run:
+            asset = self._literal_output_asset(output_path)
+            if asset is not None:
+                kwargs["outlets"] = [asset]
         super().__init__(**kwargs)
         self.prompt = prompt
         self.image_url = image_url
@@ -203,6 +226,38 @@ class BackgroundReplacerOperator(BaseOperator):
         validate_request(body, self.model)
         return body
 
+    # --- outputs ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _literal_output_asset(output_path: Any) -> Asset | None:
+        """The Asset of ``output_path`` when it is known at parse time, else ``None``."""
+        if output_path is None or isinstance(output_path, bool):
+            return None
+        if isinstance(output_path, str):
+            if not output_path.strip() or "{{" in output_path or "{%" in output_path:
+                return None
+        else:
+            from airflow.sdk import ObjectStoragePath
+
+            if not isinstance(output_path, (ObjectStoragePath, os.PathLike)):
+                return None  # an XComArg or another value only known at run time
+        from airflow_provider_onemin.storage import asset_for_output
+
+        try:
+            return asset_for_output(output_path)
+        except ValueError:
+            return None  # a scheme unknown here; storing will say what is missing
+
+    @property
+    def output_asset(self) -> Asset | None:
+        """
+        The Asset of the output folder, ``<scheme>://<path>``, when ``output_path`` is a literal.
+
+        Use it to schedule a consumer DAG: ``schedule=[replace.output_asset]``. ``None`` when
+        ``output_path`` is unset or templated.
+        """
+        return self._literal_output_asset(self.output_path)
+
     # --- execution --------------------------------------------------------------------------
 
     @cached_property
@@ -214,11 +269,7 @@ class BackgroundReplacerOperator(BaseOperator):
     def execute(self, context: Context) -> list[str]:
         body = self.validate_request()
         if self.dry_run:
-            self.log.info(
-                "Dry run: this request would be sent to 1min.ai (nothing uploaded, nothing paid):\n%s",
-                json.dumps(body, indent=2),
-            )
-            return []
+            return self._dry_run(body)
         fingerprint = request_hash(self.model, body["promptObject"])
         store = context.get("task_state_store")
         record = self._resume(store, fingerprint)
@@ -232,6 +283,35 @@ class BackgroundReplacerOperator(BaseOperator):
                 record["uuid"], poll_interval=self.poll_interval, timeout=self.poll_timeout
             )
         return self._finish(context, record)
+
+    def _dry_run(self, body: dict[str, Any]) -> list[str]:
+        """
+        Check the local images, log the request that would be sent, send nothing, return ``[]``.
+
+        The API key is never part of the body (it travels in a header), so nothing is masked here;
+        the connection is not even read. The task's outlets are dropped for this run: a success
+        with no file stored must not announce new results to asset-scheduled DAGs.
+        """
+        uploads = self._read_local_images(body)
+        for field, _, image in uploads:
+            self.log.info(
+                "Dry run: %s would be uploaded first (%s, %d bytes, %s) and replaced by its asset path.",
+                field,
+                image.filename,
+                len(image.data),
+                image.mime_type,
+            )
+        self.log.info(
+            "Dry run: nothing uploaded, nothing paid. This body would be POSTed to %s:\n%s",
+            "/api/features",
+            json.dumps({**body, "async": True}, indent=2),
+        )
+        if self.output_path is not None and self.output_path != "":
+            self.log.info("Dry run: results would be stored under %s", self.output_path)
+        if self.outlets:
+            self.log.info("Dry run: no asset event for %s.", ", ".join(map(str, self.outlets)))
+            self.outlets = []
+        return []
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """
@@ -335,15 +415,19 @@ class BackgroundReplacerOperator(BaseOperator):
         self.log.info("1min.ai accepted generation %s (status %s).", uuid, record.get("status"))
         return record
 
-    def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Upload local and object-storage images; return the body with their asset paths."""
+    def _read_local_images(self, body: dict[str, Any]) -> list[tuple[str, int | None, ImageFile]]:
+        """
+        Read and check the local and object-storage images of ``body`` (free, nothing is sent).
+
+        :return: ``(field, reference index or None for imageUrl, image)`` for each one to upload.
+        """
         from airflow_provider_onemin.inputs import (
             MAX_REFERENCES_TOTAL_BYTES,
             classify_reference,
             read_image,
         )
 
-        prompt_object = dict(body["promptObject"])
+        prompt_object = body["promptObject"]
         image_url = prompt_object["imageUrl"]
         references = list(prompt_object.get("style_reference_images") or [])
         to_upload = []
@@ -352,9 +436,7 @@ class BackgroundReplacerOperator(BaseOperator):
         for index, ref in enumerate(references):
             if classify_reference(ref) in ("file", "object"):
                 to_upload.append((f"promptObject.style_reference_images[{index}]", ref, index))
-        if not to_upload:
-            return body
-        files = []
+        files: list[tuple[str, int | None, ImageFile]] = []
         problems = []
         for field, ref, index in to_upload:
             try:
@@ -369,6 +451,15 @@ class BackgroundReplacerOperator(BaseOperator):
             )
         if problems:
             raise OneMinInputFileError(problems, summary="Input image(s) refused")
+        return files
+
+    def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Upload local and object-storage images; return the body with their asset paths."""
+        files = self._read_local_images(body)
+        if not files:
+            return body
+        prompt_object = dict(body["promptObject"])
+        references = list(prompt_object.get("style_reference_images") or [])
         for field, index, image in files:
             asset_path = self.hook.upload_asset(image.data, image.filename, content_type=image.mime_type)
             self.log.info("Uploaded %s as asset %s", field, asset_path)
@@ -400,45 +491,59 @@ class BackgroundReplacerOperator(BaseOperator):
         ti.xcom_push(key="result_urls", value=result_urls)
         ti.xcom_push(key="seeds", value=seeds)
         download_urls = self.hook.result_download_urls(record)
-        self.result_link = download_urls[0] if download_urls else (result_urls[0] if result_urls else None)
-        if self.output_path:
-            stored = self._store(context, record, download_urls, results, seeds)
+        # Until something is stored, the link is 1min.ai's own URL (signed or not, it may expire).
+        self.result_link = next(iter(download_urls or [u for u in result_urls if u]), None)
+        if self.output_path is not None and self.output_path != "":
+            stored = self._store(context, download_urls)
             ti.xcom_push(key="stored_paths", value=stored)
             if stored:
                 self.result_link = stored[0]
+            self._annotate_asset_events(context, record, seeds, stored)
         self.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
         return results
 
-    def _store(
-        self,
-        context: Context,
-        record: dict[str, Any],
-        download_urls: list[str],
-        results: list[str],
-        seeds: list[Any],
-    ) -> list[str]:
+    def _store(self, context: Context, download_urls: list[str]) -> list[str]:
+        """Download every result to ``output_path``; return the stored URIs in result order."""
         from airflow_provider_onemin.storage import store_results
 
         ti = context["ti"]
-        stored = store_results(
+        map_index = getattr(ti, "map_index", None)
+        return store_results(
             self.hook,
             download_urls,
-            results,
             self.output_path,
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
-            map_index=ti.map_index if ti.map_index is not None else -1,
+            map_index=map_index if isinstance(map_index, int) else -1,
         )
+
+    def _annotate_asset_events(
+        self, context: Context, record: dict[str, Any], seeds: list[Any], stored: list[str]
+    ) -> None:
+        """
+        Give the asset events of this task what a consumer needs to find the files.
+
+        An ``Asset`` outlet gets the metadata as its event's extra; an ``AssetAlias`` outlet gets an
+        event for the asset of the (rendered) output folder, with the same extra.
+        """
+        from airflow.sdk import Asset, AssetAlias
+
+        from airflow_provider_onemin.storage import asset_for_output
+
         outlet_events = context.get("outlet_events")
-        if outlet_events is not None:
-            extra = {
-                "prompt": self.prompt,
-                "seed": seeds[0] if len(seeds) == 1 else seeds,
-                "uuid": record.get("uuid"),
-                "count": len(stored),
-                "stored_paths": stored,
-            }
-            for outlet in self.outlets or []:
+        if outlet_events is None or not self.outlets:
+            return
+        extra: dict[str, Any] = {
+            "prompt": self.prompt,
+            "seed": seeds[0] if seeds else _coerce_integer("seed", self.seed),
+            "seeds": seeds,
+            "uuid": record.get("uuid"),
+            "count": len(stored),
+            "stored_paths": stored,
+        }
+        for outlet in self.outlets:
+            if isinstance(outlet, AssetAlias):
+                outlet_events[outlet].add(asset_for_output(self.output_path), extra=extra)
+            elif isinstance(outlet, Asset):
                 outlet_events[outlet].extra.update(extra)
-        return stored
