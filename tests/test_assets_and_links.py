@@ -1,0 +1,181 @@
+"""
+Asset events and the extra link, from one real DAG run against the emulator.
+
+The producer DAG has three tasks: a literal ``output_path`` (the operator declares the folder's
+asset as its outlet), a templated one announced through an ``AssetAlias``, and one that stores
+nothing. A consumer DAG is scheduled on the first task's ``output_asset``. The run must record
+the asset events with their extra in the metadata DB, queue the consumer (AssetDagRunQueue),
+and record the "1min.ai result" link of each task in XCom.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG, Asset, AssetAlias, ObjectStoragePath, task
+
+from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+from tests.airflow_helpers import DagRunResult, run_dag
+
+SAMPLE = Path(__file__).resolve().parent.parent / "dags" / "sample_photos" / "mug.png"
+START = datetime(2026, 1, 1)
+ALIAS = "onemin-test-results-by-folder"
+LINK_KEY = OneMinResultLink().xcom_key
+
+
+def _register(*dags: DAG) -> None:
+    """Serialize DAGs into the metadata DB, as the DAG processor would."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=os.devnull)
+    for dag in dags:
+        bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+
+
+@pytest.fixture(scope="module")
+def outputs_run(airflow_db, onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    from airflow_provider_onemin.emulator.pytest_plugin import CONN_ENV_VAR, FAST_TEST_EXTRA
+
+    emulator = onemin_emulator_server
+    emulator.reset(config=True)
+    out = tmp_path_factory.mktemp("assets-out")
+    conn = {"conn_type": "onemin", "host": emulator.url, "password": emulator.api_key, "extra": FAST_TEST_EXTRA}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CONN_ENV_VAR, json.dumps(conn))
+        with DAG(dag_id="onemin_outputs_producer", schedule=None, start_date=START, params={"out": str(out)}):
+            stored = BackgroundReplacerOperator(
+                task_id="replace",
+                prompt="a sunlit kitchen counter",
+                image_url=str(SAMPLE),
+                num_images=2,
+                seed=7,
+                output_path=str(out),
+            )
+            BackgroundReplacerOperator(
+                task_id="replace_templated",
+                prompt="a snowy forest",
+                image_url="development/images/mug.png",
+                output_path="{{ params.out }}/by-alias",
+                outlets=[AssetAlias(ALIAS)],
+            )
+            BackgroundReplacerOperator(
+                task_id="replace_unstored", prompt="a beach at dawn", image_url="development/images/mug.png"
+            )
+        producer = stored.dag
+        with DAG(
+            dag_id="onemin_outputs_consumer",
+            schedule=[stored.output_asset],
+            start_date=START,
+            is_paused_upon_creation=False,
+        ) as consumer:
+
+            @task
+            def use_results() -> None:
+                pass
+
+            use_results()
+
+        _register(consumer)
+        result = run_dag(producer)
+    yield {"result": result, "out": out, "asset": stored.output_asset, "emulator": emulator}
+
+
+def _events_for(uri: str) -> list[Any]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == uri)
+        ).all()
+        return [
+            {
+                "extra": row.extra,
+                "task": row.source_task_id,
+                "run_id": row.source_run_id,
+                "aliases": [alias.name for alias in row.source_aliases],
+            }
+            for row in rows
+        ]
+
+
+def test_literal_output_path_declares_its_asset(outputs_run) -> None:
+    op = BackgroundReplacerOperator(
+        task_id="t", prompt="p", image_url="development/images/mug.png", output_path="/data/out/"
+    )
+    assert op.outlets == [Asset("file:///data/out")] == [op.output_asset]
+    chosen = BackgroundReplacerOperator(
+        task_id="u", prompt="p", image_url="development/images/mug.png", output_path="/data/out", outlets=[]
+    )
+    assert chosen.outlets == [], "outlets given by the user win, even empty"
+    templated = BackgroundReplacerOperator(
+        task_id="v", prompt="p", image_url="development/images/mug.png", output_path="/data/{{ ds }}"
+    )
+    assert templated.outlets == [] and templated.output_asset is None
+    assert outputs_run["asset"] == Asset(f"file://{outputs_run['out']}")
+
+
+def test_asset_event_with_extra_is_recorded_and_consumer_queued(outputs_run) -> None:
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    result: DagRunResult = outputs_run["result"]
+    assert result.state == "success", result.tasks
+    xcom = result.task("replace").xcom
+    events = _events_for(outputs_run["asset"].uri)
+    assert len(events) == 1
+    extra = events[0]["extra"]
+    assert extra == {
+        "prompt": "a sunlit kitchen counter",
+        "seed": 7,
+        "seeds": [7, 7],
+        "uuid": xcom["ai_record_uuid"],
+        "count": 2,
+        "stored_paths": xcom["stored_paths"],
+    }
+    assert (events[0]["task"], events[0]["run_id"]) == ("replace", result.run_id)
+    for path in extra["stored_paths"]:
+        assert ObjectStoragePath(path).read_bytes().startswith(b"\x89PNG")
+    assert xcom["return_value"] == outputs_run["emulator"].record(xcom["ai_record_uuid"]).result_keys, (
+        "return_value stays the API's result paths"
+    )
+    with create_session() as session:
+        queued = session.scalars(
+            select(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == "onemin_outputs_consumer")
+        ).all()
+    assert len(queued) == 1, "the DAG scheduled on the output asset is queued to run"
+
+
+def test_alias_outlet_announces_the_rendered_folder(outputs_run) -> None:
+    result: DagRunResult = outputs_run["result"]
+    stored = result.task("replace_templated").xcom["stored_paths"]
+    events = _events_for(f"file://{outputs_run['out']}/by-alias")
+    assert len(events) == 1
+    assert events[0]["aliases"] == [ALIAS]
+    assert events[0]["extra"]["stored_paths"] == stored and events[0]["extra"]["prompt"] == "a snowy forest"
+
+
+def test_result_link_is_recorded_in_xcom(outputs_run) -> None:
+    result: DagRunResult = outputs_run["result"]
+    stored = result.task("replace").xcom
+    assert stored[LINK_KEY] == stored["stored_paths"][0], "stored: the first stored file"
+    unstored = result.task("replace_unstored").xcom
+    assert "stored_paths" not in unstored
+    link = unstored[LINK_KEY]
+    assert link.startswith(outputs_run["emulator"].url + "/asset/") and "token=" in link, (
+        "nothing stored: 1min.ai's (signed, expiring) URL of the first result"
+    )
+    assert link.split("?")[0].endswith(unstored["return_value"][0])
+    assert outputs_run["emulator"].charges() == 3
