@@ -1,0 +1,145 @@
+"""
+Marketing asset pipeline: every product of the catalogue in every scene, once a day.
+
+``plan`` reads the product catalogue shipped next to this file (``marketing_catalogue.csv``:
+sku, product, photo) and pairs every product with every scene prompt (the ``scenes`` param).
+``replace_background`` is one mapped task instance per pair (dynamic task mapping with
+``.partial().expand_kwargs()``): each uploads the product photo, pays for one generation and
+stores the result under ``ONEMIN_OUTPUT_PATH`` (any ``ObjectStoragePath`` URL; default
+``/tmp/onemin-out``). ``write_manifest`` then writes ``manifest.csv`` (sku, product, prompt, seed,
+uuid, stored_path) next to the results: the list a marketing team picks from.
+
+Every stored result also emits an event on the output folder's asset, so a DAG scheduled on
+``asset_for_output(ONEMIN_OUTPUT_PATH)`` runs after each pipeline run.
+
+Cost: products x scenes generations per run (3 x 2 = 6 with the shipped files). Catch-up is off,
+so a paused week does not pay for seven runs at once. To cap concurrent generations across all
+DAGs under the account's rate limit, create a pool (``airflow pools set onemin 4 "1min.ai"``) and
+add ``pool="onemin"`` to ``.partial()``; ``max_active_tis_per_dagrun`` below caps one run only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+from airflow_provider_onemin.storage import asset_for_output
+
+DAG_FOLDER = Path(__file__).resolve().parent
+CATALOGUE = DAG_FOLDER / "marketing_catalogue.csv"
+PHOTOS = DAG_FOLDER / "sample_photos"
+OUTPUT_PATH = os.environ.get("ONEMIN_OUTPUT_PATH", "/tmp/onemin-out")
+#: The asset every stored result is announced on (outlets are fixed at parse time).
+RESULTS = asset_for_output(OUTPUT_PATH)
+SCENES = [
+    "a sunlit marble kitchen counter, soft morning light",
+    "a mossy rock by a mountain stream at golden hour",
+]
+MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path"]
+
+log = logging.getLogger(__name__)
+
+
+def operator_arguments(line: dict[str, Any]) -> dict[str, Any]:
+    """The BackgroundReplacerOperator arguments of one plan line (mapping accepts nothing else)."""
+    return {"prompt": line["prompt"], "image_url": line["image_url"], "seed": line["seed"]}
+
+
+with DAG(
+    dag_id="marketing_asset_pipeline",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["example", "onemin"],
+    params={
+        "scenes": Param(SCENES, type="array", minItems=1, items={"type": "string", "minLength": 1}),
+        "base_seed": Param(20260101, type="integer", minimum=0, maximum=2147483647 - 1000),
+    },
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One line per product x scene, with the photo to use and a seed of its own."""
+        params = params or {}
+        with open(CATALOGUE, newline="", encoding="utf-8") as handle:
+            products = list(csv.DictReader(handle))
+        base_seed = int(params.get("base_seed", 20260101))
+        lines: list[dict[str, Any]] = []
+        for product in products:
+            for scene in params.get("scenes", SCENES):
+                lines.append(
+                    {
+                        "sku": product["sku"],
+                        "product": product["product"],
+                        "prompt": scene,
+                        "image_url": str(PHOTOS / product["photo"]),
+                        "seed": base_seed + len(lines),
+                    }
+                )
+        return lines
+
+    planned = plan()
+
+    replace = BackgroundReplacerOperator.partial(
+        task_id="replace_background",
+        num_images=1,
+        rendering_speed="TURBO",
+        negative_prompt="people, text, logos, watermarks",
+        output_path=OUTPUT_PATH,
+        outlets=[RESULTS],
+        max_active_tis_per_dagrun=4,
+        retries=2,
+        map_index_template="{{ task.image_url.rsplit('/', 1)[-1] }}: {{ task.prompt }}",
+    ).expand_kwargs(planned.map(operator_arguments))
+
+    @task
+    def write_manifest(
+        rows: list[dict[str, Any]],
+        stored_paths: list[list[str]],
+        seeds: list[list[int]],
+        uuids: list[str],
+        ti: Any = None,
+    ) -> str:
+        """Write ``manifest.csv`` (one line per stored result) next to this run's results."""
+        from airflow_provider_onemin.storage import as_storage_path, safe_part, write_file_atomically
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        # Map index i is plan line i. Index the mapped XComs: iterating them probes past the end.
+        for position, line in enumerate(rows):
+            paths, line_seeds, uuid = stored_paths[position], seeds[position], uuids[position]
+            for index, path in enumerate(paths):
+                seed = line_seeds[index] if index < len(line_seeds) else line["seed"]
+                writer.writerow(
+                    {
+                        "sku": line["sku"],
+                        "product": line["product"],
+                        "prompt": line["prompt"],
+                        "seed": seed,
+                        "uuid": uuid,
+                        "stored_path": path,
+                    }
+                )
+        folder = as_storage_path(OUTPUT_PATH) / safe_part(ti.dag_id) / safe_part(ti.run_id)
+        target = folder / "manifest.csv"
+        write_file_atomically(target, buffer.getvalue().encode("utf-8"))
+        log.info("Manifest of %d generation(s) written to %s", len(rows), target)
+        return str(target)
+
+    write_manifest(
+        planned,
+        replace.output["stored_paths"],
+        replace.output["seeds"],
+        replace.output["ai_record_uuid"],
+    )

@@ -1,0 +1,63 @@
+"""
+The mapped marketing pipeline (``dags/marketing_asset_pipeline.py``) run end to end against the
+emulator: 3 products x 2 scenes = 6 mapped task instances, each paid once and stored, and a
+manifest with one line per stored result.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+from pathlib import Path
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from tests.airflow_helpers import run_dag
+
+DAG_FILE = Path(__file__).resolve().parent.parent / "dags" / "marketing_asset_pipeline.py"
+
+
+@pytest.fixture
+def pipeline(monkeypatch, output_dir: Path):
+    """The DAG module, imported with its output folder pointed at this test's folder."""
+    monkeypatch.setenv("ONEMIN_OUTPUT_PATH", str(output_dir))
+    spec = importlib.util.spec_from_file_location("marketing_asset_pipeline_under_test", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pipeline_fans_out_products_x_scenes_and_writes_the_manifest(
+    airflow_db, onemin_emulator, onemin_conn_env, pipeline, output_dir: Path
+) -> None:
+    dag = pipeline.dag
+    assert dag.catchup is False and dag.timetable.can_be_scheduled, "a scheduled DAG without catch-up"
+
+    result = run_dag(dag)
+
+    assert result.state == "success", {k: v.state for k, v in result.tasks.items()}
+    mapped = sorted(i for (task_id, i) in result.tasks if task_id == "replace_background")
+    assert mapped == [0, 1, 2, 3, 4, 5], "3 products x 2 scenes"
+    assert all(result.task("replace_background", i).state == "success" for i in mapped)
+    assert onemin_emulator.charges() == 6, "one paid generation per mapped task instance"
+
+    manifest_uri = result.task("write_manifest").xcom["return_value"]
+    assert manifest_uri.endswith("/manifest.csv")
+    assert manifest_uri.startswith(f"file://{output_dir}/marketing_asset_pipeline/")
+    rows = list(csv.DictReader(io.StringIO(ObjectStoragePath(manifest_uri).read_text())))
+    assert len(rows) == 6
+    assert list(rows[0]) == ["sku", "product", "prompt", "seed", "uuid", "stored_path"]
+    assert {(r["sku"], r["prompt"]) for r in rows} == {
+        (sku, scene) for sku in ("MUG-001", "SNK-014", "BTL-007") for scene in pipeline.SCENES
+    }
+    for index, row in enumerate(rows):
+        ti = result.task("replace_background", index)
+        assert row["stored_path"] == ti.xcom["stored_paths"][0], "manifest line i is map index i"
+        assert row["uuid"] == ti.xcom["ai_record_uuid"]
+        assert int(row["seed"]) == 20260101 + index, "a deterministic seed per product x scene"
+        assert f"/replace_background/map-{index}/result-0.png" in row["stored_path"]
+        assert ObjectStoragePath(row["stored_path"]).read_bytes().startswith(b"\x89PNG")
+    uploaded = {g.prompt_object["prompt"] for g in onemin_emulator.records}
+    assert uploaded == set(pipeline.SCENES)
