@@ -84,16 +84,21 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
         raise OneMinInputFileError([f"{field}: {ref} is {size} bytes, over the limit of {limit} bytes (10 MiB)"])
     chunks: list[bytes] = []
     total = 0
-    with path.open("rb") as handle:
-        while True:
-            chunk = handle.read(_READ_CHUNK)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                # The size reported by the filesystem was wrong (or the file grew): stop reading.
-                raise OneMinInputFileError([f"{field}: {ref} is over the limit of {limit} bytes (10 MiB)"])
-            chunks.append(chunk)
+    try:
+        with path.open("rb") as handle:
+            while True:
+                chunk = handle.read(_READ_CHUNK)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    # The size reported by the filesystem was wrong (or the file grew): stop reading.
+                    raise OneMinInputFileError([f"{field}: {ref} is over the limit of {limit} bytes (10 MiB)"])
+                chunks.append(chunk)
+    except OSError as exc:
+        # Unreadable after all (permissions, a special file that cannot seek): a bad input, not a
+        # transient failure worth an Airflow retry.
+        raise OneMinInputFileError([f"{field}: {ref} cannot be read ({type(exc).__name__}: {exc})"]) from None
     data = b"".join(chunks)
     mime_type = sniff_image_type(data[:16])
     if mime_type is None:

@@ -189,6 +189,13 @@ def parse_base_url(host: str | None, port: int | None = None, conn_id: str = "?"
         )
     if not parts.hostname:
         raise OneMinConfigurationError(f"Connection {conn_id!r}: the host {host!r} has no host name.")
+    try:
+        parts.port  # noqa: B018 - parsing the port is what validates it
+    except ValueError:
+        raise OneMinConfigurationError(
+            f"Connection {conn_id!r}: the host {host!r} must be an http(s) URL or a host name "
+            "(its port is not a number)."
+        ) from None
     netloc = parts.netloc
     if port and parts.port is None:
         netloc = f"{netloc}:{port}"
