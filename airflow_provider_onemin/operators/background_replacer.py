@@ -410,9 +410,10 @@ class BackgroundReplacerOperator(BaseOperator):
                 store.delete(STATE_KEY)
             raise
         uuid = record["uuid"]
+        # Logged before it is saved: should saving fail, the log still names what was paid for.
+        self.log.info("1min.ai accepted generation %s (status %s).", uuid, record.get("status"))
         if store is not None:
             store.set(STATE_KEY, {**state, "uuid": uuid}, retention=NEVER_EXPIRE)
-        self.log.info("1min.ai accepted generation %s (status %s).", uuid, record.get("status"))
         return record
 
     def _read_local_images(self, body: dict[str, Any]) -> list[tuple[str, int | None, ImageFile]]:
