@@ -352,3 +352,68 @@ def test_truncated_json_naming_no_uuid_is_a_malformed_submission(raw_server, mon
     with pytest.raises(OneMinMalformedSubmissionError, match=r"not valid JSON \(7 bytes, maybe truncated\)"):
         hook.run_feature(dict(BODY))
     assert server.requests == 1
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that no CA signed, and its key (PEM files)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_untrusted_certificate_is_a_final_setup_error_and_ca_bundle_fixes_it(self_signed, monkeypatch):
+    """The connection's ca_bundle wins even over REQUESTS_CA_BUNDLE (requests' env would override it)."""
+    import ssl
+
+    import requests
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
+
+    from pytest_httpserver import HTTPServer
+
+    from airflow_provider_onemin.exceptions import OneMinConfigurationError
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*self_signed)
+    with HTTPServer(host="127.0.0.1", ssl_context=context) as tls:
+        tls.expect_request("/api/features").respond_with_json(_record())
+        url = tls.url_for("").rstrip("/")
+        assert url.startswith("https://")
+        with pytest.raises(OneMinConfigurationError, match=r"TLS verification failed .*ca_bundle"):
+            _hook(monkeypatch, url).run_feature(dict(BODY))
+        assert len(tls.log) == 0, "nothing reached the server"
+        assert _hook(monkeypatch, url, ca_bundle=self_signed[0]).run_feature(dict(BODY))["uuid"] == UUID

@@ -91,7 +91,8 @@ class OneMinClientSettings:
     :param backoff_initial: first backoff in seconds; doubles each attempt, with jitter.
     :param backoff_max: longest single backoff in seconds (a longer ``Retry-After`` is obeyed
         only while it fits in ``max_retry_wait``).
-    :param max_retry_wait: cap in seconds on the total time spent retrying one request.
+    :param max_retry_wait: cap in seconds on the total time slept between the attempts of one
+        request (a ``Retry-After`` that does not fit ends the retries).
     :param retry_unknown_outcome: re-send a paid request whose outcome is unknown (it may then be
         charged twice). Off by default.
     :param poll_interval: seconds between result polls.
@@ -273,10 +274,11 @@ def summarize_body(response: Any, *, secrets: Iterable[str] = ()) -> tuple[str, 
 def _root_causes(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
+    todo: list[Any] = [exc]
     while todo:
         current = todo.pop()
-        if current is None or id(current) in seen:
+        # urllib3 keeps the cause in ``reason``; ssl errors use ``reason`` for a string.
+        if not isinstance(current, BaseException) or id(current) in seen:
             continue
         seen.add(id(current))
         chain.append(current)
@@ -386,6 +388,16 @@ def _transport_failure(exc: BaseException) -> str:
     return "failed after sending"
 
 
+def _is_certificate_error(exc: BaseException) -> bool:
+    """True when TLS failed because the server's certificate was not trusted (a setup problem)."""
+    import ssl
+
+    return any(
+        isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cause)
+        for cause in _root_causes(exc)
+    )
+
+
 def _error_names(exc: BaseException) -> str:
     """``ConnectionError: RemoteDisconnected``: the error and its innermost cause, by class name."""
     names = [type(e).__name__ for e in _root_causes(exc)]
@@ -419,6 +431,13 @@ def retry_delay(
     if retry_after is not None:
         delay = max(delay, retry_after)
     return min(delay, remaining), None
+
+
+def _short(error: OneMinError) -> str:
+    """One line for a retry warning: the status and the answer's gist, or the error's first sentence."""
+    if isinstance(error, OneMinAPIError) and error.summary:
+        return f"HTTP {error.status_code}: {error.summary}"
+    return str(error).split(". ", 1)[0]
 
 
 def _gave_up(error: OneMinError, what: str, attempts: int, elapsed: float, reason: str) -> OneMinError:
@@ -588,6 +607,19 @@ class OneMinHook(BaseHook):
             self.__dict__.pop("session").close()
 
     @property
+    def _tls_verify(self) -> str | bool | None:
+        """
+        ``verify`` for each request, None to keep requests' default.
+
+        Passed per request because requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from
+        the environment override ``Session.verify``: the connection's ``ca_bundle`` was ignored
+        exactly where such variables are set (corporate proxies).
+        """
+        if self.settings.ca_bundle:
+            return self.settings.ca_bundle
+        return None if self.settings.verify_ssl else False
+
+    @property
     def timeout(self) -> tuple[float, float]:
         return (self.settings.connect_timeout, self.settings.read_timeout)
 
@@ -624,41 +656,13 @@ class OneMinHook(BaseHook):
             headers["API-KEY"] = key
             secrets = (key,)
             kwargs["allow_redirects"] = False
+        if self._tls_verify is not None:
+            kwargs["verify"] = self._tls_verify
         sent_at = sent_at or _now_iso()
         try:
             response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-        except requests.exceptions.SSLError as exc:
-            raise OneMinConfigurationError(
-                f"TLS verification failed for {method} {path} on {urlsplit(url).hostname}: "
-                f"{type(exc).__name__}. Set 'ca_bundle' in the connection's extra if a proxy "
-                "re-signs traffic."
-            ) from None
-        except (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidHeader,
-        ) as exc:
-            raise OneMinConfigurationError(
-                f"{method} {path} could not be sent: {type(exc).__name__}. Check the connection's "
-                "host and proxy."
-            ) from None
         except requests.exceptions.RequestException as exc:
-            if request_surely_not_sent(exc):
-                error = OneMinTransportError(
-                    f"Could not connect to {urlsplit(url).netloc} for {method} {path} "
-                    f"({type(exc).__name__}); nothing was sent. Check the connection's host and "
-                    "the network; retry later."
-                )
-                raise _Retryable(error) from exc
-            happened = f"the client {_transport_failure(exc)} ({_error_names(exc)})"
-            if paid:
-                raise self._unknown_outcome(method, path, sent_at, happened) from None
-            error = OneMinTransportError(
-                f"{method} {path} failed: {happened}. Retried automatically; if it persists, check "
-                "the network or the 1min.ai status."
-            )
-            raise _Retryable(error) from exc
+            raise self._request_failed(exc, method, url, paid=paid, sent_at=sent_at) from None
         if 200 <= response.status_code < 300:
             return response
         error = classify_answer(response, method, path, secrets=secrets)
@@ -672,6 +676,52 @@ class OneMinHook(BaseHook):
             happened = f"1min.ai answered HTTP {error.status_code} ({error.summary})"
             raise self._unknown_outcome(method, path, sent_at, happened, status_code=error.status_code)
         raise error
+
+    def _request_failed(
+        self, exc: requests.exceptions.RequestException, method: str, url: str, *, paid: bool, sent_at: str
+    ) -> Exception:
+        """The error for a request that got no complete answer; wrapped in _Retryable if safe to resend."""
+        import requests
+
+        path = urlsplit(url).path or "/"
+        if isinstance(exc, requests.exceptions.SSLError) and _is_certificate_error(exc):
+            return OneMinConfigurationError(
+                f"TLS verification failed for {method} {path} on {urlsplit(url).hostname} "
+                f"({_error_names(exc)}). Set 'ca_bundle' in the connection's extra if a proxy "
+                "re-signs traffic."
+            )
+        if isinstance(
+            exc,
+            (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidHeader,
+            ),
+        ):
+            return OneMinConfigurationError(
+                f"{method} {path} could not be sent: {type(exc).__name__}. Check the connection's "
+                "host and proxy."
+            )
+        if request_surely_not_sent(exc):
+            return _Retryable(
+                OneMinTransportError(
+                    f"Could not connect to {urlsplit(url).netloc} for {method} {path} "
+                    f"({_error_names(exc)}); nothing was sent. Check the connection's host and "
+                    "the network; retry later."
+                )
+            )
+        # Anything else (a TLS error mid-answer included) may have happened after the request
+        # reached the server.
+        happened = f"the client {_transport_failure(exc)} ({_error_names(exc)})"
+        if paid:
+            return self._unknown_outcome(method, path, sent_at, happened)
+        return _Retryable(
+            OneMinTransportError(
+                f"{method} {path} failed: {happened}. Retried automatically; if it persists, check "
+                "the network or the 1min.ai status."
+            )
+        )
 
     def _unknown_outcome(
         self,
@@ -717,12 +767,12 @@ class OneMinHook(BaseHook):
                 if stop_reason is not None:
                     raise _gave_up(error, what, number, time.monotonic() - started, stop_reason) from None
                 self.log.warning(
-                    "%s: attempt %d of %d failed; retrying in %.2f s. %s",
+                    "%s: attempt %d of %d failed (%s); retrying in %.2f s.",
                     what,
                     number,
                     settings.max_attempts,
+                    _short(error),
                     delay,
-                    error,
                 )
                 time.sleep(delay)
                 slept += delay
@@ -993,6 +1043,7 @@ class OneMinHook(BaseHook):
                 headers={"API-KEY": key},
                 timeout=(self.settings.connect_timeout, 30),
                 allow_redirects=False,
+                **({} if self._tls_verify is None else {"verify": self._tls_verify}),
             )
         except OneMinError as exc:
             return False, str(exc)
