@@ -368,8 +368,9 @@ class BackgroundReplacerOperator(BaseOperator):
                 f"An earlier attempt of this task sent this request at {state.get('submitted_at')} and "
                 "stopped before 1min.ai's answer was saved: the generation may have been charged, so "
                 "it is NOT sent again. Check the 1min.ai history. To submit anyway, change the "
-                "request (e.g. the seed) or set \"retry_unknown_outcome\": true in the connection's "
-                "extra.",
+                "request (e.g. the seed), delete the task state store key "
+                f"{STATE_KEY!r} of this task instance, or set \"retry_unknown_outcome\": true in "
+                "the connection's extra.",
                 sent_at=state.get("submitted_at"),
             )
         self.log.info("Resuming generation %s submitted by an earlier attempt; nothing is paid again.", uuid)
