@@ -16,7 +16,15 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="onemin-airflow-home-"))
+# This module runs twice when a test does `from tests.conftest import ...` (pytest imports it as
+# "conftest", the test as "tests.conftest"). The second run must keep the first, migrated home:
+# a fresh one would leave the in-process Airflow on a database that has no tables.
+_SESSION_HOME = "_ONEMIN_TEST_AIRFLOW_HOME"
+_pid, _, _home = os.environ.get(_SESSION_HOME, "").partition(":")
+if _pid != str(os.getpid()) or not _home:
+    _home = tempfile.mkdtemp(prefix="onemin-airflow-home-")
+    os.environ[_SESSION_HOME] = f"{os.getpid()}:{_home}"
+_AIRFLOW_HOME = Path(_home)
 
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
