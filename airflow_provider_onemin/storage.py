@@ -77,13 +77,29 @@ def result_stem(*, dag_id: str, run_id: str, task_id: str, map_index: int, index
     return "/".join(parts)
 
 
+def _output_url(output_path: Any) -> str:
+    """``output_path`` (not an ObjectStoragePath) as a URL; a local path must be absolute."""
+    text = os.fspath(output_path) if isinstance(output_path, os.PathLike) else str(output_path).strip()
+    if not text:
+        raise OneMinConfigurationError("output_path is empty: give a folder URL or leave it unset.")
+    if "://" in text:
+        return text
+    if not os.path.isabs(text):
+        # Relative to what? The worker's working directory differs from the DAG processor's.
+        raise OneMinConfigurationError(
+            f"output_path {text!r} is a relative path: give an absolute path or a URL (file:///..., s3://...)."
+        )
+    return f"file://{text}"
+
+
 def as_storage_path(output_path: Any) -> ObjectStoragePath:
     """
     Turn ``output_path`` into an ObjectStoragePath whose filesystem is available.
 
     :param output_path: an ObjectStoragePath, a URL (``file:///data/out``, ``s3://bucket/prefix``,
         ``s3://<conn_id>@bucket/prefix``) or an absolute local path.
-    :raises OneMinConfigurationError: when no filesystem serves the URL's scheme.
+    :raises OneMinConfigurationError: when it is empty or relative, or no filesystem serves its
+        scheme (checked without writing anything, so the operator can check before paying).
     """
     from airflow.sdk import ObjectStoragePath
 
@@ -92,11 +108,7 @@ def as_storage_path(output_path: Any) -> ObjectStoragePath:
         if isinstance(output_path, ObjectStoragePath):
             path = output_path
         else:
-            text = os.fspath(output_path) if isinstance(output_path, os.PathLike) else text.strip()
-            if not text:
-                raise OneMinConfigurationError("output_path is empty: give a folder URL or leave it unset.")
-            if "://" not in text:
-                text = f"file://{os.path.abspath(text)}"
+            text = _output_url(output_path)
             path = ObjectStoragePath(text)
         path.fs  # noqa: B018 - resolving the filesystem now gives a clear error before anything is paid
     except (ImportError, ValueError) as exc:
@@ -116,14 +128,12 @@ def output_uri(output_path: Any) -> str:
     slash (``/data/out/`` and ``file:///data/out`` give ``file:///data/out``).
 
     :param output_path: as for :func:`as_storage_path`.
+    :raises OneMinConfigurationError: when it is empty or a relative path.
     """
     from airflow.sdk import ObjectStoragePath
 
     if not isinstance(output_path, ObjectStoragePath):
-        text = os.fspath(output_path) if isinstance(output_path, os.PathLike) else str(output_path).strip()
-        if "://" not in text:
-            text = f"file://{os.path.abspath(text)}"
-        output_path = ObjectStoragePath(text)
+        output_path = ObjectStoragePath(_output_url(output_path))
     path = output_path.path.rstrip("/") or "/"
     return f"{output_path.protocol or 'file'}://{path}"
 

@@ -101,6 +101,24 @@ def test_output_uri_and_asset() -> None:
 def test_unknown_scheme_says_what_to_install() -> None:
     with pytest.raises(OneMinConfigurationError, match=r"airflow-provider-onemin\[s3\]"):
         as_storage_path("nosuchfs://bucket/out")
+    with pytest.raises(OneMinConfigurationError, match="relative path"):
+        as_storage_path("results/today")
+
+
+@pytest.mark.parametrize("output_path", ["nosuchfs://bucket/out", "results/today"])
+def test_unusable_output_path_fails_before_anything_is_paid(
+    onemin_emulator, onemin_conn_env, output_path
+) -> None:
+    from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+
+    op = BackgroundReplacerOperator(
+        task_id="replace", prompt="a beach", image_url=str(SAMPLE), output_path=output_path
+    )
+    assert op.outlets == [], "no asset for a location that cannot be used"
+    with pytest.raises(OneMinConfigurationError):
+        op.execute({})
+    snapshot = onemin_emulator.snapshot()
+    assert (snapshot["charges"]["total"], snapshot["records"], snapshot["assets"]) == (0, 0, 0)
 
 
 def test_local_store_streams_every_result_atomically(hook, onemin_emulator, output_dir: Path) -> None:
@@ -124,10 +142,14 @@ def test_local_store_streams_every_result_atomically(hook, onemin_emulator, outp
 def test_memory_filesystem_store(hook, memory_root: ObjectStoragePath) -> None:
     _, urls = _generate(hook, num_images=1)
     stored = store_results(hook, urls, str(memory_root), **IDS, map_index=-1)
-    assert len(stored) == 1 and stored[0].startswith("memory://") and stored[0].endswith("/replace/result-0.png")
+    assert (
+        len(stored) == 1 and stored[0].startswith("memory://") and stored[0].endswith("/replace/result-0.png")
+    )
     data = ObjectStoragePath(stored[0]).read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
-    assert [p.name for p in memory_root.rglob("*") if p.is_file()] == ["result-0.png"], "no spool file uploaded"
+    assert [p.name for p in memory_root.rglob("*") if p.is_file()] == ["result-0.png"], (
+        "no spool file uploaded"
+    )
 
 
 @pytest.mark.parametrize("where", ["local", "memory"])

@@ -245,8 +245,8 @@ class BackgroundReplacerOperator(BaseOperator):
 
         try:
             return asset_for_output(output_path)
-        except ValueError:
-            return None  # a scheme unknown here; storing will say what is missing
+        except (ValueError, OneMinError):
+            return None  # relative, or a scheme unknown here: the task says so before paying
 
     @property
     def output_asset(self) -> Asset | None:
@@ -268,6 +268,7 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         body = self.validate_request()
+        self._check_output_path()
         if self.dry_run:
             return self._dry_run(body)
         fingerprint = request_hash(self.model, body["promptObject"])
@@ -283,6 +284,14 @@ class BackgroundReplacerOperator(BaseOperator):
                 record["uuid"], poll_interval=self.poll_interval, timeout=self.poll_timeout
             )
         return self._finish(context, record)
+
+    def _check_output_path(self) -> None:
+        """Refuse an unusable ``output_path`` (relative, scheme not installed) before paying."""
+        if self.output_path is None or self.output_path == "":
+            return
+        from airflow_provider_onemin.storage import as_storage_path
+
+        as_storage_path(self.output_path)
 
     def _dry_run(self, body: dict[str, Any]) -> list[str]:
         """
