@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+#: The repository's top folder.
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass

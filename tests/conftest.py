@@ -15,16 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-# This module runs twice when a test does `from tests.conftest import ...` (pytest imports it as
-# "conftest", the test as "tests.conftest"). The second run must keep the first, migrated home:
-# a fresh one would leave the in-process Airflow on a database that has no tables.
-_SESSION_HOME = "_ONEMIN_TEST_AIRFLOW_HOME"
-_pid, _, _home = os.environ.get(_SESSION_HOME, "").partition(":")
-if _pid != str(os.getpid()) or not _home:
-    _home = tempfile.mkdtemp(prefix="onemin-airflow-home-")
-    os.environ[_SESSION_HOME] = f"{os.getpid()}:{_home}"
-_AIRFLOW_HOME = Path(_home)
+from tests.airflow_helpers import REPO
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="onemin-airflow-home-"))
 
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -33,10 +26,14 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 os.environ["AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP"] = r"(airflow|airflow_provider_onemin)\..*"
 os.environ.pop("AIRFLOW_CONN_ONEMIN_DEFAULT", None)
-# A key exported in the developer's shell must never make a test spend money.
-os.environ.pop("ONEMIN_API_KEY_FOR_TESTS", None)
 
 import pytest  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import shutil
+
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.airflow_helpers import REPO
 
 
 @pytest.mark.e2e

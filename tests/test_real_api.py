@@ -34,7 +34,7 @@ def test_real_key_is_accepted_without_spending(real_conn):
 
 @pytest.mark.skipif(os.environ.get("ONEMIN_ALLOW_SPEND") != "1", reason="paid: set ONEMIN_ALLOW_SPEND=1")
 def test_real_generation_of_one_image(real_conn, tmp_path):
-    from tests.conftest import REPO
+    from tests.airflow_helpers import REPO
 
     hook = OneMinHook(onemin_conn_id=real_conn)
     asset = hook.upload_asset(str(REPO / "dags" / "sample_photos" / "mug.png"))
