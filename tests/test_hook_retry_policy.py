@@ -9,6 +9,7 @@ functions (Retry-After parsing, the backoff schedule, body summaries) are tested
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import threading
 import time
@@ -124,6 +125,8 @@ def test_total_wait_is_capped(httpserver, monkeypatch):
         caught.value
     )
     assert caught.value.attempts == 3
+    copy = pickle.loads(pickle.dumps(caught.value))  # Airflow serialises raised errors
+    assert (type(copy), str(copy), copy.attempts) == (OneMinRateLimitError, str(caught.value), 3)
 
 
 # --- error bodies --------------------------------------------------------------------------
