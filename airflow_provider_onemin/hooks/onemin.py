@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
@@ -54,6 +54,7 @@ from airflow_provider_onemin.exceptions import (
 
 if TYPE_CHECKING:
     import requests
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 
@@ -752,30 +753,54 @@ class OneMinHook(BaseHook):
         return _Retryable(error) if retry else error
 
     def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
-        """Run ``attempt`` until it succeeds, raises a final error, or the retry budget is spent."""
+        """
+        Run ``attempt`` until it succeeds, raises a final error, or the retry budget is spent.
+
+        Only errors wrapped in ``_Retryable`` are retried; :func:`retry_delay` decides how long to
+        wait or why to stop, once per attempt, whatever order tenacity asks in.
+        """
+        from tenacity import Retrying, retry_if_exception_type
+
         settings = self.settings
         started = time.monotonic()
-        slept = 0.0
-        number = 0
-        while True:
-            number += 1
-            try:
-                return attempt()
-            except _Retryable as retryable:
-                error = retryable.error
-                delay, stop_reason = retry_delay(settings, number, retryable.retry_after, slept)
-                if stop_reason is not None:
-                    raise _gave_up(error, what, number, time.monotonic() - started, stop_reason) from None
-                self.log.warning(
-                    "%s: attempt %d of %d failed (%s); retrying in %.2f s.",
-                    what,
-                    number,
-                    settings.max_attempts,
-                    _short(error),
-                    delay,
+        decisions: dict[int, tuple[float, str | None]] = {}
+
+        def decide(state: RetryCallState) -> tuple[float, str | None]:
+            if state.attempt_number not in decisions:
+                retryable = state.outcome.exception() if state.outcome else None
+                retry_after = retryable.retry_after if isinstance(retryable, _Retryable) else None
+                decisions[state.attempt_number] = retry_delay(
+                    settings, state.attempt_number, retry_after, state.idle_for
                 )
-                time.sleep(delay)
-                slept += delay
+            return decisions[state.attempt_number]
+
+        def before_sleep(state: RetryCallState) -> None:
+            retryable = state.outcome.exception() if state.outcome else None
+            error = retryable.error if isinstance(retryable, _Retryable) else retryable
+            self.log.warning(
+                "%s: attempt %d of %d failed (%s); retrying in %.2f s.",
+                what,
+                state.attempt_number,
+                settings.max_attempts,
+                _short(error) if isinstance(error, OneMinError) else error,
+                decide(state)[0],
+            )
+
+        def give_up(state: RetryCallState) -> NoReturn:
+            retryable = state.outcome.exception() if state.outcome else None
+            assert isinstance(retryable, _Retryable)
+            reason = decide(state)[1] or "retries exhausted"
+            elapsed = time.monotonic() - started
+            raise _gave_up(retryable.error, what, state.attempt_number, elapsed, reason) from None
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retryable),
+            wait=lambda state: decide(state)[0],
+            stop=lambda state: decide(state)[1] is not None,
+            before_sleep=before_sleep,
+            retry_error_callback=give_up,
+        )
+        return retrying(attempt)
 
     def _call_json_once(self, method: str, path: str, **kwargs: Any) -> Any:
         """One attempt of a free JSON call; errors a retry can fix come wrapped in _Retryable."""
