@@ -39,7 +39,7 @@ CONNECTION_FIELDS: dict[str, Any] = {
     },
     "max_retry_wait": {
         "label": "Max total retry wait (s)",
-        "description": "Cap on the time spent retrying one request.",
+        "description": "Cap on the total seconds slept between the attempts of one request.",
         "schema": {"type": ["number", "null"], "minimum": 0, "default": 300},
     },
     "retry_unknown_outcome": {

@@ -195,3 +195,19 @@ def test_repr_has_no_secret(conn_to):
     hook.session  # noqa: B018
     assert KEY not in repr(hook)
     assert KEY not in repr(vars(hook))
+
+
+def test_gzip_encoded_download_is_not_mistaken_for_a_truncated_one(conn_to, tmp_path):
+    """requests decompresses gzip, so the byte count differs from Content-Length; that is fine."""
+    import gzip
+
+    payload = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+    compressed = gzip.compress(payload)
+    conn_to.expect_request("/asset/r.png").respond_with_response(
+        Response(compressed, headers={"Content-Encoding": "gzip", "Content-Type": "image/png"})
+    )
+    hook = OneMinHook()
+    with open(tmp_path / "r.png", "wb") as out:
+        size = hook.download(f"{hook.base_url}/asset/r.png", out)
+    assert size == len(payload) != len(compressed)
+    assert (tmp_path / "r.png").read_bytes() == payload

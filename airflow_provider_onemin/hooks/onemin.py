@@ -1047,7 +1047,9 @@ class OneMinHook(BaseHook):
             finally:
                 response.close()
             expected = response.headers.get("Content-Length")
-            if expected is not None and expected.isdigit() and int(expected) != written:
+            # With a Content-Encoding (gzip), Content-Length counts the encoded bytes, not these.
+            encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+            if expected is not None and expected.isdigit() and not encoded and int(expected) != written:
                 raise _Retryable(
                     OneMinTransportError(f"Download of {path} is incomplete ({written} of {expected} bytes).")
                 )
