@@ -247,3 +247,18 @@ def test_restart_mid_poll_re_polls_and_never_re_submits(onemin_conn_env, onemin_
     assert event["record"]["uuid"] == uuid
     assert onemin_emulator.charges() == 1
     assert len(onemin_emulator.records) == 1
+
+
+def test_tls_context_is_built_once_per_setting_and_honours_it():
+    """Every trigger starting in the triggerer shares one context instead of loading CAs again."""
+    import ssl
+
+    import certifi
+
+    from airflow_provider_onemin.triggers.background_replacer import _tls_context
+
+    assert _tls_context(None, True, True) is _tls_context(None, True, True)
+    assert _tls_context(None, True, True).verify_mode == ssl.CERT_REQUIRED
+    assert _tls_context(None, False, True).verify_mode == ssl.CERT_NONE
+    custom = _tls_context(certifi.where(), True, False)
+    assert custom.verify_mode == ssl.CERT_REQUIRED and custom is not _tls_context(None, True, False)
