@@ -149,11 +149,11 @@ def _run(
     if name == "parse":
         import bench_parse
 
-        return bench_parse.measure(env, repetitions=1 if quick else 5)
+        return bench_parse.measure(env, repetitions=3 if quick else 5)
     if name == "hook":
         import bench_hook
 
-        return bench_hook.measure(env, repetitions=3 if quick else 7, calls=30 if quick else 200)
+        return bench_hook.measure(env, repetitions=3 if quick else 7, calls=60 if quick else 200)
     if name == "memory":
         import bench_memory
 
