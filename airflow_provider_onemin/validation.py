@@ -118,68 +118,8 @@ def answer_violations(answer: Any) -> list[str]:
     return [_describe(e) for e in _validator("ai_record.json").iter_errors(answer)]
 
 
-#: Keywords :func:`_conforms` decides by itself; a schema with any other keyword goes to jsonschema.
-_FAST_KEYWORDS = frozenset({"type", "required", "properties", "items", "minLength", "const", "if", "then"})
-_ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "x-rule"})
-_JSON_TYPES: dict[str, Any] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "null": lambda v: v is None,
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
-    or (isinstance(v, float) and v.is_integer()),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-}
-
-
-class _Undecided(Exception):
-    """The schema uses something the fast check does not cover: ask jsonschema."""
-
-
-def _conforms(schema: Any, instance: Any) -> bool:
-    """
-    True when ``instance`` is valid against ``schema``, for the small keyword subset the answer
-    schema uses; raises _Undecided otherwise. It only ever answers "valid" faster: every answer is
-    polled or submitted through it, and jsonschema costs ~0.1 ms a call; errors are still described
-    by jsonschema.
-    """
-    if not isinstance(schema, dict) or set(schema) - _FAST_KEYWORDS - _ANNOTATIONS:
-        raise _Undecided
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if any(t not in _JSON_TYPES for t in types):
-            raise _Undecided
-        if not any(_JSON_TYPES[t](instance) for t in types):
-            return False
-    if "const" in schema:
-        if not isinstance(schema["const"], str):
-            raise _Undecided
-        if not (isinstance(instance, str) and instance == schema["const"]):
-            return False
-    if isinstance(instance, str) and "minLength" in schema and len(instance) < schema["minLength"]:
-        return False
-    if isinstance(instance, dict):
-        if any(name not in instance for name in schema.get("required", ())):
-            return False
-        for name, subschema in schema.get("properties", {}).items():
-            if name in instance and not _conforms(subschema, instance[name]):
-                return False
-    if isinstance(instance, list) and "items" in schema:
-        if not all(_conforms(schema["items"], item) for item in instance):
-            return False
-    if "if" in schema and _conforms(schema["if"], instance):
-        return _conforms(schema.get("then", {}), instance)
-    return True
-
-
 def validate_answer(answer: Any, *, what: str) -> dict[str, Any]:
     """Return ``answer["aiRecord"]`` when the answer has the expected shape, else raise."""
-    try:
-        if _conforms(_load_schema("ai_record.json"), answer):
-            return answer["aiRecord"]
-    except _Undecided:
-        pass
     violations = answer_violations(answer)
     if violations:
         raise OneMinMalformedResponseError(

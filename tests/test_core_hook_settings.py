@@ -211,3 +211,18 @@ def test_gzip_encoded_download_is_not_mistaken_for_a_truncated_one(conn_to, tmp_
         size = hook.download(f"{hook.base_url}/asset/r.png", out)
     assert size == len(payload) != len(compressed)
     assert (tmp_path / "r.png").read_bytes() == payload
+
+
+def test_generation_failure_names_the_reason_from_the_response_object(onemin_conn_env, onemin_emulator):
+    """A FAILURE record's reason (the emulator puts it in responseObject.error) reaches the error."""
+    from airflow_provider_onemin.exceptions import OneMinGenerationFailedError
+
+    onemin_emulator.add_fault("failure", message="the subject could not be segmented")
+    body = {
+        "type": "BACKGROUND_REPLACER",
+        "model": "ideogram-3",
+        "promptObject": {"prompt": "a beach", "imageUrl": "development/images/mug.png", "num_images": 1},
+    }
+    with pytest.raises(OneMinGenerationFailedError, match="could not be segmented"):
+        OneMinHook().run_feature(body)
+    assert onemin_emulator.charges() == 0

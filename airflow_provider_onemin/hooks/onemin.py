@@ -1087,8 +1087,14 @@ class OneMinHook(BaseHook):
 
 
 def _failure_reason(record: dict[str, Any]) -> str:
-    for key in ("errorMessage", "error", "message", "failReason"):
-        value = record.get(key) or (record.get("aiRecordDetail") or {}).get(key)
-        if value:
-            return f" ({str(value)[:200]})"
+    """The reason a failed record gives, wherever the API put it (record, detail or response)."""
+    detail = record.get("aiRecordDetail") or {}
+    response = detail.get("responseObject") if isinstance(detail.get("responseObject"), dict) else {}
+    for source in (record, detail, response):
+        for key in ("errorMessage", "error", "message", "failReason"):
+            value = source.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("code")
+            if value:
+                return f" ({str(value)[:200]})"
     return ""
