@@ -102,7 +102,7 @@ def test_scan_keys_absent_from_logs_xcom_rendered_fields_db_and_errors(airflow_d
     cli_output = run.stdout + run.stderr
 
     # Positive controls: the run did what the scan relies on.
-    assert f"to {onemin_emulator.url}/api/features" in cli_output, cli_output[-3000:]
+    assert f"Submitting the paid generation to {onemin_emulator.url}" in cli_output, cli_output[-3000:]
     assert "OneMinAuthenticationError" in cli_output
     assert "HTTP 401" in cli_output
     assert "OneMinUnknownOutcomeError" in cli_output and "HTTP 500" in cli_output

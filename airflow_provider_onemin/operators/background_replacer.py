@@ -409,6 +409,12 @@ class BackgroundReplacerOperator(BaseOperator):
         state: dict[str, Any] = {"request_hash": fingerprint, "uuid": None, "submitted_at": submitted_at}
         if store is not None:
             store.set(STATE_KEY, state, retention=NEVER_EXPIRE)
+        self.log.info(
+            "Submitting the paid generation to %s (request %s, at %s).",
+            self.hook.base_url,
+            fingerprint[:12],
+            submitted_at,
+        )
         try:
             record = self.hook.run_feature({**body, "async": True})
         except OneMinUnknownOutcomeError:
