@@ -221,3 +221,34 @@ def test_missing_file_is_named(upload_server, tmp_path):
         op._with_uploaded_images(op.validate_request())
     assert any("promptObject.imageUrl" in v and "does not exist" in v for v in info.value.violations)
     assert any("promptObject.style_reference_images[0]" in v for v in info.value.violations)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"num_images": 0}, "promptObject.num_images"),
+        ({"num_images": 9}, "promptObject.num_images"),
+        ({"seed": 2147483648}, "promptObject.seed"),
+        ({"seed": -1}, "promptObject.seed"),
+        ({"prompt": "   "}, "promptObject.prompt"),
+        ({"image_url": ""}, "promptObject.imageUrl"),
+        ({"rendering_speed": "SLOW"}, "promptObject.rendering_speed"),
+        ({"magic_prompt": "MAYBE"}, "promptObject.magic_prompt"),
+        ({"style_type": "ANIME"}, "promptObject.style_type"),
+        ({"style_preset": "NOT_A_PRESET"}, "promptObject.style_preset"),
+        ({"style_reference_images": [f"development/images/r{i}.png" for i in range(6)]}, "promptObject.style_reference_images"),
+        ({"style_preset": "ART_DECO", "style_reference_images": ["development/images/r.png"]}, "promptObject.style_reference_images"),
+        ({"style_preset": "ART_DECO", "style_type": "REALISTIC"}, "promptObject.style_type"),
+        ({"style_reference_images": ["development/images/r.png"], "style_type": "FICTION"}, "promptObject.style_type"),
+    ],
+)
+def test_each_rendered_violation_fails_execute_before_any_request(upload_server, arguments, field):
+    """Every rule, hit after rendering: execute raises with the field named and the server sees nothing."""
+    op = _op(prompt="{{ params.scene }}")  # templated: validation waits for execute
+    for name, value in arguments.items():
+        setattr(op, name, value)
+    op.prompt = arguments.get("prompt", "a beach")
+    with pytest.raises(OneMinValidationError) as info:
+        op.execute({})
+    assert any(line.startswith(f"{field}:") for line in info.value.violations), info.value.violations
+    assert upload_server.log == []
