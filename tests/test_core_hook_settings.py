@@ -9,13 +9,13 @@ from werkzeug import Request, Response
 
 from airflow_provider_onemin import __version__
 from airflow_provider_onemin.exceptions import OneMinConfigurationError
-from airflow_provider_onemin.hooks.onemin import (
+from airflow_provider_onemin.hooks.client_settings import (
     DEFAULT_ASSET_BASE_URL,
     DEFAULT_BASE_URL,
     OneMinClientSettings,
-    OneMinHook,
     parse_base_url,
 )
+from airflow_provider_onemin.hooks.onemin import OneMinHook
 
 KEY = "unit-test-key-4242"
 

@@ -30,14 +30,10 @@ from airflow_provider_onemin.exceptions import (
     OneMinServerError,
     OneMinUnknownOutcomeError,
 )
-from airflow_provider_onemin.hooks.onemin import (
-    OneMinClientSettings,
-    OneMinHook,
-    classify_answer,
-    parse_retry_after,
-    retry_delay,
-    summarize_body,
-)
+from airflow_provider_onemin.hooks.answers import classify_answer, parse_retry_after, summarize_body
+from airflow_provider_onemin.hooks.client_settings import OneMinClientSettings
+from airflow_provider_onemin.hooks.onemin import OneMinHook
+from airflow_provider_onemin.hooks.retry_policy import retry_delay
 
 KEY = "policy-test-key-91ab"
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_retry_wait": 2, "poll_interval": 0.02}

@@ -22,7 +22,8 @@ from airflow_provider_onemin.exceptions import (
     OneMinConfigurationError,
     OneMinInputFileError,
 )
-from airflow_provider_onemin.hooks.onemin import OneMinHook, parse_base_url
+from airflow_provider_onemin.hooks.client_settings import parse_base_url
+from airflow_provider_onemin.hooks.onemin import OneMinHook
 from airflow_provider_onemin.inputs import MAX_IMAGE_BYTES, read_image
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from airflow_provider_onemin.storage import store_results

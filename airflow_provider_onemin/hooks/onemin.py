@@ -15,19 +15,17 @@ Retry policy (the README has it as a table):
 
 Backoff is exponential with jitter, honours ``Retry-After`` (seconds or an HTTP date), and is
 bounded both in attempts and in the total time slept between them; all of it is set in the
-connection's extra. docs/retry-policy.md has the whole policy as a table.
+connection's extra. The README has the whole policy as a table.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
@@ -35,22 +33,31 @@ from urllib.parse import urlsplit
 from airflow.sdk import BaseHook
 
 from airflow_provider_onemin.exceptions import (
-    OneMinAPIError,
-    OneMinAuthenticationError,
     OneMinConfigurationError,
     OneMinError,
     OneMinGenerationFailedError,
     OneMinMalformedResponseError,
     OneMinMalformedSubmissionError,
-    OneMinOutOfCreditsError,
     OneMinRateLimitError,
-    OneMinRequestRejectedError,
     OneMinServerError,
     OneMinTimeoutError,
     OneMinTransportError,
     OneMinUnknownOutcomeError,
-    OneMinUnsafeContentError,
 )
+from airflow_provider_onemin.hooks.answers import (
+    classify_answer,
+    error_names,
+    is_certificate_error,
+    request_surely_not_sent,
+    transport_failure,
+)
+from airflow_provider_onemin.hooks.client_settings import (
+    DEFAULT_ASSET_BASE_URL,
+    DEFAULT_BASE_URL,
+    OneMinClientSettings,
+    parse_base_url,
+)
+from airflow_provider_onemin.hooks.retry_policy import gave_up, retry_delay, short_error
 
 if TYPE_CHECKING:
     import requests
@@ -58,8 +65,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.1min.ai"
-DEFAULT_ASSET_BASE_URL = "https://asset.1min.ai"
 FEATURES_PATH = "/api/features"
 ASSETS_PATH = "/api/assets"
 RESULTS_PATH = "/api/results/{uuid}"
@@ -71,385 +76,11 @@ PENDING_STATUSES = frozenset({"PROCESSING", "PENDING", "QUEUED", "IN_PROGRESS", 
 
 #: Statuses after which a paid POST surely was not processed, so it can be sent again.
 _POST_SAFE_RETRY_STATUSES = frozenset({408, 429, 503, 522})
-_CREDITS_PATTERN = re.compile(
-    r"credit|insufficient[ _]?(fund|balance)|\bbalance\b|payment|billing|top[ _-]?up", re.IGNORECASE
-)
-# "quota" alone also words rate limits ("quota of 60 requests per minute"): only with no sign of one.
-_QUOTA_PATTERN = re.compile(r"quota", re.IGNORECASE)
-_RATE_PATTERN = re.compile(r"rate|per (second|minute|hour)|too many|slow down", re.IGNORECASE)
 _RECORD_UUID = re.compile(r'"aiRecord"\s*:\s*\{\s*"uuid"\s*:\s*"([0-9A-Za-z-]{8,64})"')
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class OneMinClientSettings:
-    """
-    Client settings read from the connection's extra; every one has a default.
-
-    :param connect_timeout: seconds to open a connection.
-    :param read_timeout: seconds to wait for an answer; image models are slow, so minutes.
-    :param max_attempts: attempts per request, the first included.
-    :param backoff_initial: first backoff in seconds; doubles each attempt, with jitter.
-    :param backoff_max: longest single backoff in seconds (a longer ``Retry-After`` is obeyed
-        only while it fits in ``max_retry_wait``).
-    :param max_retry_wait: cap in seconds on the total time slept between the attempts of one
-        request (a ``Retry-After`` that does not fit ends the retries).
-    :param retry_unknown_outcome: re-send a paid request whose outcome is unknown (it may then be
-        charged twice). Off by default.
-    :param poll_interval: seconds between result polls.
-    :param poll_timeout: seconds to wait for a generation before giving up (re-polling is free).
-    :param proxy: proxy URL for http and https.
-    :param ca_bundle: path of a CA bundle to verify TLS with.
-    :param verify_ssl: set false only for a test proxy with a self-signed certificate.
-    :param asset_base_url: where result keys are downloaded from (default: the public asset host
-        for the public API, ``<base URL>/asset`` for any other host such as the emulator).
-    :param max_download_bytes: refuse a result download larger than this.
-    """
-
-    connect_timeout: float = 10.0
-    read_timeout: float = 300.0
-    max_attempts: int = 5
-    backoff_initial: float = 1.0
-    backoff_max: float = 30.0
-    max_retry_wait: float = 300.0
-    retry_unknown_outcome: bool = False
-    poll_interval: float = 5.0
-    poll_timeout: float = 3600.0
-    proxy: str | None = None
-    ca_bundle: str | None = None
-    verify_ssl: bool = True
-    asset_base_url: str | None = None
-    max_download_bytes: int = 200 * 1024 * 1024
-
-    @classmethod
-    def from_extra(cls, extra: dict[str, Any], conn_id: str) -> tuple[OneMinClientSettings, list[str]]:
-        """Parse the extra; return the settings and the names of keys that were ignored."""
-        known = {f.name: f for f in fields(cls)}
-        # The Airflow 2 form stored custom fields as "extra__onemin__<name>"; accept both spellings.
-        extra = {k.removeprefix("extra__onemin__"): v for k, v in extra.items()}
-        values: dict[str, Any] = {}
-        for key, raw in extra.items():
-            field = known.get(key)
-            if field is None or raw is None or raw == "":
-                continue
-            values[key] = _coerce_setting(key, raw, cls.__dataclass_fields__[key].default, conn_id)
-        ignored = sorted(k for k in extra if k not in known)
-        settings = cls(**values)
-        if settings.max_attempts < 1:
-            raise OneMinConfigurationError(
-                f"Connection {conn_id!r}: extra 'max_attempts' must be >= 1, got {settings.max_attempts}."
-            )
-        return settings, ignored
-
-
-def _coerce_setting(key: str, raw: Any, default: Any, conn_id: str) -> Any:
-    try:
-        if isinstance(default, bool):
-            if isinstance(raw, str):
-                if raw.strip().lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                    raise ValueError(raw)
-                return raw.strip().lower() in {"true", "1", "yes"}
-            return bool(raw)
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            value = float(raw)
-            if value < 0:
-                raise ValueError(raw)
-            return value
-        return str(raw)
-    except (TypeError, ValueError):
-        raise OneMinConfigurationError(
-            f"Connection {conn_id!r}: extra {key!r} has an invalid value {raw!r} "
-            f"(expected a {type(default).__name__ if default is not None else 'string'})."
-        ) from None
-
-
-def parse_base_url(host: str | None, port: int | None = None, conn_id: str = "?") -> str:
-    """
-    Turn a connection's host into a base URL.
-
-    Accepts ``http://127.0.0.1:8080``, ``https://proxy.example/onemin`` or a bare host name
-    (which gets ``https://``); no host means the public API.
-    """
-    host = (host or "").strip()
-    if not host:
-        return DEFAULT_BASE_URL
-    if "://" not in host:
-        host = f"https://{host}"
-    parts = urlsplit(host)
-    if parts.username is not None or parts.password is not None:
-        # Never echo the host here: the user part may be the key itself.
-        raise OneMinConfigurationError(
-            f"Connection {conn_id!r}: the host must not carry a user name or password; put the API "
-            "key in the connection's password field ('API Key' in the form)."
-        )
-    if parts.scheme not in ("http", "https"):
-        raise OneMinConfigurationError(
-            f"Connection {conn_id!r}: the host must be an http(s) URL or a host name, "
-            f"got scheme {parts.scheme!r}."
-        )
-    if not parts.hostname:
-        raise OneMinConfigurationError(f"Connection {conn_id!r}: the host {host!r} has no host name.")
-    try:
-        parts.port  # noqa: B018 - parsing the port is what validates it
-    except ValueError:
-        raise OneMinConfigurationError(
-            f"Connection {conn_id!r}: the host {host!r} must be an http(s) URL or a host name "
-            "(its port is not a number)."
-        ) from None
-    netloc = parts.netloc
-    if port and parts.port is None:
-        netloc = f"{netloc}:{port}"
-    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each (non-empty) secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def summarize_body(response: Any, *, secrets: Iterable[str] = ()) -> tuple[str, dict[str, Any]]:
-    """
-    Summarise an error answer in one line, and return the error fields found in it.
-
-    Both error shapes of the API are understood: ``{"errorCode", "message", "details"}`` (with
-    ``details`` a JSON string) and ``{"success": false, "error": {"code", "message"}}``. An HTML
-    page (a proxy's) is reduced to its title; nothing is ever dumped whole. ``secrets`` (the API
-    key) are blanked out first, in case the answer echoes them.
-    """
-    text = redact(response.text or "", secrets)
-    info: dict[str, Any] = {}
-    try:
-        payload = json.loads(text) if text.strip() else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error") if isinstance(payload.get("error"), dict) else None
-        info["error_code"] = payload.get("errorCode") or (error or {}).get("code") or payload.get("code")
-        info["api_message"] = payload.get("message") or (error or {}).get("message")
-        if isinstance(info["api_message"], (dict, list)):
-            info["api_message"] = json.dumps(info["api_message"])[:300]
-        details = payload.get("details")
-        if isinstance(details, str):
-            try:
-                details = json.loads(details)
-            except ValueError:
-                pass
-        info["details"] = details
-        parts = [str(info["error_code"]) if info["error_code"] else None, info["api_message"]]
-        summary = ": ".join(p for p in parts if p) or json.dumps(payload)[:200]
-        if details not in (None, "", [], {}):
-            summary = f"{summary} (details: {json.dumps(details, default=str)[:300]})"
-        return summary, info
-    if "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():
-        match = _HTML_TITLE.search(text)
-        title = " ".join(match.group(1).split()) if match else "no title"
-        return f"an HTML page titled {title[:120]!r}", info
-    snippet = " ".join(text.split())[:200]
-    return (snippet or "an empty body"), info
-
-
-def _root_causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    seen: set[int] = set()
-    todo: list[Any] = [exc]
-    while todo:
-        current = todo.pop()
-        # urllib3 keeps the cause in ``reason``; ssl errors use ``reason`` for a string.
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        chain.append(current)
-        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        todo.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
-    return chain
-
-
-def request_surely_not_sent(exc: BaseException) -> bool:
-    """True when a transport error happened before any byte of the request reached the server."""
-    import requests
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
-        # urllib3 raises ProxyError only before it is connected to the proxy.
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
-        exc, requests.exceptions.ReadTimeout
-    ):
-        return any(
-            isinstance(c, (NewConnectionError, NameResolutionError, ConnectionRefusedError))
-            for c in _root_causes(exc)
-        )
-    return False
-
-
-def _is_out_of_credits(status: int, error_code: str | None, api_message: str | None) -> bool:
-    if status == 402:
-        return True
-    text = f"{error_code or ''} {api_message or ''}"
-    if _CREDITS_PATTERN.search(text):
-        return True
-    return bool(_QUOTA_PATTERN.search(text)) and not _RATE_PATTERN.search(text)
-
-
-def classify_answer(response: Any, method: str, path: str, *, secrets: Iterable[str] = ()) -> OneMinAPIError:
-    """
-    Turn an error answer (a requests or httpx response) into the matching error class.
-
-    ``secrets`` (the API key) are blanked out of everything taken from the answer.
-    """
-    status = response.status_code
-    summary, info = summarize_body(response, secrets=secrets)
-    where = f"{method} {path}"
-    common: dict[str, Any] = {
-        "status_code": status,
-        "error_code": info.get("error_code"),
-        "api_message": info.get("api_message"),
-        "details": info.get("details"),
-        "method": method,
-        "url": path,
-    }
-    cls: type[OneMinAPIError]
-    if 300 <= status < 400:
-        # Redirects are not followed with the key attached (requests would re-send the API-KEY
-        # header to whatever host the redirect names).
-        location = urlsplit(response.headers.get("Location") or "")
-        target = f"{location.scheme}://{location.netloc}" if location.netloc else "another path"
-        return OneMinRequestRejectedError(
-            f"1min.ai answered {where} with a redirect (HTTP {status}) to {target}; redirects are not "
-            "followed with the API key. Set the connection's host to the final base URL.",
-            summary=f"a redirect to {target}",
-            **common,
-        )
-    if _is_out_of_credits(status, info.get("error_code"), info.get("api_message")):
-        cls = OneMinOutOfCreditsError
-    elif status in (401, 403):
-        cls = OneMinAuthenticationError
-    elif status == 422:
-        cls = OneMinUnsafeContentError
-    elif status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        message = f"1min.ai answered {where} with HTTP 429 (rate limited): {summary}."
-        if retry_after is not None:
-            message += f" Retry-After: {_seconds(retry_after)} s."
-        return OneMinRateLimitError(
-            f"{message} {OneMinRateLimitError.hint}", retry_after=retry_after, summary=summary, **common
-        )
-    elif status >= 500 or status == 408:
-        cls = OneMinServerError
-    else:
-        cls = OneMinRequestRejectedError
-    return cls(
-        f"1min.ai answered {where} with HTTP {status}: {summary}. {cls.hint}", summary=summary, **common
-    )
-
-
-def _seconds(value: float) -> str:
-    """3600 -> "3600", 1.5 -> "1.5", 0.05 -> "0.05": readable, never in exponent notation."""
-    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _transport_failure(exc: BaseException) -> str:
-    """What a requests error means for the caller, in words (after the request was sent)."""
-    import requests
-
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "timed out waiting for the answer"
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return "got an answer that broke off or could not be decoded"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return "lost the connection after sending"
-    return "failed after sending"
-
-
-def _is_certificate_error(exc: BaseException) -> bool:
-    """True when TLS failed because the server's certificate was not trusted (a setup problem)."""
-    import ssl
-
-    return any(
-        isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cause)
-        for cause in _root_causes(exc)
-    )
-
-
-def _error_names(exc: BaseException) -> str:
-    """``ConnectionError: RemoteDisconnected``: the error and its innermost cause, by class name."""
-    names = [type(e).__name__ for e in _root_causes(exc)]
-    return names[0] if len(names) == 1 or names[-1] == names[0] else f"{names[0]}: {names[-1]}"
-
-
-def retry_delay(
-    settings: OneMinClientSettings, attempt_number: int, retry_after: float | None, slept: float
-) -> tuple[float, str | None]:
-    """
-    How long to wait before attempt ``attempt_number + 1``, or why not to make it.
-
-    Exponential backoff from ``backoff_initial`` (capped at ``backoff_max``) with equal jitter; a
-    ``Retry-After`` is never cut short, so when it does not fit in what is left of
-    ``max_retry_wait`` the request is given up; a plain backoff is shortened to fit instead.
-
-    :return: ``(seconds, None)`` to retry, or ``(0, reason)`` to give up.
-    """
-    if attempt_number >= settings.max_attempts:
-        return 0.0, f"max_attempts={settings.max_attempts} reached"
-    remaining = settings.max_retry_wait - slept
-    if retry_after is not None and retry_after > remaining:
-        return 0.0, (
-            f"1min.ai asked to wait {_seconds(retry_after)} s (Retry-After), more than the "
-            f"{_seconds(max(remaining, 0.0))} s left of max_retry_wait={settings.max_retry_wait:g} s"
-        )
-    if remaining <= 0:
-        return 0.0, f"max_retry_wait={settings.max_retry_wait:g} s of waiting spent"
-    backoff = min(settings.backoff_max, settings.backoff_initial * 2 ** min(attempt_number - 1, 32))
-    delay = backoff / 2 + random.uniform(0, backoff / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, remaining), None
-
-
-def _short(error: OneMinError) -> str:
-    """One line for a retry warning: the status and the answer's gist, or the error's first sentence."""
-    if isinstance(error, OneMinAPIError) and error.summary:
-        return f"HTTP {error.status_code}: {error.summary}"
-    return str(error).split(". ", 1)[0]
-
-
-def _gave_up(error: OneMinError, what: str, attempts: int, elapsed: float, reason: str) -> OneMinError:
-    """``error`` with a first sentence saying how many attempts were made and why they stopped."""
-    plural = "s" if attempts != 1 else ""
-    error.args = (
-        f"{what}: gave up after {attempts} attempt{plural} in {elapsed:.1f} s ({reason}). "
-        f"Last error: {error}",
-    )
-    error.attempts = attempts  # type: ignore[attr-defined]
-    return error
 
 
 class _Secret:
@@ -685,10 +316,10 @@ class OneMinHook(BaseHook):
         import requests
 
         path = urlsplit(url).path or "/"
-        if isinstance(exc, requests.exceptions.SSLError) and _is_certificate_error(exc):
+        if isinstance(exc, requests.exceptions.SSLError) and is_certificate_error(exc):
             return OneMinConfigurationError(
                 f"TLS verification failed for {method} {path} on {urlsplit(url).hostname} "
-                f"({_error_names(exc)}). Set 'ca_bundle' in the connection's extra if a proxy "
+                f"({error_names(exc)}). Set 'ca_bundle' in the connection's extra if a proxy "
                 "re-signs traffic."
             )
         if isinstance(
@@ -708,13 +339,13 @@ class OneMinHook(BaseHook):
             return _Retryable(
                 OneMinTransportError(
                     f"Could not connect to {urlsplit(url).netloc} for {method} {path} "
-                    f"({_error_names(exc)}); nothing was sent. Check the connection's host and "
+                    f"({error_names(exc)}); nothing was sent. Check the connection's host and "
                     "the network; retry later."
                 )
             )
         # Anything else (a TLS error mid-answer included) may have happened after the request
         # reached the server.
-        happened = f"the client {_transport_failure(exc)} ({_error_names(exc)})"
+        happened = f"the client {transport_failure(exc)} ({error_names(exc)})"
         if paid:
             return self._unknown_outcome(method, path, sent_at, happened)
         return _Retryable(
@@ -782,7 +413,7 @@ class OneMinHook(BaseHook):
                 what,
                 state.attempt_number,
                 settings.max_attempts,
-                _short(error) if isinstance(error, OneMinError) else error,
+                short_error(error) if isinstance(error, OneMinError) else error,
                 decide(state)[0],
             )
 
@@ -791,7 +422,7 @@ class OneMinHook(BaseHook):
             assert isinstance(retryable, _Retryable)
             reason = decide(state)[1] or "retries exhausted"
             elapsed = time.monotonic() - started
-            raise _gave_up(retryable.error, what, state.attempt_number, elapsed, reason) from None
+            raise gave_up(retryable.error, what, state.attempt_number, elapsed, reason) from None
 
         retrying = Retrying(
             retry=retry_if_exception_type(_Retryable),

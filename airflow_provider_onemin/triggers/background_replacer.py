@@ -44,7 +44,7 @@ from airflow_provider_onemin.exceptions import (
 if TYPE_CHECKING:
     import httpx
 
-    from airflow_provider_onemin.hooks.onemin import OneMinClientSettings
+    from airflow_provider_onemin.hooks.client_settings import OneMinClientSettings
 
 #: Errors an event may name; anything else comes back as a plain (retryable) OneMinError.
 _EVENT_ERRORS: dict[str, type[OneMinError]] = {
@@ -210,7 +210,7 @@ class OneMinResultTrigger(BaseTrigger):
         from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException
 
-        from airflow_provider_onemin.hooks.onemin import OneMinClientSettings, parse_base_url
+        from airflow_provider_onemin.hooks.client_settings import OneMinClientSettings, parse_base_url
 
         try:
             # The async variant: the sync one would block the triggerer's event loop (and can
@@ -236,7 +236,8 @@ class OneMinResultTrigger(BaseTrigger):
         """One poll: the record, None when unknown; raise _Transient or _Stop otherwise."""
         import httpx
 
-        from airflow_provider_onemin.hooks.onemin import RESULTS_PATH, classify_answer
+        from airflow_provider_onemin.hooks.answers import classify_answer
+        from airflow_provider_onemin.hooks.onemin import RESULTS_PATH
         from airflow_provider_onemin.validation import validate_answer
 
         path = RESULTS_PATH.format(uuid=self.uuid)
