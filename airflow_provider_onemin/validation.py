@@ -118,6 +118,16 @@ def answer_violations(answer: Any) -> list[str]:
     return [_describe(e) for e in _validator("ai_record.json").iter_errors(answer)]
 
 
+def record_or_none(answer: Any, *, what: str) -> dict[str, Any] | None:
+    """
+    The record of a ``GET /api/results/{uuid}`` answer: ``None`` for ``{"aiRecord": null}`` (no
+    such record), else as :func:`validate_answer`.
+    """
+    if isinstance(answer, dict) and "aiRecord" in answer and answer["aiRecord"] is None:
+        return None
+    return validate_answer(answer, what=what)
+
+
 def validate_answer(answer: Any, *, what: str) -> dict[str, Any]:
     """Return ``answer["aiRecord"]`` when the answer has the expected shape, else raise."""
     violations = answer_violations(answer)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
@@ -517,16 +517,14 @@ class OneMinHook(BaseHook):
 
     def get_result(self, uuid: str) -> dict[str, Any] | None:
         """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
-        from airflow_provider_onemin.validation import validate_answer
+        from airflow_provider_onemin.validation import record_or_none
 
         path = RESULTS_PATH.format(uuid=uuid)
 
         def attempt() -> dict[str, Any] | None:
             answer = self._call_json_once("GET", path)
-            if isinstance(answer, dict) and "aiRecord" in answer and answer["aiRecord"] is None:
-                return None
             try:
-                return validate_answer(answer, what=f"GET {path}")
+                return record_or_none(answer, what=f"GET {path}")
             except OneMinMalformedResponseError as exc:
                 raise _Retryable(exc) from exc
 
@@ -535,11 +533,9 @@ class OneMinHook(BaseHook):
     @staticmethod
     def check_status(record: dict[str, Any]) -> bool:
         """True when the record is a success, False while pending; raise when it failed."""
-        status = str(record.get("status", "")).upper()
-        if status == SUCCESS_STATUS:
-            return True
-        if status in PENDING_STATUSES:
-            return False
+        state = generation_state(record)
+        if state != "failed":
+            return state == "success"
         uuid = record.get("uuid")
         reason = _failure_reason(record)
         raise OneMinGenerationFailedError(
@@ -717,6 +713,16 @@ class OneMinHook(BaseHook):
                     return False, f"{self.base_url} answered 200 but not with JSON: is the host right?"
                 return True, f"Connection successfully tested: {self.base_url} accepted the API key."
             return False, str(classify_answer(response, "GET", path, secrets=(key,)))
+
+
+def generation_state(record: dict[str, Any]) -> Literal["success", "pending", "failed"]:
+    """Where a record's generation stands: any status but SUCCESS or a pending one is a failure."""
+    status = str(record.get("status", "")).upper()
+    if status == SUCCESS_STATUS:
+        return "success"
+    if status in PENDING_STATUSES:
+        return "pending"
+    return "failed"
 
 
 def _failure_reason(record: dict[str, Any]) -> str:

@@ -63,16 +63,6 @@ def _coerce_integer(name: str, value: Any) -> Any:
     return value
 
 
-def _has_failed(record: dict[str, Any]) -> bool:
-    from airflow_provider_onemin.hooks.onemin import OneMinHook
-
-    try:
-        OneMinHook.check_status(record)
-    except OneMinError:
-        return True
-    return False
-
-
 def request_hash(model: str, prompt_object: dict[str, Any]) -> str:
     """A stable hash of what the user asked for (image references as given, before upload)."""
     canonical = json.dumps({"model": model, "promptObject": prompt_object}, sort_keys=True, default=str)
@@ -383,8 +373,10 @@ class BackgroundReplacerOperator(BaseOperator):
                 sent_at=state.get("submitted_at"),
             )
         self.log.info("Resuming generation %s submitted by an earlier attempt; nothing is paid again.", uuid)
+        from airflow_provider_onemin.hooks.onemin import generation_state
+
         record = self.hook.get_result(uuid)
-        if record is not None and _has_failed(record):
+        if record is not None and generation_state(record) == "failed":
             self.log.warning(
                 "Generation %s of an earlier attempt ended with status %s: submitting afresh.",
                 uuid,

@@ -238,7 +238,7 @@ class OneMinResultTrigger(BaseTrigger):
 
         from airflow_provider_onemin.hooks.answers import classify_answer
         from airflow_provider_onemin.hooks.onemin import RESULTS_PATH
-        from airflow_provider_onemin.validation import validate_answer
+        from airflow_provider_onemin.validation import record_or_none
 
         path = RESULTS_PATH.format(uuid=self.uuid)
         # A hung request must not outlive the deadline by a whole read timeout.
@@ -256,23 +256,21 @@ class OneMinResultTrigger(BaseTrigger):
             answer = response.json()
         except ValueError:
             raise _Transient(f"the answer is not JSON ({len(response.content)} bytes)") from None
-        if isinstance(answer, dict) and "aiRecord" in answer and answer["aiRecord"] is None:
-            return None
         try:
-            return validate_answer(answer, what=f"GET {path}")
+            return record_or_none(answer, what=f"GET {path}")
         except OneMinMalformedResponseError as error:
             raise _Transient(error) from None
 
     def _final_event(self, record: dict[str, Any]) -> TriggerEvent | None:
         """The event for a finished generation, or None while it runs."""
-        from airflow_provider_onemin.hooks.onemin import PENDING_STATUSES, SUCCESS_STATUS
+        from airflow_provider_onemin.hooks.onemin import generation_state
 
-        status = str(record.get("status", "")).upper()
-        if status == SUCCESS_STATUS:
+        state = generation_state(record)
+        if state == "success":
             self.log.info("Generation %s succeeded.", self.uuid)
             return self._event("success", record=record)
-        if status in PENDING_STATUSES:
-            self.log.debug("Generation %s is %s.", self.uuid, status)
+        if state == "pending":
+            self.log.debug("Generation %s is %s.", self.uuid, record.get("status"))
             return None
         self.log.info("Generation %s ended with status %s.", self.uuid, record.get("status"))
         return self._event("failure", record=record)
