@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from common import REPO, EmulatorProcess, Result, log, median, run_python
+from common import EmulatorProcess, Result, log, median, run_python, upload_sample_photo
 
 _CODE = r"""
 import json, sys, time
@@ -60,26 +60,11 @@ print(json.dumps({name: sum(v) / len(v) for name, v in timings.items()}))
 """
 
 
-def _upload_image(url: str, api_key: str) -> str:
-    """Upload the sample photo once, so the emulator does not draw a synthetic one per call."""
-    import requests
-
-    data = (REPO / "dags" / "sample_photos" / "mug.png").read_bytes()
-    answer = requests.post(
-        f"{url}/api/assets",
-        headers={"API-KEY": api_key},
-        files={"asset": ("mug.png", data, "image/png")},
-        timeout=30,
-    )
-    answer.raise_for_status()
-    return answer.json()["fileContent"]["path"]
-
-
 def measure(env: dict[str, str], repetitions: int, calls: int) -> list[Result]:
     ours: list[float] = []
     bare: list[float] = []
     with EmulatorProcess(env, latency=0.0) as emulator:
-        image_key = _upload_image(emulator.url, emulator.connection()["password"])
+        image_key = upload_sample_photo(emulator.url, emulator.connection()["password"])
         child_env = {
             **env,
             # The defaults a user gets; a poll interval that never triggers with zero latency.

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from common import BENCH_API_KEY, REPO, EmulatorProcess, Result, log, median
+from common import BENCH_API_KEY, EmulatorProcess, Result, log, median, upload_sample_photo
 
 TASKS = 16
 RENDER_SECONDS = 3.0
@@ -331,7 +331,7 @@ def measure(
     retried = {"blocking": 0, "deferrable": 0}
     notes: list[str] = []
     with EmulatorProcess(env, latency=render_seconds) as emulator:
-        image = _upload_image(emulator.url)
+        image = upload_sample_photo(emulator.url, BENCH_API_KEY)
         (dags / "onemin_bench.py").write_text(
             _DAG_FILE.format(tasks=TASKS, image=image, poll=POLL_INTERVAL), encoding="utf-8"
         )
@@ -422,15 +422,3 @@ def _healthy(port: int) -> bool:
         return answer.status == 200
 
 
-def _upload_image(url: str) -> str:
-    import requests
-
-    data = (REPO / "dags" / "sample_photos" / "mug.png").read_bytes()
-    answer = requests.post(
-        f"{url}/api/assets",
-        headers={"API-KEY": BENCH_API_KEY},
-        files={"asset": ("mug.png", data, "image/png")},
-        timeout=30,
-    )
-    answer.raise_for_status()
-    return answer.json()["fileContent"]["path"]

@@ -179,3 +179,18 @@ class EmulatorProcess:
 
     def charges(self) -> int:
         return int(self.state()["charges"]["total"])
+
+
+def upload_sample_photo(url: str, api_key: str) -> str:
+    """Upload the bundled mug photo once, so the emulator does not draw a synthetic one per call."""
+    import requests
+
+    data = (REPO / "dags" / "sample_photos" / "mug.png").read_bytes()
+    answer = requests.post(
+        f"{url}/api/assets",
+        headers={"API-KEY": api_key},
+        files={"asset": ("mug.png", data, "image/png")},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return answer.json()["fileContent"]["path"]
