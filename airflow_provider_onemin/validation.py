@@ -85,7 +85,7 @@ def _describe(error: ValidationError) -> str:
         sample = ", ".join(error.validator_value[:4])
         return (
             f"{_field_path(error)}: {error.instance!r} is not one of the {len(error.validator_value)} "
-            f"allowed values ({sample}, ...; the README lists them all)"
+            f"allowed values ({sample}, ...; docs/operator.md lists them all)"
         )
     if error.validator == "maxItems" and isinstance(error.instance, list):
         # jsonschema only says "is too long"; state the limit.

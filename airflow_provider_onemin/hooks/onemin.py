@@ -1,7 +1,7 @@
 """
 Hook for the 1min.ai API: connection parsing, one HTTP session, classified errors, careful retries.
 
-Retry policy (the README has it as a table):
+Retry policy (docs/retry-policy.md has it as a table):
 
 * ``GET`` requests (result polls, downloads) and asset uploads cost nothing: they are retried on
   every transient failure (connection errors, timeouts, 429, 5xx, malformed answers).
@@ -15,7 +15,7 @@ Retry policy (the README has it as a table):
 
 Backoff is exponential with jitter, honours ``Retry-After`` (seconds or an HTTP date), and is
 bounded both in attempts and in the total time slept between them; all of it is set in the
-connection's extra. The README has the whole policy as a table.
+connection's extra. docs/retry-policy.md has the whole policy as a table.
 """
 
 from __future__ import annotations
