@@ -36,6 +36,16 @@ def _fault(spec: str) -> Fault:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -58,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--latency", type=float, default=0.0, help="render time of a generation in seconds (default: 0)"
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="the account's limit of generations rendering at once per API key; above it "
+        "POST /api/features answers 429 and charges nothing (default: no limit)",
     )
     parser.add_argument(
         "--fault", action="append", type=_fault, default=[], metavar="SPEC", help="queue a fault (see below)"
@@ -105,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         api_key=args.api_key,
         latency=args.latency,
+        max_in_flight=args.max_in_flight,
         faults=args.fault,
         log_level=args.log_level,
     )

@@ -149,6 +149,18 @@ def _proxy_page(code: int, retry_after: Any) -> Response:
     return JSONResponse(body, status_code=code, headers=headers)
 
 
+def _in_flight_limit_answer(limit: int | None) -> Response:
+    # Refused before anything is done: nothing charged, nothing recorded; no Retry-After, as the
+    # real API does not always send one.
+    return error_response(
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        f"Too many requests: this account may have at most {limit} generation(s) in progress.",
+        {"max_in_flight": limit},
+        {"feature": FEATURE},
+    )
+
+
 def _retry_after_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -417,7 +429,8 @@ class EmulatorApp:
             assert fault is not None
             generation.outcome = "FAILURE"
             generation.failure_message = fault.params["message"]
-        self.state.add_generation(generation)
+        if not self.state.admit_generation(generation):
+            return _in_flight_limit_answer(self.state.config.max_in_flight)
         log.debug(
             "Accepted generation %s (async=%s, charged=%s)",
             generation.uuid,
@@ -590,11 +603,16 @@ class EmulatorApp:
         return JSONResponse(self.state.snapshot())
 
     async def configure(self, request: Request) -> Response:
-        """``POST /_emulator/config``: ``{"latency": seconds, "api_key": "..." or null}``."""
+        """
+        ``POST /_emulator/config``: ``{"latency": seconds, "api_key": "..." or null,
+        "max_in_flight": n or null}`` (any of them).
+        """
         try:
             payload = json.loads(await request.body() or b"{}")
-            if not isinstance(payload, dict) or set(payload) - {"latency", "api_key"}:
-                raise ValueError('expected {"latency": seconds, "api_key": "..." or null}')
+            if not isinstance(payload, dict) or set(payload) - {"latency", "api_key", "max_in_flight"}:
+                raise ValueError(
+                    'expected {"latency": seconds, "api_key": "..." or null, "max_in_flight": n or null}'
+                )
             self.state.configure(**payload)
         except (ValueError, TypeError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)

@@ -41,6 +41,8 @@ class EmulatorServer:
     :param port: port to listen on; 0 picks a free one.
     :param api_key: the key clients must send in ``API-KEY``; None accepts any or none.
     :param latency: render time of a generation, in seconds.
+    :param max_in_flight: the account's limit of generations rendering at once per API key;
+        a submission above it is refused with 429 and not charged. None: no limit.
     :param faults: faults queued at start: :class:`Fault` objects, their JSON form as dicts, or the
         command-line form ``KIND[:COUNT][:ENDPOINT][:key=value,...]``.
     :param log_level: uvicorn's log level.
@@ -52,13 +54,14 @@ class EmulatorServer:
         port: int = 0,
         api_key: str | None = None,
         latency: float = 0.0,
+        max_in_flight: int | None = None,
         faults: Iterable[Fault | dict[str, Any] | str] | None = None,
         log_level: str = "warning",
     ) -> None:
         self.host = host
         self.port = port
         self.log_level = log_level
-        self.state = EmulatorState(api_key=api_key, latency=latency)
+        self.state = EmulatorState(api_key=api_key, latency=latency, max_in_flight=max_in_flight)
         self._initial_faults = [_as_fault(item) for item in faults or ()]
         for fault in self._initial_faults:
             self.state.add_fault(fault)
@@ -169,6 +172,14 @@ class EmulatorServer:
         """Set the render time of generations accepted from now on."""
         self.state.configure(latency=seconds)
 
+    def set_max_in_flight(self, limit: int | None) -> None:
+        """Refuse submissions with 429 while a key has ``limit`` generations rendering (None: no limit)."""
+        self.state.configure(max_in_flight=limit)
+
+    def rate_limited(self) -> int:
+        """Submissions refused so far because of the in-flight limit."""
+        return int(self.state.snapshot()["rate_limited"]["total"])
+
     def add_fault(self, kind: str, count: int = 1, endpoint: str = "features", **params: Any) -> Fault:
         """Queue a fault for the next ``count`` calls of ``endpoint``; see ``state.FAULT_SYNTAX``."""
         fault = Fault(kind=kind, count=count, endpoint=endpoint, params=params)
@@ -181,7 +192,7 @@ class EmulatorServer:
         return self.state.pending_faults()
 
     def reset(self, *, config: bool = False) -> None:
-        """Clear faults, records, assets and charges; with ``config``, restore the startup key and latency."""
+        """Clear faults, records, assets and charges; with ``config``, restore the startup settings."""
         self.state.reset(config=config)
 
     # inspection

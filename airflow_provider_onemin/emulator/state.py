@@ -237,25 +237,43 @@ class Config:
 
     api_key: str | None = None
     latency: float = 0.0
+    #: The account's limit of generations in flight per API key (None: no limit); above it a
+    #: submission is refused with 429, as a rate-limited account is.
+    max_in_flight: int | None = None
+
+
+def _check_max_in_flight(value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError("max_in_flight must be a positive integer or null")
 
 
 class EmulatorState:
     """All mutable state of one emulator; see the module docstring."""
 
-    def __init__(self, api_key: str | None = None, latency: float = 0.0) -> None:
+    def __init__(
+        self, api_key: str | None = None, latency: float = 0.0, max_in_flight: int | None = None
+    ) -> None:
+        _check_max_in_flight(max_in_flight)
         self._lock = threading.RLock()
-        self._defaults = Config(api_key=api_key, latency=float(latency))
-        self.config = Config(api_key=api_key, latency=float(latency))
+        self._defaults = Config(api_key=api_key, latency=float(latency), max_in_flight=max_in_flight)
+        self.config = copy.copy(self._defaults)
         self._faults: list[Fault] = []
         self._assets: dict[str, Asset] = {}
         self._generations: dict[str, Generation] = {}
         self._result_index: dict[str, tuple[str, int]] = {}
         self._charges: dict[str, int] = {}
+        self._rate_limited: dict[str, int] = {}
 
     # configuration
-    def configure(self, *, api_key: Any = ..., latency: Any = ...) -> None:
-        """Change the API key (None: no key needed) and/or the render latency (seconds)."""
+    def configure(self, *, api_key: Any = ..., latency: Any = ..., max_in_flight: Any = ...) -> None:
+        """
+        Change the API key (None: no key needed), the render latency (seconds) and/or the limit
+        of generations in flight per key (None: no limit).
+        """
         with self._lock:
+            if max_in_flight is not ...:
+                _check_max_in_flight(max_in_flight)
+                self.config.max_in_flight = max_in_flight
             if api_key is not ...:
                 if api_key is not None and (not isinstance(api_key, str) or not api_key):
                     raise ValueError("api_key must be a non-empty string or null")
@@ -273,6 +291,7 @@ class EmulatorState:
             self._generations.clear()
             self._result_index.clear()
             self._charges.clear()
+            self._rate_limited.clear()
             if config:
                 self.config = copy.copy(self._defaults)
 
@@ -329,6 +348,28 @@ class EmulatorState:
                 fingerprint = generation.key_fingerprint
                 self._charges[fingerprint] = self._charges.get(fingerprint, 0) + 1
 
+    def admit_generation(self, generation: Generation) -> bool:
+        """
+        Record ``generation`` as :meth:`add_generation` does, unless its key already has
+        ``max_in_flight`` generations rendering: then count the refusal and return False.
+        """
+        with self._lock:
+            limit = self.config.max_in_flight
+            fingerprint = generation.key_fingerprint
+            if limit is not None and self.in_flight(fingerprint) >= limit:
+                self._rate_limited[fingerprint] = self._rate_limited.get(fingerprint, 0) + 1
+                return False
+            self.add_generation(generation)
+            return True
+
+    def in_flight(self, fingerprint: str) -> int:
+        """Generations of the key with this fingerprint that are still rendering."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(
+                1 for g in self._generations.values() if g.key_fingerprint == fingerprint and now < g.ready_at
+            )
+
     def fail_generation(self, generation: Generation, message: str) -> None:
         """Make a generation end in FAILURE; a failed generation is not charged, so refund it."""
         with self._lock:
@@ -369,11 +410,16 @@ class EmulatorState:
         with self._lock:
             return {
                 "charges": {"total": sum(self._charges.values()), "by_key": dict(self._charges)},
+                "rate_limited": {
+                    "total": sum(self._rate_limited.values()),
+                    "by_key": dict(self._rate_limited),
+                },
                 "records": len(self._generations),
                 "assets": len(self._assets),
                 "faults": self.pending_faults(),
                 "config": {
                     "latency": self.config.latency,
                     "api_key_required": self.config.api_key is not None,
+                    "max_in_flight": self.config.max_in_flight,
                 },
             }
