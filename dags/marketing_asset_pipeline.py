@@ -1,8 +1,11 @@
 """
 Marketing asset pipeline: every product of the catalogue in every scene, once a day.
 
-``plan`` reads the product catalogue shipped next to this file (``marketing_catalogue.csv``:
-sku, product, photo) and pairs every product with every scene prompt (the ``scenes`` param).
+``plan`` reads the product catalogue (``marketing_catalogue.csv`` next to this file, or the CSV
+that ``ONEMIN_CATALOGUE`` names: sku, product, photo, the photo relative to the catalogue or a
+path or URL of its own) and pairs every product with every scene prompt (the ``scenes`` param).
+Each line's seed comes from its product and scene (and the ``base_seed`` param), never from its
+position: adding a product or a scene leaves every other line's request unchanged.
 ``replace_background`` is one mapped task instance per pair (dynamic task mapping with
 ``.partial().expand_kwargs()``): each uploads the product photo, pays for one generation and
 stores the result under ``ONEMIN_OUTPUT_PATH`` (any ``ObjectStoragePath`` URL; default
@@ -21,6 +24,7 @@ add ``pool="onemin"`` to ``.partial()``; ``max_active_tis_per_dagrun`` below cap
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import os
@@ -28,14 +32,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from airflow_provider_onemin.storage import asset_for_output
 
 DAG_FOLDER = Path(__file__).resolve().parent
-CATALOGUE = DAG_FOLDER / "marketing_catalogue.csv"
-PHOTOS = DAG_FOLDER / "sample_photos"
+CATALOGUE = os.environ.get("ONEMIN_CATALOGUE", str(DAG_FOLDER / "marketing_catalogue.csv"))
 OUTPUT_PATH = os.environ.get("ONEMIN_OUTPUT_PATH", "/tmp/onemin-out")
 #: The asset every stored result is announced on (outlets are fixed at parse time).
 RESULTS = asset_for_output(OUTPUT_PATH)
@@ -46,6 +49,25 @@ SCENES = [
 MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path"]
 
 log = logging.getLogger(__name__)
+
+
+def read_catalogue() -> list[dict[str, str]]:
+    """The catalogue's products, each with ``photo`` as the operator takes it (a path or a URL)."""
+    local = "://" not in CATALOGUE
+    text = (Path(CATALOGUE) if local else ObjectStoragePath(CATALOGUE)).read_text(encoding="utf-8")
+    products = list(csv.DictReader(io.StringIO(text)))
+    folder = str(Path(CATALOGUE).parent) if local else CATALOGUE.rsplit("/", 1)[0]
+    for product in products:
+        photo = product["photo"]
+        if "://" not in photo and not photo.startswith("/"):
+            product["photo"] = f"{folder}/{photo}"
+    return products
+
+
+def line_seed(sku: str, scene: str, base_seed: int) -> int:
+    """A seed of the line's own, from its product and scene: stable when lines are added or removed."""
+    digest = hashlib.sha256(f"{base_seed}\n{sku}\n{scene}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2147483648
 
 
 def operator_arguments(line: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +84,12 @@ with DAG(
     tags=["example", "onemin"],
     params={
         "scenes": Param(SCENES, type="array", minItems=1, items={"type": "string", "minLength": 1}),
-        "base_seed": Param(20260101, type="integer", minimum=0, maximum=2147483647 - 1000),
+        "base_seed": Param(
+            20260101,
+            type="integer",
+            minimum=0,
+            description="Mixed into every line's seed: change it for a new set of pictures (pays for every line).",
+        ),
     },
     doc_md=__doc__,
 ) as dag:
@@ -71,22 +98,18 @@ with DAG(
     def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """One line per product x scene, with the photo to use and a seed of its own."""
         params = params or {}
-        with open(CATALOGUE, newline="", encoding="utf-8") as handle:
-            products = list(csv.DictReader(handle))
         base_seed = int(params.get("base_seed", 20260101))
-        lines: list[dict[str, Any]] = []
-        for product in products:
-            for scene in params.get("scenes", SCENES):
-                lines.append(
-                    {
-                        "sku": product["sku"],
-                        "product": product["product"],
-                        "prompt": scene,
-                        "image_url": str(PHOTOS / product["photo"]),
-                        "seed": base_seed + len(lines),
-                    }
-                )
-        return lines
+        return [
+            {
+                "sku": product["sku"],
+                "product": product["product"],
+                "prompt": scene,
+                "image_url": product["photo"],
+                "seed": line_seed(product["sku"], scene, base_seed),
+            }
+            for product in read_catalogue()
+            for scene in params.get("scenes", SCENES)
+        ]
 
     planned = plan()
 

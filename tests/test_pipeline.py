@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,55 @@ from airflow.sdk import ObjectStoragePath
 
 from tests.airflow_helpers import run_dag
 
-DAG_FILE = Path(__file__).resolve().parent.parent / "dags" / "marketing_asset_pipeline.py"
+DAGS = Path(__file__).resolve().parent.parent / "dags"
+DAG_FILE = DAGS / "marketing_asset_pipeline.py"
 
 
-@pytest.fixture
-def pipeline(monkeypatch, output_dir: Path):
-    """The DAG module, imported with its output folder pointed at this test's folder."""
+def load_pipeline(monkeypatch, output_dir: Path, catalogue: Path | None = None):
+    """The DAG module, imported with its output folder (and catalogue) pointed at this test's."""
     monkeypatch.setenv("ONEMIN_OUTPUT_PATH", str(output_dir))
+    if catalogue is not None:
+        monkeypatch.setenv("ONEMIN_CATALOGUE", str(catalogue))
     spec = importlib.util.spec_from_file_location("marketing_asset_pipeline_under_test", DAG_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def pipeline(monkeypatch, output_dir: Path):
+    return load_pipeline(monkeypatch, output_dir)
+
+
+def copy_catalogue(folder: Path, extra_rows: str = "") -> Path:
+    """The shipped catalogue and its photos, copied to ``folder`` (plus ``extra_rows``)."""
+    shutil.copytree(DAGS / "sample_photos", folder / "sample_photos")
+    catalogue = folder / "catalogue.csv"
+    catalogue.write_text((DAGS / "marketing_catalogue.csv").read_text() + extra_rows)
+    return catalogue
+
+
+def test_seeds_come_from_product_and_scene_not_from_position(monkeypatch, output_dir, tmp_path) -> None:
+    shipped = load_pipeline(monkeypatch, output_dir)
+    before = shipped.plan.function(params={"scenes": shipped.SCENES})
+    seeds = {(line["sku"], line["prompt"]): line["seed"] for line in before}
+    assert len(set(seeds.values())) == len(before) == 6, "every line has a seed of its own"
+    assert all(0 <= seed <= 2147483647 for seed in seeds.values())
+
+    # A new product in the first row and a new scene in front of the others: every old line moves.
+    catalogue = copy_catalogue(tmp_path / "grown")
+    rows = catalogue.read_text().splitlines()
+    catalogue.write_text("\n".join([rows[0], "CUP-002,Espresso cup,sample_photos/mug.png", *rows[1:]]) + "\n")
+    grown = load_pipeline(monkeypatch, output_dir, catalogue)
+    after = grown.plan.function(params={"scenes": ["a neon-lit street at night", *shipped.SCENES]})
+    assert len(after) == 12
+    assert {(line["sku"], line["prompt"]): line["seed"] for line in after}.items() >= seeds.items(), (
+        "adding a product or a scene leaves every earlier line's seed as it was"
+    )
+    assert all(line["image_url"].startswith(str(tmp_path / "grown" / "sample_photos")) for line in after)
+
+    reseeded = shipped.plan.function(params={"scenes": shipped.SCENES, "base_seed": 7})
+    assert {line["seed"] for line in reseeded}.isdisjoint(seeds.values()), "base_seed draws a new set"
 
 
 def test_pipeline_fans_out_products_x_scenes_and_writes_the_manifest(
@@ -56,7 +95,7 @@ def test_pipeline_fans_out_products_x_scenes_and_writes_the_manifest(
         ti = result.task("replace_background", index)
         assert row["stored_path"] == ti.xcom["stored_paths"][0], "manifest line i is map index i"
         assert row["uuid"] == ti.xcom["ai_record_uuid"]
-        assert int(row["seed"]) == 20260101 + index, "a deterministic seed per product x scene"
+        assert int(row["seed"]) == ti.xcom["seeds"][0], "the seed 1min.ai reports for the result"
         assert f"/replace_background/map-{index}/result-0.png" in row["stored_path"]
         assert ObjectStoragePath(row["stored_path"]).read_bytes().startswith(b"\x89PNG")
     uploaded = {g.prompt_object["prompt"] for g in onemin_emulator.records}
