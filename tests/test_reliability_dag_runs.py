@@ -51,8 +51,8 @@ class StagedOperator(BackgroundReplacerOperator):
 
 
 class CrashAfterUuidSaved(StagedOperator):
-    def _submit(self, store: Any, fingerprint: str, body: dict[str, Any]) -> dict[str, Any]:
-        record = super()._submit(store, fingerprint, body)
+    def _submit(self, ledger: Any, body: dict[str, Any]) -> dict[str, Any]:
+        record = super()._submit(ledger, body)
         if self.try_number == 1:
             raise RuntimeError("staged worker crash: the uuid is saved, the result never polled")
         return record

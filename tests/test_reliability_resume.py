@@ -1,10 +1,11 @@
 """
-The operator's resume logic, branch by branch: intent hash saved before the paid POST, uuid after;
-the same request resumes, a changed one submits afresh, an intent without uuid is an unknown outcome.
+The submission ledger as the operator uses it, branch by branch: intent saved before the paid
+POST, uuid after; the same request resumes, a changed one submits afresh, an intent without uuid
+is an unknown outcome.
 
-The HTTP side is real (pytest-httpserver on loopback). The task state store is a small dict with
-the same get/set/delete surface: it only exists inside a running task, and the real one is
-exercised end to end in test_reliability_dag_runs.py.
+The HTTP side is real (pytest-httpserver on loopback). The store is a small dict with the
+ledger's get/set/delete surface: the real task state store only exists inside a running task,
+and is exercised end to end in test_reliability_dag_runs.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinRequestRejectedError,
     OneMinUnknownOutcomeError,
 )
+from airflow_provider_onemin.ledger import SubmissionLedger
 from airflow_provider_onemin.operators.background_replacer import (
     STATE_KEY,
     BackgroundReplacerOperator,
@@ -30,16 +32,16 @@ OTHER_UUID = "11111111-2222-4333-8444-555555555555"
 
 
 class DictStore:
-    """Stands in for ``context["task_state_store"]``: JSON values by key, calls recorded."""
+    """A :class:`~airflow_provider_onemin.ledger.SubmissionStore` in a dict, calls recorded."""
 
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         self.data = json.loads(json.dumps(data or {}))
         self.calls: list[tuple[str, ...]] = []
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.data[key])) if key in self.data else default
+    def get(self, key: str) -> Any:
+        return json.loads(json.dumps(self.data[key])) if key in self.data else None
 
-    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+    def set(self, key: str, value: Any) -> None:
         self.calls.append(("set", key))
         self.data[key] = json.loads(json.dumps(value))
 
@@ -82,6 +84,10 @@ def _fingerprint(op: BackgroundReplacerOperator) -> str:
     return request_hash(op.model, op.validate_request()["promptObject"])
 
 
+def _ledger(op: BackgroundReplacerOperator, store: DictStore | None) -> SubmissionLedger:
+    return SubmissionLedger(store, _fingerprint(op), log=op.log)
+
+
 def test_intent_is_saved_before_the_post_and_the_uuid_after(server):
     op = _operator()
     store = DictStore()
@@ -95,7 +101,7 @@ def test_intent_is_saved_before_the_post_and_the_uuid_after(server):
 
     server.expect_request("/api/features", method="POST").respond_with_handler(features)
     fingerprint = _fingerprint(op)
-    record = op._submit(store, fingerprint, op.validate_request())
+    record = op._submit(_ledger(op, store), op.validate_request())
 
     assert record["uuid"] == UUID
     (intent,) = seen_at_post
@@ -109,7 +115,7 @@ def test_same_request_resumes_without_paying(server):
     fingerprint = _fingerprint(op)
     store = DictStore({STATE_KEY: {"request_hash": fingerprint, "uuid": UUID, "submitted_at": "t0"}})
     server.expect_request(f"/api/results/{UUID}").respond_with_json(_record(UUID, "PROCESSING"))
-    record = op._resume(store, fingerprint)
+    record = op._resume(_ledger(op, store))
     assert record is not None and record["uuid"] == UUID
     assert [r.path for r, _ in server.log] == [f"/api/results/{UUID}"], "no POST"
 
@@ -123,7 +129,7 @@ def test_intent_without_uuid_is_an_unknown_outcome_and_nothing_is_sent(server):
     with pytest.raises(
         OneMinUnknownOutcomeError, match=r"sent this request at 2026-04-15T10:30:00\+00:00"
     ) as caught:
-        op._resume(store, fingerprint)
+        op._resume(_ledger(op, store))
     assert caught.value.sent_at == "2026-04-15T10:30:00+00:00"
     assert len(server.log) == 0
     assert store.get(STATE_KEY)["request_hash"] == fingerprint, "the intent stays for the next try"
@@ -136,16 +142,16 @@ def test_intent_without_uuid_is_resent_only_when_opted_in(server, monkeypatch):
     op = _operator()
     fingerprint = _fingerprint(op)
     store = DictStore({STATE_KEY: {"request_hash": fingerprint, "uuid": None, "submitted_at": "t0"}})
-    assert op._resume(store, fingerprint) is None, "None means: submit again"
+    assert op._resume(_ledger(op, store)) is None, "None means: submit again"
 
 
 def test_changed_request_submits_afresh(server):
     old, new = _operator(seed=1), _operator(seed=2)
     store = DictStore({STATE_KEY: {"request_hash": _fingerprint(old), "uuid": UUID, "submitted_at": "t0"}})
-    assert new._resume(store, _fingerprint(new)) is None
+    assert new._resume(_ledger(new, store)) is None
     assert len(server.log) == 0, "the old generation is not even polled"
     server.expect_request("/api/features").respond_with_json(_record(OTHER_UUID, "PROCESSING"))
-    new._submit(store, _fingerprint(new), new.validate_request())
+    new._submit(_ledger(new, store), new.validate_request())
     assert store.get(STATE_KEY)["request_hash"] == _fingerprint(new)
     assert store.get(STATE_KEY)["uuid"] == OTHER_UUID
 
@@ -155,7 +161,7 @@ def test_earlier_generation_that_failed_is_submitted_afresh(server):
     fingerprint = _fingerprint(op)
     store = DictStore({STATE_KEY: {"request_hash": fingerprint, "uuid": UUID, "submitted_at": "t0"}})
     server.expect_request(f"/api/results/{UUID}").respond_with_json(_record(UUID, "FAILURE"))
-    assert op._resume(store, fingerprint) is None
+    assert op._resume(_ledger(op, store)) is None
     assert STATE_KEY not in store.data
 
 
@@ -165,7 +171,7 @@ def test_earlier_generation_unknown_to_the_api_is_an_unknown_outcome_naming_it(s
     store = DictStore({STATE_KEY: {"request_hash": fingerprint, "uuid": UUID, "submitted_at": "t0"}})
     server.expect_request(f"/api/results/{UUID}").respond_with_json({"aiRecord": None})
     with pytest.raises(OneMinUnknownOutcomeError, match=UUID) as caught:
-        op._resume(store, fingerprint)
+        op._resume(_ledger(op, store))
     assert caught.value.uuid == UUID
 
 
@@ -176,7 +182,7 @@ def test_refused_submission_clears_the_intent(server):
         {"errorCode": "UNSUPPORTED_MODEL", "message": "no"}, status=400
     )
     with pytest.raises(OneMinRequestRejectedError):
-        op._submit(store, _fingerprint(op), op.validate_request())
+        op._submit(_ledger(op, store), op.validate_request())
     assert STATE_KEY not in store.data, "nothing runs: a cleared task may submit afresh"
 
 
@@ -187,7 +193,7 @@ def test_unknown_outcome_keeps_the_intent(server):
         "<html><title>Bad gateway</title></html>", status=502
     )
     with pytest.raises(OneMinUnknownOutcomeError):
-        op._submit(store, _fingerprint(op), op.validate_request())
+        op._submit(_ledger(op, store), op.validate_request())
     assert store.get(STATE_KEY)["uuid"] is None, "the next try must not pay again blindly"
 
 
@@ -198,14 +204,14 @@ def test_garbled_answer_naming_the_uuid_saves_it_for_resuming(server):
     server.expect_request("/api/features").respond_with_data(
         body[: len(body) // 2], content_type="application/json"
     )
-    record = op._submit(store, _fingerprint(op), op.validate_request())
+    record = op._submit(_ledger(op, store), op.validate_request())
     assert record == {"uuid": UUID, "status": "PROCESSING"}
     assert store.get(STATE_KEY)["uuid"] == UUID
 
 
 def test_without_a_task_state_store_it_still_submits_once(server):
     op = _operator()
-    assert op._resume(None, _fingerprint(op)) is None
+    assert op._resume(_ledger(op, None)) is None
     server.expect_request("/api/features").respond_with_json(_record(UUID, "PROCESSING"))
-    assert op._submit(None, _fingerprint(op), op.validate_request())["uuid"] == UUID
+    assert op._submit(_ledger(op, None), op.validate_request())["uuid"] == UUID
     assert len(server.log) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from typing import Any
 
@@ -169,15 +170,43 @@ def test_failed_generation_gives_failure_event(onemin_conn_env, onemin_emulator)
         record_from_event(event)
 
 
-def test_transient_errors_are_retried_until_success(onemin_conn_env, onemin_emulator):
+def _set_extra(monkeypatch, **extra: Any) -> None:
+    conn = json.loads(os.environ["AIRFLOW_CONN_ONEMIN_DEFAULT"])
+    conn["extra"].update(extra)
+    monkeypatch.setenv("AIRFLOW_CONN_ONEMIN_DEFAULT", json.dumps(conn))
+
+
+def _queue_five_transient_poll_failures(emulator) -> None:
+    emulator.add_fault("status", count=2, endpoint="results", code=503)
+    emulator.add_fault("status", endpoint="results", code=429, retry_after=0)
+    emulator.add_fault("truncated_json", endpoint="results")
+    emulator.add_fault("reset_before_charge", endpoint="results")
+
+
+def test_transient_errors_are_retried_within_max_attempts(onemin_conn_env, onemin_emulator, monkeypatch):
+    """Five failures of one poll in a row, then an answer: the sixth attempt is allowed."""
+    _set_extra(monkeypatch, max_attempts=6)
     uuid = _submit()
-    onemin_emulator.add_fault("status", count=2, endpoint="results", code=503)
-    onemin_emulator.add_fault("status", endpoint="results", code=429, retry_after=0)
-    onemin_emulator.add_fault("truncated_json", endpoint="results")
-    onemin_emulator.add_fault("reset_before_charge", endpoint="results")
+    _queue_five_transient_poll_failures(onemin_emulator)
     event = _run(OneMinResultTrigger(uuid, poll_interval=0.05))
     assert event["status"] == "success"
     assert onemin_emulator.faults == []
+    assert onemin_emulator.charges() == 1
+
+
+def test_a_poll_that_uses_up_max_attempts_ends_with_a_retryable_error(
+    onemin_conn_env, onemin_emulator, monkeypatch
+):
+    """The same policy as the worker's: max_attempts bounds one poll; an Airflow retry resumes."""
+    _set_extra(monkeypatch, max_attempts=5)
+    uuid = _submit()
+    _queue_five_transient_poll_failures(onemin_emulator)
+    event = _run(OneMinResultTrigger(uuid, poll_interval=0.05))
+    assert event["status"] == "error"
+    assert "gave up after 5 attempts" in event["message"]
+    with pytest.raises(OneMinError) as caught:
+        record_from_event(event)
+    assert not caught.value.final
     assert onemin_emulator.charges() == 1
 
 
@@ -255,7 +284,7 @@ def test_tls_context_is_built_once_per_setting_and_honours_it():
 
     import certifi
 
-    from airflow_provider_onemin.triggers.background_replacer import _tls_context
+    from airflow_provider_onemin.hooks.base import tls_context as _tls_context
 
     assert _tls_context(None, True, True) is _tls_context(None, True, True)
     assert _tls_context(None, True, True).verify_mode == ssl.CERT_REQUIRED

@@ -2,9 +2,9 @@
 Reading 1min.ai's answers: error bodies, ``Retry-After``, and what a transport failure means.
 
 Both error shapes of the API are understood, HTML pages are reduced to their title, and every
-failure is turned into one class of :mod:`airflow_provider_onemin.exceptions`. Shared by the hook
-(requests) and the trigger (httpx): the functions take any response with ``status_code``,
-``text`` and ``headers``.
+failure is turned into one class of :mod:`airflow_provider_onemin.exceptions`. Shared by the sync
+hook (requests) and the async hook (httpx): the functions take any response with
+``status_code``, ``text`` and ``headers``, and either library's transport errors.
 """
 
 from __future__ import annotations
@@ -119,8 +119,43 @@ def root_causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+def _is_httpx_error(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".", 1)[0] == "httpx"
+
+
+def transport_error_kind(exc: BaseException) -> str:
+    """
+    What a transport error (requests or httpx) means: ``"certificate"`` (TLS verification
+    failed), ``"setup"`` (the request could not even be built), ``"not_sent"`` (it failed before
+    any byte reached the server) or ``"after_sending"`` (the server may have processed it).
+    """
+    if is_certificate_error(exc):
+        return "certificate"
+    if _is_httpx_error(exc):
+        import httpx
+
+        if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+            return "setup"
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)):
+            return "not_sent"
+        return "after_sending"
+    import requests
+
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidHeader,
+        ),
+    ):
+        return "setup"
+    return "not_sent" if request_surely_not_sent(exc) else "after_sending"
+
+
 def request_surely_not_sent(exc: BaseException) -> bool:
-    """True when a transport error happened before any byte of the request reached the server."""
+    """True when a requests error happened before any byte of the request reached the server."""
     import requests
     from urllib3.exceptions import NameResolutionError, NewConnectionError
 
@@ -199,7 +234,17 @@ def classify_answer(response: Any, method: str, path: str, *, secrets: Iterable[
 
 
 def transport_failure(exc: BaseException) -> str:
-    """What a requests error means for the caller, in words (after the request was sent)."""
+    """What a transport error after sending means for the caller, in words (requests or httpx)."""
+    if _is_httpx_error(exc):
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException):
+            return "timed out waiting for the answer"
+        if isinstance(exc, httpx.DecodingError):
+            return "got an answer that broke off or could not be decoded"
+        if isinstance(exc, httpx.TransportError):
+            return "lost the connection after sending"
+        return "failed after sending"
     import requests
 
     if isinstance(exc, requests.exceptions.ReadTimeout):

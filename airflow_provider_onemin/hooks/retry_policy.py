@@ -1,21 +1,37 @@
 """
 How long to wait before the next attempt of a request, or why to stop, and how to say so.
 
-The hook runs its attempts on tenacity; these functions are the policy it applies: exponential
-backoff with jitter, a ``Retry-After`` never cut short, a cap on attempts and on the total time
-slept.
+Both hooks run their attempts on tenacity (``Retrying`` on workers, ``AsyncRetrying`` in the
+triggerer) with the options of :func:`retrying_options`; these functions are the one policy they
+apply: exponential backoff with jitter, a ``Retry-After`` never cut short, a cap on attempts and
+on the total time slept, and for a poll also the wait's deadline.
 """
 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_provider_onemin.exceptions import OneMinAPIError, OneMinError
 from airflow_provider_onemin.hooks.answers import readable_seconds
 
 if TYPE_CHECKING:
+    import logging
+
+    from tenacity import RetryCallState
+
     from airflow_provider_onemin.hooks.client_settings import OneMinClientSettings
+
+
+class Retryable(Exception):
+    """Internal wrapper: the wrapped error may be retried; carries an optional wait hint."""
+
+    def __init__(self, error: OneMinError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
 
 def retry_delay(
     settings: OneMinClientSettings, attempt_number: int, retry_after: float | None, slept: float
@@ -62,3 +78,56 @@ def gave_up(error: OneMinError, what: str, attempts: int, elapsed: float, reason
     )
     error.attempts = attempts  # type: ignore[attr-defined]
     return error
+
+
+def retrying_options(
+    settings: OneMinClientSettings, what: str, log: logging.Logger, *, deadline: float | None = None
+) -> dict[str, Any]:
+    """
+    Keyword arguments for tenacity's ``Retrying`` or ``AsyncRetrying``: the policy, in one place.
+
+    Only errors wrapped in :class:`Retryable` are retried; :func:`retry_delay` decides how long to
+    wait or why to stop, once per attempt, whatever order tenacity asks in. ``deadline`` (epoch
+    seconds, for polls) also ends the retries when the next wait would pass it.
+    """
+    from tenacity import retry_if_exception_type
+
+    started = time.monotonic()
+    decisions: dict[int, tuple[float, str | None]] = {}
+
+    def decide(state: RetryCallState) -> tuple[float, str | None]:
+        if state.attempt_number not in decisions:
+            retryable = state.outcome.exception() if state.outcome else None
+            retry_after = retryable.retry_after if isinstance(retryable, Retryable) else None
+            delay, reason = retry_delay(settings, state.attempt_number, retry_after, state.idle_for)
+            if reason is None and deadline is not None and time.time() + delay > deadline:
+                delay, reason = 0.0, "poll_timeout reached"
+            decisions[state.attempt_number] = (delay, reason)
+        return decisions[state.attempt_number]
+
+    def before_sleep(state: RetryCallState) -> None:
+        retryable = state.outcome.exception() if state.outcome else None
+        error = retryable.error if isinstance(retryable, Retryable) else retryable
+        log.warning(
+            "%s: attempt %d of %d failed (%s); retrying in %.2f s.",
+            what,
+            state.attempt_number,
+            settings.max_attempts,
+            short_error(error) if isinstance(error, OneMinError) else error,
+            decide(state)[0],
+        )
+
+    def give_up(state: RetryCallState) -> NoReturn:
+        retryable = state.outcome.exception() if state.outcome else None
+        assert isinstance(retryable, Retryable)
+        reason = decide(state)[1] or "retries exhausted"
+        elapsed = time.monotonic() - started
+        raise gave_up(retryable.error, what, state.attempt_number, elapsed, reason) from None
+
+    return {
+        "retry": retry_if_exception_type(Retryable),
+        "wait": lambda state: decide(state)[0],
+        "stop": lambda state: decide(state)[1] is not None,
+        "before_sleep": before_sleep,
+        "retry_error_callback": give_up,
+    }

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
-from airflow_provider_onemin.exceptions import (
-    OneMinError,
-    OneMinInputFileError,
-    OneMinUnknownOutcomeError,
-    OneMinValidationError,
-)
+from airflow_provider_onemin.exceptions import OneMinError
+from airflow_provider_onemin.ledger import STATE_KEY, request_hash
 from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.outlets import annotate_asset_events, literal_output_asset
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
-    from airflow_provider_onemin.inputs import ImageFile
+    from airflow_provider_onemin.ledger import SubmissionLedger
 
 #: Operator argument -> promptObject field. The order is the order of the seed document.
 PROMPT_FIELDS: dict[str, str] = {
@@ -41,8 +35,7 @@ PROMPT_FIELDS: dict[str, str] = {
     "seed": "seed",
 }
 _INTEGER_ARGUMENTS = ("num_images", "seed")
-#: Key in the task state store; keyed by dag, task, run and map index, never by try number.
-STATE_KEY = "onemin_submission"
+__all__ = ["STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
 
 
 def _is_templated(value: Any) -> bool:
@@ -61,12 +54,6 @@ def _coerce_integer(name: str, value: Any) -> Any:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return value
-
-
-def request_hash(model: str, prompt_object: dict[str, Any]) -> str:
-    """A stable hash of what the user asked for (image references as given, before upload)."""
-    canonical = json.dumps({"model": model, "promptObject": prompt_object}, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class BackgroundReplacerOperator(BaseOperator):
@@ -159,7 +146,7 @@ class BackgroundReplacerOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         if "outlets" not in kwargs and not dry_run:
-            asset = self._literal_output_asset(output_path)
+            asset = literal_output_asset(output_path)
             if asset is not None:
                 kwargs["outlets"] = [asset]
         super().__init__(**kwargs)
@@ -218,26 +205,6 @@ class BackgroundReplacerOperator(BaseOperator):
 
     # --- outputs ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _literal_output_asset(output_path: Any) -> Asset | None:
-        """The Asset of ``output_path`` when it is known at parse time, else ``None``."""
-        if output_path is None or isinstance(output_path, bool):
-            return None
-        if isinstance(output_path, str):
-            if not output_path.strip() or "{{" in output_path or "{%" in output_path:
-                return None
-        else:
-            from airflow.sdk import ObjectStoragePath
-
-            if not isinstance(output_path, (ObjectStoragePath, os.PathLike)):
-                return None  # an XComArg or another value only known at run time
-        from airflow_provider_onemin.storage import asset_for_output
-
-        try:
-            return asset_for_output(output_path)
-        except (ValueError, OneMinError):
-            return None  # relative, or a scheme unknown here: the task says so before paying
-
     @property
     def output_asset(self) -> Asset | None:
         """
@@ -246,7 +213,7 @@ class BackgroundReplacerOperator(BaseOperator):
         Use it to schedule a consumer DAG: ``schedule=[replace.output_asset]``. ``None`` when
         ``output_path`` is unset or templated.
         """
-        return self._literal_output_asset(self.output_path)
+        return literal_output_asset(self.output_path)
 
     # --- execution --------------------------------------------------------------------------
 
@@ -261,12 +228,13 @@ class BackgroundReplacerOperator(BaseOperator):
         self._check_output_path()
         if self.dry_run:
             return self._dry_run(body)
+        from airflow_provider_onemin.ledger import SubmissionLedger, submission_store
+
         fingerprint = request_hash(self.model, body["promptObject"])
-        store = context.get("task_state_store")
-        record = self._resume(store, fingerprint)
+        ledger = SubmissionLedger(submission_store(context), fingerprint, log=self.log)
+        record = self._resume(ledger)
         if record is None:
-            body = self._with_uploaded_images(body)
-            record = self._submit(store, fingerprint, body)
+            record = self._submit(ledger, self._with_uploaded_images(body))
         if not self.hook.check_status(record):
             if self.deferrable:
                 self._defer(record["uuid"])
@@ -291,8 +259,9 @@ class BackgroundReplacerOperator(BaseOperator):
         the connection is not even read. The task's outlets are dropped for this run: a success
         with no file stored must not announce new results to asset-scheduled DAGs.
         """
-        uploads = self._read_local_images(body)
-        for field, _, image in uploads:
+        from airflow_provider_onemin.uploads import read_local_images
+
+        for field, _, image in read_local_images(body):
             self.log.info(
                 "Dry run: %s would be uploaded first (%s, %d bytes, %s) and replaced by its asset path.",
                 field,
@@ -341,144 +310,37 @@ class BackgroundReplacerOperator(BaseOperator):
             method_name="execute_complete",
         )
 
-    def _resume(self, store: Any, fingerprint: str) -> dict[str, Any] | None:
-        """The record of an earlier attempt of this task instance with the same request, if any."""
-        if store is None:
-            self.log.warning(
-                "No task_state_store in the context: a retry of this task cannot resume a paid "
-                "generation and would submit it again."
-            )
+    def _resume(self, ledger: SubmissionLedger) -> dict[str, Any] | None:
+        """The record of an earlier try's generation to go on with, or None to submit."""
+        uuid = ledger.resumable_uuid(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
+        if uuid is None:
             return None
-        state = store.get(STATE_KEY)
-        if not isinstance(state, dict) or state.get("request_hash") != fingerprint:
-            if state:
-                self.log.info("The request changed since the last attempt: submitting afresh.")
-            return None
-        uuid = state.get("uuid")
-        if not uuid:
-            if self.hook.settings.retry_unknown_outcome:
-                self.log.warning(
-                    "An earlier attempt sent this request at %s and its outcome is unknown; "
-                    "retry_unknown_outcome is set, so it is sent again (it may be charged twice).",
-                    state.get("submitted_at"),
-                )
-                return None
-            raise OneMinUnknownOutcomeError(
-                f"An earlier attempt of this task sent this request at {state.get('submitted_at')} and "
-                "stopped before 1min.ai's answer was saved: the generation may have been charged, so "
-                "it is NOT sent again. Check the 1min.ai history. To submit anyway, change the "
-                "request (e.g. the seed), delete the task state store key "
-                f"{STATE_KEY!r} of this task instance, or set \"retry_unknown_outcome\": true in "
-                "the connection's extra.",
-                sent_at=state.get("submitted_at"),
-            )
-        self.log.info("Resuming generation %s submitted by an earlier attempt; nothing is paid again.", uuid)
-        from airflow_provider_onemin.hooks.onemin import generation_state
+        return ledger.resumed(uuid, self.hook.get_result(uuid))
 
-        record = self.hook.get_result(uuid)
-        if record is not None and generation_state(record) == "failed":
-            self.log.warning(
-                "Generation %s of an earlier attempt ended with status %s: submitting afresh.",
-                uuid,
-                record.get("status"),
-            )
-            store.delete(STATE_KEY)
-            return None
-        if record is None:
-            raise OneMinUnknownOutcomeError(
-                f"Generation {uuid}, submitted by an earlier attempt, is unknown to 1min.ai now. It is "
-                "not submitted again automatically: change the request or clear the task state.",
-                uuid=uuid,
-                sent_at=state.get("submitted_at"),
-            )
-        return record
-
-    def _submit(self, store: Any, fingerprint: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Send the paid request once; record the intent before and the uuid after."""
-        from airflow.sdk.execution_time.context import NEVER_EXPIRE
-
-        submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        state: dict[str, Any] = {"request_hash": fingerprint, "uuid": None, "submitted_at": submitted_at}
-        if store is not None:
-            store.set(STATE_KEY, state, retention=NEVER_EXPIRE)
+    def _submit(self, ledger: SubmissionLedger, body: dict[str, Any]) -> dict[str, Any]:
+        """Send the paid request once; the ledger records the intent before and the uuid after."""
+        submitted_at = ledger.record_intent()
         self.log.info(
             "Submitting the paid generation to %s (request %s, at %s).",
             self.hook.base_url,
-            fingerprint[:12],
+            ledger.fingerprint[:12],
             submitted_at,
         )
         try:
             record = self.hook.run_feature({**body, "async": True})
-        except OneMinUnknownOutcomeError:
-            raise  # the intent stays: a later attempt must not pay again blindly
-        except OneMinError:
-            # Refused (400/401/422/429...) or failed at once: nothing is running to resume, and a
-            # clear of the task should submit afresh.
-            if store is not None:
-                store.delete(STATE_KEY)
+        except OneMinError as error:
+            ledger.submission_failed(error)
             raise
-        uuid = record["uuid"]
         # Logged before it is saved: should saving fail, the log still names what was paid for.
-        self.log.info("1min.ai accepted generation %s (status %s).", uuid, record.get("status"))
-        if store is not None:
-            store.set(STATE_KEY, {**state, "uuid": uuid}, retention=NEVER_EXPIRE)
+        self.log.info("1min.ai accepted generation %s (status %s).", record["uuid"], record.get("status"))
+        ledger.record_uuid(record["uuid"])
         return record
-
-    def _read_local_images(self, body: dict[str, Any]) -> list[tuple[str, int | None, ImageFile]]:
-        """
-        Read and check the local and object-storage images of ``body`` (free, nothing is sent).
-
-        :return: ``(field, reference index or None for imageUrl, image)`` for each one to upload.
-        """
-        from airflow_provider_onemin.inputs import (
-            MAX_REFERENCES_TOTAL_BYTES,
-            classify_reference,
-            read_image,
-        )
-
-        prompt_object = body["promptObject"]
-        image_url = prompt_object["imageUrl"]
-        references = list(prompt_object.get("style_reference_images") or [])
-        to_upload = []
-        if classify_reference(image_url) in ("file", "object"):
-            to_upload.append(("promptObject.imageUrl", image_url, None))
-        for index, ref in enumerate(references):
-            if classify_reference(ref) in ("file", "object"):
-                to_upload.append((f"promptObject.style_reference_images[{index}]", ref, index))
-        files: list[tuple[str, int | None, ImageFile]] = []
-        problems = []
-        for field, ref, index in to_upload:
-            try:
-                files.append((field, index, read_image(ref, field)))
-            except OneMinValidationError as exc:
-                problems.extend(exc.violations)
-        reference_bytes = sum(len(f.data) for _, i, f in files if i is not None)
-        if reference_bytes > MAX_REFERENCES_TOTAL_BYTES:
-            problems.append(
-                f"promptObject.style_reference_images: {reference_bytes} bytes together, over the "
-                f"limit of {MAX_REFERENCES_TOTAL_BYTES} bytes (10 MiB)"
-            )
-        if problems:
-            raise OneMinInputFileError(problems, summary="Input image(s) refused")
-        return files
 
     def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
         """Upload local and object-storage images; return the body with their asset paths."""
-        files = self._read_local_images(body)
-        if not files:
-            return body
-        prompt_object = dict(body["promptObject"])
-        references = list(prompt_object.get("style_reference_images") or [])
-        for field, index, image in files:
-            asset_path = self.hook.upload_asset(image.data, image.filename, content_type=image.mime_type)
-            self.log.info("Uploaded %s as asset %s", field, asset_path)
-            if index is None:
-                prompt_object["imageUrl"] = asset_path
-            else:
-                references[index] = asset_path
-        if references:
-            prompt_object["style_reference_images"] = references
-        return {**body, "promptObject": prompt_object}
+        from airflow_provider_onemin.uploads import upload_local_images
+
+        return upload_local_images(self.hook, body, self.log)
 
     def _finish(self, context: Context, record: dict[str, Any]) -> list[str]:
         """Push the results to XCom (and store them) once the generation succeeded."""
@@ -507,7 +369,15 @@ class BackgroundReplacerOperator(BaseOperator):
             ti.xcom_push(key="stored_paths", value=stored)
             if stored:
                 self.result_link = stored[0]
-            self._annotate_asset_events(context, record, seeds, stored)
+            extra = {
+                "prompt": self.prompt,
+                "seed": seeds[0] if seeds else _coerce_integer("seed", self.seed),
+                "seeds": seeds,
+                "uuid": record.get("uuid"),
+                "count": len(stored),
+                "stored_paths": stored,
+            }
+            annotate_asset_events(context, self.outlets, self.output_path, extra)
         self.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
         return results
 
@@ -526,33 +396,3 @@ class BackgroundReplacerOperator(BaseOperator):
             task_id=ti.task_id,
             map_index=map_index if isinstance(map_index, int) else -1,
         )
-
-    def _annotate_asset_events(
-        self, context: Context, record: dict[str, Any], seeds: list[Any], stored: list[str]
-    ) -> None:
-        """
-        Give the asset events of this task what a consumer needs to find the files.
-
-        An ``Asset`` outlet gets the metadata as its event's extra; an ``AssetAlias`` outlet gets an
-        event for the asset of the (rendered) output folder, with the same extra.
-        """
-        from airflow.sdk import Asset, AssetAlias
-
-        from airflow_provider_onemin.storage import asset_for_output
-
-        outlet_events = context.get("outlet_events")
-        if outlet_events is None or not self.outlets:
-            return
-        extra: dict[str, Any] = {
-            "prompt": self.prompt,
-            "seed": seeds[0] if seeds else _coerce_integer("seed", self.seed),
-            "seeds": seeds,
-            "uuid": record.get("uuid"),
-            "count": len(stored),
-            "stored_paths": stored,
-        }
-        for outlet in self.outlets:
-            if isinstance(outlet, AssetAlias):
-                outlet_events[outlet].add(asset_for_output(self.output_path), extra=extra)
-            elif isinstance(outlet, Asset):
-                outlet_events[outlet].extra.update(extra)

@@ -18,13 +18,9 @@ Events (plain JSON, so they survive the trigger table and ``dag.test()``):
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import random
-import ssl
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -40,11 +36,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinTimeoutError,
     OneMinUnsafeContentError,
 )
-
-if TYPE_CHECKING:
-    import httpx
-
-    from airflow_provider_onemin.hooks.client_settings import OneMinClientSettings
+from airflow_provider_onemin.hooks.records import check_status, generation_state
 
 #: Errors an event may name; anything else comes back as a plain (retryable) OneMinError.
 _EVENT_ERRORS: dict[str, type[OneMinError]] = {
@@ -59,35 +51,18 @@ _EVENT_ERRORS: dict[str, type[OneMinError]] = {
         OneMinError,
     )
 }
-#: ``aiRecord: null`` this many times in a row: the record is gone, waiting longer will not help.
-_MAX_MISSING = 3
-
-
-class _Transient(Exception):
-    """A poll failed in a way the next poll may not: carries the error and an optional wait hint."""
-
-    def __init__(self, error: OneMinError | str, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.retry_after = retry_after
-
-
-class _Stop(Exception):
-    """Waiting cannot go on: carries the event to send."""
-
-    def __init__(self, event: TriggerEvent) -> None:
-        super().__init__(event.payload)
-        self.event = event
 
 
 class OneMinResultTrigger(BaseTrigger):
     """
     Poll a generation until it is ``SUCCESS``, ``FAILURE`` or the deadline passes.
 
-    Transient failures (connection errors, 429, 5xx, garbled answers) are retried with
-    exponential backoff and jitter (the connection's ``backoff_initial``/``backoff_max``, and
-    ``Retry-After`` when sent) until the deadline; polling is free, so they never end the wait
-    early. Only what no further poll can fix (a refused key, a missing connection, a refused
-    request, a record that vanished) ends it with an error event.
+    It polls through :class:`~airflow_provider_onemin.hooks.onemin.OneMinAsyncHook`, with the same
+    retry policy as the worker: a poll that fails transiently (connection errors, 429, 5xx,
+    garbled answers) is retried with backoff within ``max_attempts`` and ``max_retry_wait``, each
+    poll with a fresh budget, never past the deadline. What no further poll can fix (a refused
+    key, a missing connection, a refused request, a record that vanished, a poll that used up its
+    retries) ends the wait with an error event.
 
     :param uuid: the generation's uuid (from the async submission).
     :param onemin_conn_id: the Airflow connection holding the API key and host.
@@ -157,174 +132,21 @@ class OneMinResultTrigger(BaseTrigger):
         yield event
 
     async def _wait(self) -> TriggerEvent:
-        import httpx
+        from airflow_provider_onemin.hooks.onemin import OneMinAsyncHook
 
-        from airflow_provider_onemin import __version__
-
-        base_url, api_key, settings = await self._connection_settings()
         self.log.info("Polling generation %s every %.1f s.", self.uuid, self.poll_interval)
-        async with httpx.AsyncClient(
-            base_url=base_url,
-            headers={
-                "API-KEY": api_key,
-                "Accept": "application/json",
-                "User-Agent": f"airflow-provider-onemin/{__version__} python-httpx/{httpx.__version__}",
-            },
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            proxy=settings.proxy,
-            verify=_tls_context(settings.ca_bundle, settings.verify_ssl, settings.proxy is None),
-            # Connection settings decide, like the hook: environment proxies would win otherwise.
-            trust_env=settings.proxy is None,
-        ) as client:
-            failures = 0
-            missing = 0
-            while True:
-                wait = self.poll_interval
-                try:
-                    record = await self._poll(client)
-                except _Transient as problem:
-                    failures += 1
-                    wait = max(_backoff(settings, failures), problem.retry_after or 0.0)
-                    self.log.warning("Polling %s: %s; retrying in %.1f s.", self.uuid, problem, wait)
-                except _Stop as stop:
-                    return stop.event
-                else:
-                    failures = 0
-                    if record is None:
-                        missing += 1
-                        if missing >= _MAX_MISSING:
-                            raise OneMinMalformedResponseError(
-                                f"1min.ai has no record of generation {self.uuid} (aiRecord: null, "
-                                f"{missing} times). It may have been deleted; check the 1min.ai history."
-                            )
-                    else:
-                        missing = 0
-                        event = self._final_event(record)
-                        if event is not None:
-                            return event
-                if time.time() + wait > self.deadline:
-                    return self._timeout_event()
-                await asyncio.sleep(wait)
-
-    async def _connection_settings(self) -> tuple[str, str, OneMinClientSettings]:
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        from airflow_provider_onemin.hooks.client_settings import OneMinClientSettings, parse_base_url
-
-        try:
-            # The async variant: the sync one would block the triggerer's event loop (and can
-            # deadlock on the supervisor channel).
-            conn = await BaseHook.aget_connection(self.onemin_conn_id)
-        except AirflowNotFoundException:
-            conn = await _connection_from_in_process_supervisor(self.onemin_conn_id)
-            if conn is None:
-                raise OneMinConfigurationError(
-                    f"Connection {self.onemin_conn_id!r} is not defined where the triggerer can see it."
-                ) from None
-        if not conn.password:
-            raise OneMinConfigurationError(
-                f"Connection {self.onemin_conn_id!r} has no API key: put the 1min.ai API key in the "
-                "connection's password field ('API Key' in the form)."
-            )
-        # Not extra_dejson: its sync secret masking can deadlock the triggerer's supervisor channel.
-        extra = await conn.aextra_dejson()
-        settings, _ = OneMinClientSettings.from_extra(extra or {}, self.onemin_conn_id)
-        return parse_base_url(conn.host, conn.port, self.onemin_conn_id), conn.password, settings
-
-    async def _poll(self, client: httpx.AsyncClient) -> dict[str, Any] | None:
-        """One poll: the record, None when unknown; raise _Transient or _Stop otherwise."""
-        import httpx
-
-        from airflow_provider_onemin.hooks.answers import classify_answer
-        from airflow_provider_onemin.hooks.onemin import RESULTS_PATH
-        from airflow_provider_onemin.validation import record_or_none
-
-        path = RESULTS_PATH.format(uuid=self.uuid)
-        # A hung request must not outlive the deadline by a whole read timeout.
-        remaining = max(1.0, self.deadline - time.time())
-        try:
-            response = await client.get(path, timeout=_capped_timeout(client.timeout, remaining))
-        except httpx.TransportError as exc:
-            raise _Transient(f"{type(exc).__name__} (no answer)") from None
-        if response.status_code != 200:
-            error = classify_answer(response, "GET", path)
-            if error.final:
-                raise _Stop(self._error_event(error))
-            raise _Transient(error, getattr(error, "retry_after", None))
-        try:
-            answer = response.json()
-        except ValueError:
-            raise _Transient(f"the answer is not JSON ({len(response.content)} bytes)") from None
-        try:
-            return record_or_none(answer, what=f"GET {path}")
-        except OneMinMalformedResponseError as error:
-            raise _Transient(error) from None
-
-    def _final_event(self, record: dict[str, Any]) -> TriggerEvent | None:
-        """The event for a finished generation, or None while it runs."""
-        from airflow_provider_onemin.hooks.onemin import generation_state
-
-        state = generation_state(record)
-        if state == "success":
+        async with OneMinAsyncHook(self.onemin_conn_id) as hook:
+            try:
+                record = await hook.wait_for_end(
+                    self.uuid, poll_interval=self.poll_interval, deadline=self.deadline, timeout=self.timeout
+                )
+            except OneMinTimeoutError:
+                return self._timeout_event()
+        if generation_state(record) == "success":
             self.log.info("Generation %s succeeded.", self.uuid)
             return self._event("success", record=record)
-        if state == "pending":
-            self.log.debug("Generation %s is %s.", self.uuid, record.get("status"))
-            return None
         self.log.info("Generation %s ended with status %s.", self.uuid, record.get("status"))
         return self._event("failure", record=record)
-
-
-async def _connection_from_in_process_supervisor(conn_id: str) -> Any:
-    """
-    The connection through the sync channel when the trigger runs inline in ``dag.test()``.
-
-    There (and in ``airflow dags test``) Airflow 3.3 runs the trigger with an in-process
-    supervisor channel that has no ``asend``, so ``aget_connection`` silently skips the metadata
-    database and only sees environment variables and external secrets backends. The sync lookup
-    works there; it runs in a thread so the event loop is not blocked. None elsewhere.
-    """
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-    from airflow.sdk.execution_time import task_runner
-
-    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
-    if comms is None or hasattr(comms, "asend"):
-        return None
-    try:
-        return await asyncio.to_thread(BaseHook.get_connection, conn_id)
-    except AirflowNotFoundException:
-        return None
-
-
-@functools.lru_cache(maxsize=8)
-def _tls_context(ca_bundle: str | None, verify_ssl: bool, trust_env: bool) -> ssl.SSLContext:
-    """
-    One TLS context per setting, shared by all triggers: building one loads the CA bundle (~30 ms
-    of blocked event loop), which httpx would otherwise do for every trigger that starts.
-    """
-    if ca_bundle:
-        return ssl.create_default_context(cafile=ca_bundle)
-    import httpx
-
-    return httpx.create_ssl_context(verify=verify_ssl, trust_env=trust_env)
-
-
-def _capped_timeout(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
-    import httpx
-
-    def cap(value: float | None) -> float:
-        return seconds if value is None else min(value, seconds)
-
-    return httpx.Timeout(
-        connect=cap(timeout.connect), read=cap(timeout.read), write=cap(timeout.write), pool=cap(timeout.pool)
-    )
-
-
-def _backoff(settings: OneMinClientSettings, failures: int) -> float:
-    backoff = min(settings.backoff_max, settings.backoff_initial * 2 ** (failures - 1))
-    return backoff / 2 + random.uniform(0, backoff / 2)
 
 
 def record_from_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -339,9 +161,7 @@ def record_from_event(event: dict[str, Any]) -> dict[str, Any]:
     if status == "success" and isinstance(event.get("record"), dict):
         return event["record"]
     if status == "failure" and isinstance(event.get("record"), dict):
-        from airflow_provider_onemin.hooks.onemin import OneMinHook
-
-        OneMinHook.check_status(event["record"])  # raises OneMinGenerationFailedError
+        check_status(event["record"])  # raises OneMinGenerationFailedError
         raise OneMinGenerationFailedError(f"Generation {uuid} failed.", uuid=uuid)
     if status == "timeout":
         raise OneMinTimeoutError(

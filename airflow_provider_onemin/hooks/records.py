@@ -1,0 +1,134 @@
+"""
+Reading a generation's record: where it stands, why it failed, where its results are, and how
+long to keep polling it. Shared by the sync and the async hook, so both read a record alike.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow_provider_onemin.exceptions import (
+    OneMinGenerationFailedError,
+    OneMinMalformedResponseError,
+    OneMinTimeoutError,
+)
+
+if TYPE_CHECKING:
+    import logging
+
+SUCCESS_STATUS = "SUCCESS"
+PENDING_STATUSES = frozenset({"PROCESSING", "PENDING", "QUEUED", "IN_PROGRESS", "RUNNING", "STARTED"})
+#: ``aiRecord: null`` this many times in a row: the record is gone, waiting longer will not help.
+MAX_MISSING = 3
+
+
+def generation_state(record: dict[str, Any]) -> Literal["success", "pending", "failed"]:
+    """Where a record's generation stands: any status but SUCCESS or a pending one is a failure."""
+    status = str(record.get("status", "")).upper()
+    if status == SUCCESS_STATUS:
+        return "success"
+    if status in PENDING_STATUSES:
+        return "pending"
+    return "failed"
+
+
+def check_status(record: dict[str, Any]) -> bool:
+    """True when the record is a success, False while pending; raise when it failed."""
+    state = generation_state(record)
+    if state != "failed":
+        return state == "success"
+    uuid = record.get("uuid")
+    raise OneMinGenerationFailedError(
+        f"1min.ai generation {uuid} ended with status {record.get('status')!r}{failure_reason(record)}. "
+        "Check the prompt and source image; retrying the same request usually fails the same way.",
+        uuid=uuid,
+        status=record.get("status"),
+    )
+
+
+def failure_reason(record: dict[str, Any]) -> str:
+    """The reason a failed record gives, wherever the API put it (record, detail or response)."""
+    detail = record.get("aiRecordDetail") or {}
+    response = detail.get("responseObject") if isinstance(detail.get("responseObject"), dict) else {}
+    for source in (record, detail, response):
+        for key in ("errorMessage", "error", "message", "failReason"):
+            value = source.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("code")
+            if value:
+                return f" ({str(value)[:200]})"
+    return ""
+
+
+def download_urls(record: dict[str, Any], asset_base_url: str) -> list[str]:
+    """
+    One download URL per result: the record's ``temporaryUrl`` when present (it may be given
+    for the first result only), else the asset URL of the key, else ``responseObject.data[].url``.
+    """
+    detail = record.get("aiRecordDetail") or {}
+    keys = detail.get("resultObject") or []
+    data = (detail.get("responseObject") or {}).get("data") or []
+    temporary = record.get("temporaryUrl")
+    temporary_urls = temporary if isinstance(temporary, list) else [temporary] if temporary else []
+    urls: list[str] = []
+    for index in range(max(len(keys), len(data))):
+        if index < len(temporary_urls) and temporary_urls[index]:
+            urls.append(temporary_urls[index])
+        elif index < len(keys):
+            key = keys[index]
+            urls.append(key if "://" in key else f"{asset_base_url}/{key.lstrip('/')}")
+        elif isinstance(data[index], dict) and data[index].get("url"):
+            urls.append(data[index]["url"])
+    return urls
+
+
+class GenerationWait:
+    """
+    The bookkeeping of one wait for a generation, the same for the sync and the async hook.
+
+    :param uuid: the generation polled.
+    :param poll_interval: seconds between polls while it runs.
+    :param deadline: end of the wait, in epoch seconds (absolute, so a triggerer restart does
+        not extend it).
+    :param timeout: the wait's length in seconds, for messages.
+    """
+
+    def __init__(
+        self, uuid: str, *, poll_interval: float, deadline: float, timeout: float, log: logging.Logger
+    ) -> None:
+        self.uuid = uuid
+        self.poll_interval = poll_interval
+        self.deadline = deadline
+        self.timeout = timeout
+        self.log = log
+        self.missing = 0
+
+    def ended(self, record: dict[str, Any] | None) -> bool:
+        """True when ``record`` (a poll's answer) ended the generation, success or failure."""
+        if record is None:
+            self.missing += 1
+            if self.missing >= MAX_MISSING:
+                raise OneMinMalformedResponseError(
+                    f"1min.ai has no record of generation {self.uuid} (aiRecord: null, {self.missing} "
+                    "times). It may have been deleted; check the 1min.ai history."
+                )
+            return False
+        self.missing = 0
+        return generation_state(record) != "pending"
+
+    def next_sleep(self, record: dict[str, Any] | None) -> float:
+        """Seconds until the next poll; raise :class:`OneMinTimeoutError` past the deadline."""
+        if time.time() + self.poll_interval > self.deadline:
+            raise OneMinTimeoutError(
+                f"Generation {self.uuid} did not finish within {self.timeout:g} s. Polling is free: "
+                "retry the task (it resumes this generation) or raise poll_timeout.",
+                uuid=self.uuid,
+            )
+        self.log.debug(
+            "Generation %s is %s; polling again in %.1f s.",
+            self.uuid,
+            record.get("status") if record else "not visible yet",
+            self.poll_interval,
+        )
+        return self.poll_interval
