@@ -16,6 +16,7 @@ from airflow_provider_onemin.outlets import annotate_asset_events, literal_outpu
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Asset, Context
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
@@ -215,6 +216,26 @@ class BackgroundReplacerOperator(BaseOperator):
         """
         return literal_output_asset(self.output_path)
 
+    # --- lineage (the OpenLineage provider calls these when it is installed) ----------------
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage:
+        """The images read and the request (see :mod:`airflow_provider_onemin.lineage`)."""
+        from airflow_provider_onemin.lineage import operator_lineage
+
+        return operator_lineage(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Also the stored results and the generation they come from."""
+        from airflow_provider_onemin.lineage import operator_lineage
+
+        return operator_lineage(self)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """What the failed try read, and the generation it got, if any."""
+        from airflow_provider_onemin.lineage import operator_lineage
+
+        return operator_lineage(self)
+
     # --- execution --------------------------------------------------------------------------
 
     @cached_property
@@ -334,6 +355,7 @@ class BackgroundReplacerOperator(BaseOperator):
         # Logged before it is saved: should saving fail, the log still names what was paid for.
         self.log.info("1min.ai accepted generation %s (status %s).", record["uuid"], record.get("status"))
         ledger.record_uuid(record["uuid"])
+        self._note_generation(record)
         return record
 
     def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -364,6 +386,7 @@ class BackgroundReplacerOperator(BaseOperator):
         download_urls = self.hook.result_download_urls(record)
         # Until something is stored, the link is 1min.ai's own URL (signed or not, it may expire).
         self.result_link = next(iter(download_urls or [u for u in result_urls if u]), None)
+        stored: list[str] = []
         if self.output_path is not None and self.output_path != "":
             stored = self._store(context, download_urls)
             ti.xcom_push(key="stored_paths", value=stored)
@@ -378,8 +401,15 @@ class BackgroundReplacerOperator(BaseOperator):
                 "stored_paths": stored,
             }
             annotate_asset_events(context, self.outlets, self.output_path, extra)
+        self._note_generation(record, results=results, result_urls=result_urls, seeds=seeds, stored_paths=stored)
         self.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
         return results
+
+    def _note_generation(self, record: dict[str, Any], **outcome: Any) -> None:
+        """Keep what this try got for its lineage report (read in this process, not from XCom)."""
+        from airflow_provider_onemin.lineage import GenerationOutcome
+
+        self.generation_outcome = GenerationOutcome(uuid=record.get("uuid"), **outcome)
 
     def _store(self, context: Context, download_urls: list[str]) -> list[str]:
         """Download every result to ``output_path``; return the stored URIs in result order."""
