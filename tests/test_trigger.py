@@ -78,7 +78,15 @@ def test_serialize_round_trip_keeps_only_uuid_conn_and_poll_settings():
     trigger = OneMinResultTrigger(UUID, onemin_conn_id="onemin_prod", poll_interval=2, timeout=90)
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
-    assert set(kwargs) == {"uuid", "onemin_conn_id", "poll_interval", "timeout", "deadline"}
+    assert set(kwargs) == {
+        "uuid",
+        "onemin_conn_id",
+        "poll_interval",
+        "timeout",
+        "deadline",
+        "min_defer_time",
+        "not_before",
+    }
     assert json.loads(json.dumps(kwargs)) == kwargs
 
     again = _rebuild(trigger)

@@ -95,6 +95,10 @@ class BackgroundReplacerOperator(BaseOperator):
         (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between result polls (default: the connection's, 5 s).
     :param poll_timeout: seconds to wait for a generation (default: the connection's, 1 h).
+    :param min_defer_time: with ``deferrable``, the least time in seconds a task stays deferred,
+        even when its generation ends sooner, so that Airflow has processed the end of the
+        deferring run before the task resumes (Airflow's stale-deferral race, apache/airflow#72716).
+        Default: twice the worker's ``[workers] min_heartbeat_interval``; 0 turns the guard off.
 
     **Assets.** When ``output_path`` is a literal (not templated) and ``outlets`` is not given, the
     operator declares ``outlets=[output_asset]`` itself: the Asset ``<scheme>://<path>`` of the
@@ -144,6 +148,7 @@ class BackgroundReplacerOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | None = None,
         poll_timeout: float | None = None,
+        min_defer_time: float | None = None,
         **kwargs: Any,
     ) -> None:
         if "outlets" not in kwargs and not dry_run:
@@ -168,6 +173,11 @@ class BackgroundReplacerOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
+        if min_defer_time is not None:
+            from airflow_provider_onemin.deferral import resolve_min_defer_time
+
+            resolve_min_defer_time(min_defer_time)  # a bad value fails the DAG import, not the deferral
+        self.min_defer_time = min_defer_time
         self.result_link: str | None = None
         if not any(_is_templated(getattr(self, arg)) for arg in PROMPT_FIELDS):
             # A bad literal fails the DAG import, with the same message as at run time.
@@ -315,6 +325,7 @@ class BackgroundReplacerOperator(BaseOperator):
         return self._finish(context, record)
 
     def _defer(self, uuid: str) -> None:
+        from airflow_provider_onemin.deferral import resolve_min_defer_time
         from airflow_provider_onemin.triggers.background_replacer import OneMinResultTrigger
 
         settings = self.hook.settings
@@ -327,6 +338,7 @@ class BackgroundReplacerOperator(BaseOperator):
                 onemin_conn_id=self.onemin_conn_id,
                 poll_interval=poll_interval,
                 timeout=poll_timeout,
+                min_defer_time=resolve_min_defer_time(self.min_defer_time),
             ),
             method_name="execute_complete",
         )

@@ -24,6 +24,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_onemin.deferral import hold_until
 from airflow_provider_onemin.exceptions import (
     OneMinAPIError,
     OneMinAuthenticationError,
@@ -70,6 +71,11 @@ class OneMinResultTrigger(BaseTrigger):
     :param timeout: seconds to wait in all, counted from the first deferral.
     :param deadline: absolute end of the wait (epoch seconds); set on the first deferral and kept
         across triggerer restarts so that a restart does not extend the wait.
+    :param min_defer_time: seconds after the deferral before which no event is sent: an end seen
+        sooner is held back until then, so that the scheduler has read the end of the deferring
+        run before the task resumes (see :mod:`airflow_provider_onemin.deferral`). 0: no hold.
+    :param not_before: the moment (epoch seconds) that hold ends; set on the first deferral from
+        ``min_defer_time`` and kept across triggerer restarts.
     """
 
     def __init__(
@@ -79,6 +85,8 @@ class OneMinResultTrigger(BaseTrigger):
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
         deadline: float | None = None,
+        min_defer_time: float = 0.0,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         self.uuid = uuid
@@ -86,6 +94,10 @@ class OneMinResultTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.timeout = float(timeout)
         self.deadline = float(deadline) if deadline is not None else time.time() + self.timeout
+        self.min_defer_time = max(float(min_defer_time), 0.0)
+        if not_before is None and self.min_defer_time > 0:
+            not_before = time.time() + self.min_defer_time
+        self.not_before = float(not_before) if not_before is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -96,6 +108,8 @@ class OneMinResultTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
                 "deadline": self.deadline,
+                "min_defer_time": self.min_defer_time,
+                "not_before": self.not_before,
             },
         )
 
@@ -128,6 +142,16 @@ class OneMinResultTrigger(BaseTrigger):
             self.log.exception("Waiting for generation %s failed unexpectedly.", self.uuid)
             event = self._error_event(
                 OneMinError(f"Waiting for generation {self.uuid} failed: {type(error).__name__}: {error}")
+            )
+        # Any event resumes the task, so every one waits out the hold.
+        held = await hold_until(self.not_before, self.min_defer_time)
+        if held:
+            self.log.info(
+                "Generation %s: event held %.1f s so the task resumes no sooner than %.1f s after "
+                "deferring (Airflow's stale-deferral race).",
+                self.uuid,
+                held,
+                self.min_defer_time,
             )
         yield event
 
