@@ -176,7 +176,7 @@ class OneMinUnknownOutcomeError(OneMinFinalError):
 
 
 class OneMinGenerationFailedError(OneMinFinalError):
-    """The API answered, but the generation's status is FAILURE (or anything but SUCCESS)."""
+    """The API answered, but the generation's status is FAILURE (or FAILED, ERROR)."""
 
     def __init__(self, message: str, *, uuid: str | None = None, status: str | None = None) -> None:
         self.uuid = uuid
@@ -186,6 +186,14 @@ class OneMinGenerationFailedError(OneMinFinalError):
 
 class OneMinMalformedResponseError(OneMinError):
     """The answer was not JSON, was truncated, or did not have the expected shape."""
+
+
+class OneMinRecordMissingError(OneMinMalformedResponseError):
+    """1min.ai answered ``aiRecord: null`` for a generation, several polls in a row."""
+
+    def __init__(self, message: str, *, uuid: str | None = None) -> None:
+        self.uuid = uuid
+        super().__init__(message)
 
 
 class OneMinTimeoutError(OneMinError):

@@ -7,8 +7,14 @@ try number not), under :data:`STATE_KEY`:
 
 * ``request_hash``: the hash of the request as rendered (:func:`request_hash`);
 * ``submitted_at``: when the paid request was (about to be) sent, in UTC;
+* ``try_number``: the try that sent it;
 * ``uuid``: the generation 1min.ai accepted, ``None`` while its answer is not known;
-* ``outcome``: how that generation ended, when this task saw it end.
+* ``outcome``: ``succeeded`` or ``failed`` once this task instance saw that generation end.
+
+The rule it applies: a new paid request is sent only when no earlier try may still be producing
+a paid result. An intent without a uuid blocks (unknown outcome); a generation not known to have
+ended is polled to its end first; only one that ended (a failure, or a success for a request that
+changed since) lets a new request be paid for.
 
 :class:`SubmissionLedger` owns every read, write and decision about that record; the operator
 only asks it. It talks to its store through ``get``, ``set`` and ``delete`` only
@@ -20,10 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from airflow_provider_onemin.exceptions import OneMinError, OneMinUnknownOutcomeError
+from airflow_provider_onemin.exceptions import (
+    OneMinError,
+    OneMinRecordMissingError,
+    OneMinUnknownOutcomeError,
+)
 
 if TYPE_CHECKING:
     import logging
@@ -83,6 +94,15 @@ def request_hash(model: str, prompt_object: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class EarlierGeneration:
+    """A generation an earlier try of this task instance submitted, not known to have ended."""
+
+    uuid: str
+    submitted_at: str | None
+    same_request: bool
+
+
 class SubmissionLedger:
     """
     The submission record of one task instance, and the decisions taken from it.
@@ -90,12 +110,23 @@ class SubmissionLedger:
     :param store: where the record lives; None (no store in the context) keeps nothing, and a
         retry could then pay again: the ledger warns once.
     :param fingerprint: :func:`request_hash` of this try's request.
+    :param try_number: this try's number; the record keeps it, so that a generation this try
+        submitted is never taken for an earlier try's (a template may render differently when a
+        deferred task resumes).
     :param log: the operator's logger.
     """
 
-    def __init__(self, store: SubmissionStore | None, fingerprint: str, *, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        store: SubmissionStore | None,
+        fingerprint: str,
+        *,
+        try_number: int | None = None,
+        log: logging.Logger,
+    ) -> None:
         self.store = store
         self.fingerprint = fingerprint
+        self.try_number = try_number
         self.log = log
         self._intent: dict[str, Any] | None = None
 
@@ -113,12 +144,14 @@ class SubmissionLedger:
 
     # --- before paying ----------------------------------------------------------------------
 
-    def resumable_uuid(self, *, retry_unknown_outcome: bool) -> str | None:
+    def earlier_generation(self, *, retry_unknown_outcome: bool) -> EarlierGeneration | None:
         """
-        The generation of an earlier try to resume, or None when this try may submit.
+        The generation of an earlier try that must be polled to its end before anything else, or
+        None when this try may pay for its own request.
 
-        An earlier try of the same request that stopped before 1min.ai's answer was saved raises
-        :class:`OneMinUnknownOutcomeError` (unless ``retry_unknown_outcome`` is set).
+        An intent without a uuid (an earlier try sent the paid request and stopped before the
+        answer was saved) blocks whatever this try's request is: it raises
+        :class:`OneMinUnknownOutcomeError`, unless ``retry_unknown_outcome`` is set.
         """
         if self.store is None:
             self.log.warning(
@@ -127,64 +160,121 @@ class SubmissionLedger:
             )
             return None
         earlier = self._read()
-        if not earlier or earlier.get("request_hash") != self.fingerprint:
-            if earlier:
-                self.log.info("The request changed since the last attempt: submitting afresh.")
+        if not earlier:
             return None
-        uuid = earlier.get("uuid")
-        if uuid:
+        uuid, submitted_at = earlier.get("uuid"), earlier.get("submitted_at")
+        if not uuid:
+            if retry_unknown_outcome:
+                self.log.warning(
+                    "An earlier attempt sent a request at %s and its outcome is unknown; "
+                    "retry_unknown_outcome is set, so this one is sent (it may be charged twice).",
+                    submitted_at,
+                )
+                return None
+            raise self._unknown_outcome(
+                f"An earlier attempt of this task sent a paid request at {submitted_at} and stopped "
+                "before 1min.ai's answer was saved: that generation may have been charged and may "
+                "still be running, so nothing is sent now, whatever this attempt's request is."
+            )
+        same_request = earlier.get("request_hash") == self.fingerprint
+        outcome = earlier.get("outcome")
+        if outcome == "failed" or (outcome == "succeeded" and not same_request):
+            self.log.info(
+                "Generation %s of an earlier attempt ended (%s) and this request differs or failed "
+                "there: submitting it.",
+                uuid,
+                outcome,
+            )
+            return None
+        if same_request:
             self.log.info(
                 "Resuming generation %s submitted by an earlier attempt; nothing is paid again.", uuid
             )
-            return uuid
-        if retry_unknown_outcome:
+        else:
             self.log.warning(
-                "An earlier attempt sent this request at %s and its outcome is unknown; "
-                "retry_unknown_outcome is set, so it is sent again (it may be charged twice).",
-                earlier.get("submitted_at"),
+                "The request changed since generation %s was submitted at %s. That generation is "
+                "polled to its end first; the new request is paid for only once it has ended.",
+                uuid,
+                submitted_at,
             )
-            return None
-        raise OneMinUnknownOutcomeError(
-            f"An earlier attempt of this task sent this request at {earlier.get('submitted_at')} and "
-            "stopped before 1min.ai's answer was saved: the generation may have been charged, so "
-            "it is NOT sent again. Check the 1min.ai history. To submit anyway, change the "
-            "request (e.g. the seed), delete the task state store key "
-            f"{STATE_KEY!r} of this task instance, or set \"retry_unknown_outcome\": true in "
-            "the connection's extra.",
-            sent_at=earlier.get("submitted_at"),
-        )
+        return EarlierGeneration(uuid=uuid, submitted_at=submitted_at, same_request=same_request)
 
-    def resumed(self, uuid: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    def may_submit_after(self, record: dict[str, Any]) -> bool:
         """
-        What polling the resumed generation ``uuid`` showed: its record to go on with, or None
-        when it failed and this try may submit afresh.
+        An earlier try's generation ended with ``record``: True when this try may now pay for its
+        own request (that generation failed, or succeeded for a request that changed since).
         """
         from airflow_provider_onemin.hooks.records import generation_state
 
-        if record is None:
-            earlier = self._read() or {}
-            raise OneMinUnknownOutcomeError(
-                f"Generation {uuid}, submitted by an earlier attempt, is unknown to 1min.ai now. It is "
-                "not submitted again automatically: change the request or clear the task state.",
-                uuid=uuid,
-                sent_at=earlier.get("submitted_at"),
-            )
+        self.record_outcome(record)
+        earlier = self._read() or {}
+        if not self.submitted_by_earlier_try():
+            return False
         if generation_state(record) == "failed":
             self.log.warning(
                 "Generation %s of an earlier attempt ended with status %s: submitting afresh.",
-                uuid,
+                record.get("uuid"),
                 record.get("status"),
             )
-            self.forget()
-            return None
-        return record
+            return True
+        if earlier.get("request_hash") != self.fingerprint:
+            self.log.info(
+                "Generation %s of an earlier attempt succeeded, but for the request as it was then: "
+                "submitting this attempt's request.",
+                record.get("uuid"),
+            )
+            return True
+        return False
+
+    def submitted_by_earlier_try(self) -> bool:
+        """
+        True when the recorded generation was submitted by an earlier try of this task instance.
+        A record that does not say (or no try number here) counts as this try's: it never pays.
+        """
+        earlier = self._read() or {}
+        return None not in (earlier.get("try_number"), self.try_number) and (
+            earlier.get("try_number") != self.try_number
+        )
+
+    def generation_missing(self, error: OneMinRecordMissingError) -> NoReturn:
+        """
+        1min.ai no longer knows the recorded generation. An earlier try's fails closed (an
+        unknown outcome: it may have been charged); this try's stays a retryable error.
+        """
+        if not self.submitted_by_earlier_try():
+            raise error
+        uuid = error.uuid or (self._read() or {}).get("uuid")
+        earlier = self._read() or {}
+        raise self._unknown_outcome(
+            f"Generation {uuid}, submitted by an earlier attempt at {earlier.get('submitted_at')}, is "
+            "unknown to 1min.ai now (aiRecord: null): whether it was charged or still runs cannot be "
+            "told, so nothing is sent now.",
+            uuid=uuid,
+        ) from error
+
+    def _unknown_outcome(self, happened: str, *, uuid: str | None = None) -> OneMinUnknownOutcomeError:
+        earlier = self._read() or {}
+        return OneMinUnknownOutcomeError(
+            f"{happened} Check the 1min.ai history for a generation at that time. To release this "
+            f"task instance: delete its task state store key {STATE_KEY!r} (Airflow REST API: "
+            "DELETE .../taskInstances/{task_id}/state-store/" + STATE_KEY + ", with ?map_index=N "
+            'for a mapped task) and clear it, or set "retry_unknown_outcome": true in the '
+            "connection's extra knowingly (it may then be charged twice).",
+            uuid=uuid,
+            sent_at=earlier.get("submitted_at"),
+        )
 
     # --- around the paid request ------------------------------------------------------------
 
     def record_intent(self) -> str:
         """Save the intent before the paid request is sent; return when it is sent (UTC, ISO)."""
         submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self._intent = {"request_hash": self.fingerprint, "uuid": None, "submitted_at": submitted_at}
+        self._intent = {
+            "request_hash": self.fingerprint,
+            "uuid": None,
+            "submitted_at": submitted_at,
+            "try_number": self.try_number,
+        }
         self._write(self._intent)
         return submitted_at
 
@@ -192,6 +282,16 @@ class SubmissionLedger:
         """Save the generation 1min.ai accepted: later tries resume it instead of paying again."""
         assert self._intent is not None, "record_intent() comes first"
         self._write({**self._intent, "uuid": uuid})
+
+    def record_outcome(self, record: dict[str, Any]) -> None:
+        """Save how the recorded generation ended; a record still pending changes nothing."""
+        from airflow_provider_onemin.hooks.records import generation_state
+
+        state = generation_state(record)
+        stored = self._read()
+        if state == "pending" or not stored or stored.get("uuid") != record.get("uuid"):
+            return
+        self._write({**stored, "outcome": "succeeded" if state == "success" else "failed"})
 
     def submission_failed(self, error: OneMinError) -> None:
         """

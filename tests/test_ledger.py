@@ -87,9 +87,14 @@ def test_request_hash_is_stable_and_order_free():
 
 def test_intent_then_uuid():
     store = DictStore()
-    ledger = SubmissionLedger(store, request_hash("ideogram-3", PROMPT), log=LOG)
+    ledger = SubmissionLedger(store, request_hash("ideogram-3", PROMPT), try_number=3, log=LOG)
     sent_at = ledger.record_intent()
-    assert store[STATE_KEY] == {"request_hash": ledger.fingerprint, "uuid": None, "submitted_at": sent_at}
+    assert store[STATE_KEY] == {
+        "request_hash": ledger.fingerprint,
+        "uuid": None,
+        "submitted_at": sent_at,
+        "try_number": 3,
+    }
     ledger.record_uuid("u-1")
     assert store[STATE_KEY]["uuid"] == "u-1"
 
@@ -112,7 +117,71 @@ def test_a_failed_submission_keeps_the_intent_only_when_its_outcome_is_unknown(e
 def test_without_a_store_nothing_is_kept_and_it_says_so(caplog):
     ledger = SubmissionLedger(None, "f", log=LOG)
     with caplog.at_level(logging.WARNING, logger="test_ledger"):
-        assert ledger.resumable_uuid(retry_unknown_outcome=False) is None
+        assert ledger.earlier_generation(retry_unknown_outcome=False) is None
     assert "would submit it again" in caplog.text
     ledger.record_intent()
     ledger.record_uuid("u-1")
+
+
+def _ledger_with(record: dict[str, Any] | None, fingerprint: str = "now") -> tuple[SubmissionLedger, DictStore]:
+    """A ledger for try 2 of a task instance whose try 1 left ``record``."""
+    store = DictStore({STATE_KEY: {**record, "try_number": 1}} if record else {})
+    return SubmissionLedger(store, fingerprint, try_number=2, log=LOG), store
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (None, "submit"),
+        ({"request_hash": "now", "uuid": "u", "submitted_at": "t0"}, "poll u (same request)"),
+        ({"request_hash": "then", "uuid": "u", "submitted_at": "t0"}, "poll u (changed request)"),
+        ({"request_hash": "now", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"}, "poll u (same request)"),
+        ({"request_hash": "then", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"}, "submit"),
+        ({"request_hash": "now", "uuid": "u", "submitted_at": "t0", "outcome": "failed"}, "submit"),
+        ({"request_hash": "now", "uuid": None, "submitted_at": "t0"}, "blocked"),
+        ({"request_hash": "then", "uuid": None, "submitted_at": "t0"}, "blocked"),
+    ],
+)
+def test_what_an_earlier_record_allows(record, expected):
+    ledger, _ = _ledger_with(record)
+    try:
+        earlier = ledger.earlier_generation(retry_unknown_outcome=False)
+    except OneMinUnknownOutcomeError as error:
+        assert "t0" in str(error) and error.sent_at == "t0"
+        decision = "blocked"
+    else:
+        same = "same request" if earlier and earlier.same_request else "changed request"
+        decision = "submit" if earlier is None else f"poll {earlier.uuid} ({same})"
+    assert decision == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "request_then", "may_submit", "outcome"),
+    [
+        ("SUCCESS", "now", False, "succeeded"),
+        ("SUCCESS", "then", True, "succeeded"),
+        ("FAILURE", "now", True, "failed"),
+        ("ERROR", "then", True, "failed"),
+    ],
+)
+def test_after_an_earlier_generation_ended(status, request_then, may_submit, outcome):
+    ledger, store = _ledger_with({"request_hash": request_then, "uuid": "u", "submitted_at": "t0"})
+    assert ledger.may_submit_after({"uuid": "u", "status": status}) is may_submit
+    assert store[STATE_KEY]["outcome"] == outcome
+
+
+def test_a_status_not_known_to_end_records_nothing():
+    ledger, store = _ledger_with({"request_hash": "now", "uuid": "u", "submitted_at": "t0"})
+    ledger.record_outcome({"uuid": "u", "status": "MODERATION_HOLD"})
+    assert "outcome" not in store[STATE_KEY]
+
+
+def test_this_tries_own_generation_is_never_paid_for_again_whatever_the_render():
+    """A deferred task re-renders its templates when it resumes: a new seed is not a new request."""
+    store = DictStore()
+    ledger = SubmissionLedger(store, "render-1", try_number=1, log=LOG)
+    ledger.record_intent()
+    ledger.record_uuid("u")
+    resumed = SubmissionLedger(store, "render-2", try_number=1, log=LOG)
+    assert resumed.may_submit_after({"uuid": "u", "status": "SUCCESS"}) is False
+    assert resumed.may_submit_after({"uuid": "u", "status": "FAILURE"}) is False

@@ -12,7 +12,10 @@ reproduces exactly that by raising an ordinary (non-final) exception at the chos
   from the task state store, poll the same generation and pay nothing more (one charge).
 * ``crash_before_uuid``: try 1 raises after 1min.ai accepted (and charged) the request but before
   the uuid was saved; try 2 finds only the intent and must fail with an unknown outcome rather
-  than pay again (at most one charge).
+  than pay again (at most one charge). Also with a seed that renders differently on each try.
+* ``random_seed_deferred``: deferrable, a seed that renders differently on each try; try 1 raises
+  right after the uuid was saved; try 2 polls that generation to its end in the triggerer and
+  only then pays for its own request (two charges, the second after the first ended).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from airflow_provider_onemin.operators.background_replacer import BackgroundRepl
 from tests.airflow_helpers import run_dag
 
 START = datetime(2026, 1, 1)
+#: Renders differently on (almost) every try, as a template with random() or now() does.
+RANDOM_SEED = "{{ range(0, 99999) | random }}"
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_retry_wait": 2, "poll_interval": 0.05}
 
 #: The emulator the staged operators inject their faults into (same process as dag.test()).
@@ -48,6 +53,10 @@ class StagedOperator(BackgroundReplacerOperator):
             for fault in self.faults_on_first_try:
                 _EMULATOR.add_fault(**fault)
         return super().execute(context)
+
+    def execute_complete(self, context: Any, event: Any = None) -> list[str]:
+        self.try_number = context["ti"].try_number
+        return super().execute_complete(context, event)
 
 
 class CrashAfterUuidSaved(StagedOperator):
@@ -93,6 +102,20 @@ def test_interrupted_and_faulty_tasks_end_classified_and_pay_at_most_once(
     with DAG(dag_id="reliability_fault_rows", schedule=None, start_date=START) as dag:
         CrashAfterUuidSaved(task_id="crash_after_uuid", prompt="resume: a harbour at dusk", **common)
         CrashBeforeUuidSaved(task_id="crash_before_uuid", prompt="intent only: a snowy cabin", **common)
+        CrashBeforeUuidSaved(
+            task_id="crash_before_uuid_random_seed",
+            prompt="intent only, random seed: a foggy pier",
+            seed=RANDOM_SEED,
+            **common,
+        )
+        CrashAfterUuidSaved(
+            task_id="random_seed_deferred",
+            prompt="deferred, random seed: a lighthouse",
+            seed=RANDOM_SEED,
+            deferrable=True,
+            poll_interval=0.05,
+            **common,
+        )
         StagedOperator(
             task_id="server_error_502",
             prompt="unknown: a desert road",
@@ -128,6 +151,18 @@ def test_interrupted_and_faulty_tasks_end_classified_and_pay_at_most_once(
     assert _charged("intent only: a snowy cabin") <= 1
     assert len([g for g in onemin_emulator.records if g.prompt == "intent only: a snowy cabin"]) == 1
 
+    # Failed before the fix: try 2's request looked new, so it was paid for again (two charges).
+    intent_random = result.task("crash_before_uuid_random_seed")
+    assert (intent_random.state, intent_random.try_number) == ("failed", 2)
+    assert len([g for g in onemin_emulator.records if g.prompt == "intent only, random seed: a foggy pier"]) == 1
+
+    deferred = result.task("random_seed_deferred")
+    assert (deferred.state, deferred.try_number) == ("success", 2)
+    first, second = [g for g in onemin_emulator.records if g.prompt == "deferred, random seed: a lighthouse"]
+    assert first.charged and second.charged, "the earlier generation ended; the new request is paid"
+    assert deferred.xcom["ai_record_uuid"] == second.uuid
+    assert second.seed != first.seed
+
     unknown = result.task("server_error_502")
     assert unknown.state == "failed"
     assert unknown.try_number == 1, "an unknown outcome is final: no Airflow retry may pay again"
@@ -141,5 +176,5 @@ def test_interrupted_and_faulty_tasks_end_classified_and_pay_at_most_once(
         assert (ti.state, ti.try_number) == ("success", 1), task_id
         assert _charged(prompt) == 1, task_id
 
-    assert onemin_emulator.charges() == 4
+    assert onemin_emulator.charges() == 7
     assert onemin_emulator.faults == []

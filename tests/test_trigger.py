@@ -242,9 +242,10 @@ def test_missing_connection_ends_with_configuration_error(monkeypatch):
 def test_vanished_record_ends_with_retryable_malformed_error(onemin_conn_env, onemin_emulator):
     event = _run(OneMinResultTrigger(UUID, poll_interval=0.01))
     assert event["status"] == "error"
-    assert event["error"] == "OneMinMalformedResponseError"
-    with pytest.raises(OneMinMalformedResponseError, match="no record"):
+    assert event["error"] == "OneMinRecordMissingError"
+    with pytest.raises(OneMinMalformedResponseError, match="no record") as caught:
         record_from_event(event)
+    assert not caught.value.final and caught.value.uuid == UUID
 
 
 def test_deadline_gives_timeout_event(onemin_conn_env, onemin_emulator):
@@ -299,3 +300,15 @@ def test_tls_context_is_built_once_per_setting_and_honours_it():
     assert _tls_context(None, False, True).verify_mode == ssl.CERT_NONE
     custom = _tls_context(certifi.where(), True, False)
     assert custom.verify_mode == ssl.CERT_REQUIRED and custom is not _tls_context(None, True, False)
+
+
+def test_unknown_status_keeps_the_trigger_polling(httpserver, monkeypatch):
+    """Failed before the fix: an unknown status was a failure event (and the record was cleared)."""
+    conn = {"conn_type": "onemin", "host": httpserver.url_for("").rstrip("/"), "password": "k-unknown-status"}
+    monkeypatch.setenv("AIRFLOW_CONN_ONEMIN_DEFAULT", json.dumps(conn))
+    for status in ("QUEUED_FOR_MODERATION", "QUEUED_FOR_MODERATION", "SUCCESS"):
+        record = {**_record(status), "model": "ideogram-3", "type": "BACKGROUND_REPLACER"}
+        httpserver.expect_ordered_request(f"/api/results/{UUID}").respond_with_json({"aiRecord": record})
+    event = _run(OneMinResultTrigger(UUID, poll_interval=0.01))
+    assert event["status"] == "success"
+    httpserver.check_assertions()

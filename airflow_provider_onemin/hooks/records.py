@@ -10,27 +10,34 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_onemin.exceptions import (
     OneMinGenerationFailedError,
-    OneMinMalformedResponseError,
+    OneMinRecordMissingError,
     OneMinTimeoutError,
 )
 
 if TYPE_CHECKING:
     import logging
 
+#: The only words that end a generation. FAILED and ERROR are reported by some clients
+#: (/work/shared/onemin-api.md); any other status is taken as still running.
 SUCCESS_STATUS = "SUCCESS"
+FAILURE_STATUSES = frozenset({"FAILURE", "FAILED", "ERROR"})
+#: Statuses known to mean "still running"; others mean the same but are logged once as unknown.
 PENDING_STATUSES = frozenset({"PROCESSING", "PENDING", "QUEUED", "IN_PROGRESS", "RUNNING", "STARTED"})
 #: ``aiRecord: null`` this many times in a row: the record is gone, waiting longer will not help.
 MAX_MISSING = 3
 
 
 def generation_state(record: dict[str, Any]) -> Literal["success", "pending", "failed"]:
-    """Where a record's generation stands: any status but SUCCESS or a pending one is a failure."""
+    """
+    Where a record's generation stands: SUCCESS is a success, FAILURE, FAILED and ERROR are a
+    failure, and anything else (an unknown word included) is still running.
+    """
     status = str(record.get("status", "")).upper()
     if status == SUCCESS_STATUS:
         return "success"
-    if status in PENDING_STATUSES:
-        return "pending"
-    return "failed"
+    if status in FAILURE_STATUSES:
+        return "failed"
+    return "pending"
 
 
 def check_status(record: dict[str, Any]) -> bool:
@@ -59,6 +66,13 @@ def failure_reason(record: dict[str, Any]) -> str:
             if value:
                 return f" ({str(value)[:200]})"
     return ""
+
+
+def result_fields(record: dict[str, Any]) -> tuple[list[str], list[Any], list[Any]]:
+    """A succeeded record's result paths, and the upstream URL and seed of each result."""
+    detail = record.get("aiRecordDetail") or {}
+    data = [d for d in ((detail.get("responseObject") or {}).get("data") or []) if isinstance(d, dict)]
+    return list(detail.get("resultObject") or []), [d.get("url") for d in data], [d.get("seed") for d in data]
 
 
 def download_urls(record: dict[str, Any], asset_base_url: str) -> list[str]:
@@ -103,19 +117,31 @@ class GenerationWait:
         self.timeout = timeout
         self.log = log
         self.missing = 0
+        self.unknown_statuses: set[str] = set()
 
     def ended(self, record: dict[str, Any] | None) -> bool:
         """True when ``record`` (a poll's answer) ended the generation, success or failure."""
         if record is None:
             self.missing += 1
             if self.missing >= MAX_MISSING:
-                raise OneMinMalformedResponseError(
+                raise OneMinRecordMissingError(
                     f"1min.ai has no record of generation {self.uuid} (aiRecord: null, {self.missing} "
-                    "times). It may have been deleted; check the 1min.ai history."
+                    "times). It may have been deleted; check the 1min.ai history.",
+                    uuid=self.uuid,
                 )
             return False
         self.missing = 0
-        return generation_state(record) != "pending"
+        state = generation_state(record)
+        status = str(record.get("status", ""))
+        unknown = state == "pending" and status.upper() not in PENDING_STATUSES
+        if unknown and status not in self.unknown_statuses:
+            self.unknown_statuses.add(status)
+            self.log.warning(
+                "Generation %s has the unknown status %r: taken as still running (until poll_timeout).",
+                self.uuid,
+                status,
+            )
+        return state != "pending"
 
     def next_sleep(self, record: dict[str, Any] | None) -> float:
         """Seconds until the next poll; raise :class:`OneMinTimeoutError` past the deadline."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
+from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_templated, prompt_object_of
 from airflow_provider_onemin.exceptions import OneMinError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash
 from airflow_provider_onemin.links import OneMinResultLink
@@ -22,39 +23,7 @@ if TYPE_CHECKING:
     from airflow_provider_onemin.hooks.onemin import OneMinHook
     from airflow_provider_onemin.ledger import SubmissionLedger
 
-#: Operator argument -> promptObject field. The order is the order of the seed document.
-PROMPT_FIELDS: dict[str, str] = {
-    "prompt": "prompt",
-    "image_url": "imageUrl",
-    "num_images": "num_images",
-    "rendering_speed": "rendering_speed",
-    "magic_prompt": "magic_prompt",
-    "style_type": "style_type",
-    "style_preset": "style_preset",
-    "style_reference_images": "style_reference_images",
-    "negative_prompt": "negative_prompt",
-    "seed": "seed",
-}
-_INTEGER_ARGUMENTS = ("num_images", "seed")
-__all__ = ["STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
-
-
-def _is_templated(value: Any) -> bool:
-    """True when ``value`` is only known after rendering (a Jinja string or an XComArg...)."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, (list, tuple)):
-        return any(_is_templated(v) for v in value)
-    if isinstance(value, dict):
-        return any(_is_templated(v) for v in value.values())
-    return value is not None and not isinstance(value, (int, float, bool))
-
-
-def _coerce_integer(name: str, value: Any) -> Any:
-    """Rendered templates are strings: turn a string of digits into an int, leave the rest to the schema."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
+__all__ = ["PROMPT_FIELDS", "STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
 
 
 class BackgroundReplacerOperator(BaseOperator):
@@ -100,15 +69,10 @@ class BackgroundReplacerOperator(BaseOperator):
         deferring run before the task resumes (Airflow's stale-deferral race, apache/airflow#72716).
         Default: twice the worker's ``[workers] min_heartbeat_interval``; 0 turns the guard off.
 
-    **Assets.** When ``output_path`` is a literal (not templated) and ``outlets`` is not given, the
-    operator declares ``outlets=[output_asset]`` itself: the Asset ``<scheme>://<path>`` of the
-    output folder (see :attr:`output_asset`), so a DAG with ``schedule=[op.output_asset]`` runs once
-    results are stored. Give ``outlets`` to choose yourself (``outlets=[]`` for none). Outlets are
-    fixed when the DAG is parsed, so with a templated ``output_path`` or with ``.partial()`` (which
-    passes ``outlets=[]``) nothing is added: pass ``outlets=[asset_for_output(path)]`` (from
-    ``airflow_provider_onemin.storage``) or an
-    ``AssetAlias`` (an event for the rendered folder's asset is added to it). Each event carries
-    ``extra``: ``prompt``, ``seed``, ``seeds``, ``uuid``, ``count`` and ``stored_paths``.
+    **Assets.** With a literal ``output_path`` and no ``outlets`` given, the operator declares
+    the output folder's Asset (:attr:`output_asset`) itself; with a templated one or
+    ``.partial()``, pass ``outlets`` (an ``AssetAlias`` works). Events carry ``prompt``, ``seed``,
+    ``seeds``, ``uuid``, ``count`` and ``stored_paths`` (docs/storage.md).
 
     **Extra link** "1min.ai result": the first stored file, else the first result URL (1min.ai's
     links may expire; stored files do not).
@@ -179,7 +143,7 @@ class BackgroundReplacerOperator(BaseOperator):
             resolve_min_defer_time(min_defer_time)  # a bad value fails the DAG import, not the deferral
         self.min_defer_time = min_defer_time
         self.result_link: str | None = None
-        if not any(_is_templated(getattr(self, arg)) for arg in PROMPT_FIELDS):
+        if not any(is_templated(getattr(self, arg)) for arg in PROMPT_FIELDS):
             # A bad literal fails the DAG import, with the same message as at run time.
             self.validate_request()
 
@@ -187,17 +151,7 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def prompt_object(self) -> dict[str, Any]:
         """The promptObject from the (rendered) arguments; ``None`` arguments are left out."""
-        prompt_object: dict[str, Any] = {}
-        for argument, field in PROMPT_FIELDS.items():
-            value = getattr(self, argument)
-            if value is None:
-                continue
-            if argument in _INTEGER_ARGUMENTS:
-                value = _coerce_integer(argument, value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            prompt_object[field] = value
-        return prompt_object
+        return prompt_object_of({argument: getattr(self, argument) for argument in PROMPT_FIELDS})
 
     def request_body(self, prompt_object: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
@@ -256,31 +210,50 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         body = self.validate_request()
-        self._check_output_path()
+        if self.output_path is not None and self.output_path != "":
+            from airflow_provider_onemin.storage import as_storage_path
+
+            as_storage_path(self.output_path)  # refuse a relative path or a missing scheme before paying
         if self.dry_run:
             return self._dry_run(body)
+        ledger = self._ledger(context, body)
+        earlier = ledger.earlier_generation(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
+        if earlier is not None:
+            record = self._wait(ledger, earlier.uuid)
+            if not ledger.may_submit_after(record):
+                return self._end(context, ledger, record)
+        return self._submit_and_wait(context, ledger, body)
+
+    def _ledger(self, context: Context, body: dict[str, Any]) -> SubmissionLedger:
         from airflow_provider_onemin.ledger import SubmissionLedger, submission_store
 
         fingerprint = request_hash(self.model, body["promptObject"])
-        ledger = SubmissionLedger(submission_store(context), fingerprint, log=self.log)
-        record = self._resume(ledger)
-        if record is None:
-            record = self._submit(ledger, self._with_uploaded_images(body))
+        try_number = getattr(context.get("ti"), "try_number", None)
+        return SubmissionLedger(submission_store(context), fingerprint, try_number=try_number, log=self.log)
+
+    def _submit_and_wait(self, context: Context, ledger: SubmissionLedger, body: dict[str, Any]) -> list[str]:
+        """Pay for this try's request, wait for it to end, and finish."""
+        record = self._submit(ledger, self._with_uploaded_images(body))
         if not self.hook.check_status(record):
-            if self.deferrable:
-                self._defer(record["uuid"])
-            record = self.hook.wait_for_result(
-                record["uuid"], poll_interval=self.poll_interval, timeout=self.poll_timeout
-            )
+            record = self._wait(ledger, record["uuid"])
+        return self._end(context, ledger, record)
+
+    def _end(self, context: Context, ledger: SubmissionLedger, record: dict[str, Any]) -> list[str]:
+        """The generation ended: the ledger notes how; a failure raises, a success is finished."""
+        ledger.record_outcome(record)
+        self.hook.check_status(record)
         return self._finish(context, record)
 
-    def _check_output_path(self) -> None:
-        """Refuse an unusable ``output_path`` (relative, scheme not installed) before paying."""
-        if self.output_path is None or self.output_path == "":
-            return
-        from airflow_provider_onemin.storage import as_storage_path
+    def _wait(self, ledger: SubmissionLedger, uuid: str) -> dict[str, Any]:
+        """Poll ``uuid`` to its end (in the triggerer when deferrable) and return its last record."""
+        from airflow_provider_onemin.exceptions import OneMinRecordMissingError
 
-        as_storage_path(self.output_path)
+        if self.deferrable:
+            self._defer(uuid)
+        try:
+            return self.hook.wait_for_end(uuid, poll_interval=self.poll_interval, timeout=self.poll_timeout)
+        except OneMinRecordMissingError as missing:
+            ledger.generation_missing(missing)
 
     def _dry_run(self, body: dict[str, Any]) -> list[str]:
         """
@@ -314,15 +287,24 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """
-        Resume on the worker after the trigger saw the generation end (or gave up waiting).
+        Go on on the worker after the trigger saw the generation end (or gave up waiting).
 
         A timeout raises a retryable error: the next try resumes the same generation from the
-        task state store and defers again, without paying again.
+        task state store and defers again, without paying again. When the generation was an
+        earlier try's, this try may still have its own request to pay for (the ledger says).
         """
-        from airflow_provider_onemin.triggers.background_replacer import record_from_event
+        from airflow_provider_onemin.exceptions import OneMinRecordMissingError
+        from airflow_provider_onemin.triggers.background_replacer import ended_record_from_event
 
-        record = record_from_event(event or {})
-        return self._finish(context, record)
+        body = self.validate_request()
+        ledger = self._ledger(context, body)
+        try:
+            record = ended_record_from_event(event or {})
+        except OneMinRecordMissingError as missing:
+            ledger.generation_missing(missing)
+        if ledger.may_submit_after(record):
+            return self._submit_and_wait(context, ledger, body)
+        return self._end(context, ledger, record)
 
     def _defer(self, uuid: str) -> None:
         from airflow_provider_onemin.deferral import resolve_min_defer_time
@@ -342,13 +324,6 @@ class BackgroundReplacerOperator(BaseOperator):
             ),
             method_name="execute_complete",
         )
-
-    def _resume(self, ledger: SubmissionLedger) -> dict[str, Any] | None:
-        """The record of an earlier try's generation to go on with, or None to submit."""
-        uuid = ledger.resumable_uuid(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
-        if uuid is None:
-            return None
-        return ledger.resumed(uuid, self.hook.get_result(uuid))
 
     def _submit(self, ledger: SubmissionLedger, body: dict[str, Any]) -> dict[str, Any]:
         """Send the paid request once; the ledger records the intent before and the uuid after."""
@@ -378,12 +353,10 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _finish(self, context: Context, record: dict[str, Any]) -> list[str]:
         """Push the results to XCom (and store them) once the generation succeeded."""
-        detail = record.get("aiRecordDetail") or {}
-        results = list(detail.get("resultObject") or [])
-        data = [d for d in ((detail.get("responseObject") or {}).get("data") or []) if isinstance(d, dict)]
-        result_urls = [d.get("url") for d in data]
-        seeds = [d.get("seed") for d in data]
-        expected = _coerce_integer("num_images", self.num_images)
+        from airflow_provider_onemin.hooks.records import result_fields
+
+        results, result_urls, seeds = result_fields(record)
+        expected = coerce_integer("num_images", self.num_images)
         if isinstance(expected, int) and len(results) != expected:
             self.log.warning(
                 "Asked for %d image(s) but 1min.ai returned %d for generation %s.",
@@ -406,7 +379,7 @@ class BackgroundReplacerOperator(BaseOperator):
                 self.result_link = stored[0]
             extra = {
                 "prompt": self.prompt,
-                "seed": seeds[0] if seeds else _coerce_integer("seed", self.seed),
+                "seed": seeds[0] if seeds else coerce_integer("seed", self.seed),
                 "seeds": seeds,
                 "uuid": record.get("uuid"),
                 "count": len(stored),

@@ -30,9 +30,9 @@ from airflow_provider_onemin.exceptions import (
     OneMinAuthenticationError,
     OneMinConfigurationError,
     OneMinError,
-    OneMinGenerationFailedError,
     OneMinMalformedResponseError,
     OneMinOutOfCreditsError,
+    OneMinRecordMissingError,
     OneMinRequestRejectedError,
     OneMinTimeoutError,
     OneMinUnsafeContentError,
@@ -48,6 +48,7 @@ _EVENT_ERRORS: dict[str, type[OneMinError]] = {
         OneMinRequestRejectedError,
         OneMinUnsafeContentError,
         OneMinOutOfCreditsError,
+        OneMinRecordMissingError,
         OneMinMalformedResponseError,
         OneMinError,
     )
@@ -180,13 +181,17 @@ def record_from_event(event: dict[str, Any]) -> dict[str, Any]:
     A timeout raises :class:`OneMinTimeoutError`, which is not final: an Airflow retry resumes the
     same generation from the task state store, without paying again.
     """
+    record = ended_record_from_event(event)
+    check_status(record)  # raises OneMinGenerationFailedError for a failure
+    return record
+
+
+def ended_record_from_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The last record of a generation that ended (success or failure); raise for other events."""
     status = event.get("status") if isinstance(event, dict) else None
     uuid = event.get("uuid") if isinstance(event, dict) else None
-    if status == "success" and isinstance(event.get("record"), dict):
+    if status in ("success", "failure") and isinstance(event.get("record"), dict):
         return event["record"]
-    if status == "failure" and isinstance(event.get("record"), dict):
-        check_status(event["record"])  # raises OneMinGenerationFailedError
-        raise OneMinGenerationFailedError(f"Generation {uuid} failed.", uuid=uuid)
     if status == "timeout":
         raise OneMinTimeoutError(
             f"{event.get('message') or f'Generation {uuid} timed out.'} Polling is free: retry the task "
@@ -198,6 +203,8 @@ def record_from_event(event: dict[str, Any]) -> dict[str, Any]:
         message = str(event.get("message") or f"Waiting for generation {uuid} failed.")
         if issubclass(error_class, OneMinAPIError):
             raise error_class(message, status_code=event.get("status_code"))
+        if error_class is OneMinRecordMissingError:
+            raise OneMinRecordMissingError(message, uuid=uuid)
         raise error_class(message)
     raise OneMinMalformedResponseError(
         f"Unexpected event from the 1min.ai result trigger: {str(event)[:200]}. Retry the task: it "
