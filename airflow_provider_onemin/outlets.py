@@ -36,6 +36,20 @@ def literal_output_asset(output_path: Any) -> Asset | None:
         return None  # relative, or a scheme unknown here: the task says so before paying
 
 
+def asset_event_extra(
+    prompt: Any, seed: Any, seeds: list[Any], uuid: str | None, stored_paths: list[str]
+) -> dict[str, Any]:
+    """What an asset event of stored results carries, for a consumer that does not read XCom."""
+    return {
+        "prompt": prompt,
+        "seed": seed,
+        "seeds": seeds,
+        "uuid": uuid,
+        "count": len(stored_paths),
+        "stored_paths": stored_paths,
+    }
+
+
 def annotate_asset_events(
     context: Mapping[str, Any], outlets: Iterable[Any], output_path: Any, extra: dict[str, Any]
 ) -> None:

@@ -13,7 +13,7 @@ from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_
 from airflow_provider_onemin.exceptions import OneMinError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash
 from airflow_provider_onemin.links import OneMinResultLink
-from airflow_provider_onemin.outlets import annotate_asset_events, literal_output_asset
+from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra, literal_output_asset
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
@@ -266,13 +266,8 @@ class BackgroundReplacerOperator(BaseOperator):
         from airflow_provider_onemin.uploads import read_local_images
 
         for field, _, image in read_local_images(body):
-            self.log.info(
-                "Dry run: %s would be uploaded first (%s, %d bytes, %s) and replaced by its asset path.",
-                field,
-                image.filename,
-                len(image.data),
-                image.mime_type,
-            )
+            size, name, mime = len(image.data), image.filename, image.mime_type
+            self.log.info("Dry run: %s would be uploaded first (%s, %d bytes, %s).", field, name, size, mime)
         self.log.info(
             "Dry run: nothing uploaded, nothing paid. This body would be POSTed to %s:\n%s",
             "/api/features",
@@ -377,14 +372,8 @@ class BackgroundReplacerOperator(BaseOperator):
             ti.xcom_push(key="stored_paths", value=stored)
             if stored:
                 self.result_link = stored[0]
-            extra = {
-                "prompt": self.prompt,
-                "seed": seeds[0] if seeds else coerce_integer("seed", self.seed),
-                "seeds": seeds,
-                "uuid": record.get("uuid"),
-                "count": len(stored),
-                "stored_paths": stored,
-            }
+            seed = seeds[0] if seeds else coerce_integer("seed", self.seed)
+            extra = asset_event_extra(self.prompt, seed, seeds, record.get("uuid"), stored)
             annotate_asset_events(context, self.outlets, self.output_path, extra)
         self._note_generation(record, results=results, result_urls=result_urls, seeds=seeds, stored_paths=stored)
         self.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
@@ -402,12 +391,6 @@ class BackgroundReplacerOperator(BaseOperator):
 
         ti = context["ti"]
         map_index = getattr(ti, "map_index", None)
-        return store_results(
-            self.hook,
-            download_urls,
-            self.output_path,
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            task_id=ti.task_id,
-            map_index=map_index if isinstance(map_index, int) else -1,
-        )
+        names = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
+        map_index = map_index if isinstance(map_index, int) else -1
+        return store_results(self.hook, download_urls, self.output_path, **names, map_index=map_index)
