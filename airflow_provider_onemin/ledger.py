@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+from airflow_provider_onemin import metrics
 from airflow_provider_onemin.exceptions import (
     OneMinError,
     OneMinRecordMissingError,
@@ -114,6 +115,7 @@ class SubmissionLedger:
         submitted is never taken for an earlier try's (a template may render differently when a
         deferred task resumes).
     :param log: the operator's logger.
+    :param model: the model, named in the metrics each decision emits (:mod:`~airflow_provider_onemin.metrics`).
     """
 
     def __init__(
@@ -123,11 +125,13 @@ class SubmissionLedger:
         *,
         try_number: int | None = None,
         log: logging.Logger,
+        model: str = "unknown",
     ) -> None:
         self.store = store
         self.fingerprint = fingerprint
         self.try_number = try_number
         self.log = log
+        self.model = model
         self._intent: dict[str, Any] | None = None
 
     def _read(self) -> dict[str, Any] | None:
@@ -253,6 +257,7 @@ class SubmissionLedger:
         ) from error
 
     def _unknown_outcome(self, happened: str, *, uuid: str | None = None) -> OneMinUnknownOutcomeError:
+        self._count_unknown_outcome()
         earlier = self._read() or {}
         return OneMinUnknownOutcomeError(
             f"{happened} Check the 1min.ai history for a generation at that time. To release this "
@@ -276,6 +281,7 @@ class SubmissionLedger:
             "try_number": self.try_number,
         }
         self._write(self._intent)
+        metrics.generation_submitted(self.model)
         return submitted_at
 
     def record_uuid(self, uuid: str) -> None:
@@ -284,14 +290,40 @@ class SubmissionLedger:
         self._write({**self._intent, "uuid": uuid})
 
     def record_outcome(self, record: dict[str, Any]) -> None:
-        """Save how the recorded generation ended; a record still pending changes nothing."""
+        """
+        Save how the recorded generation ended; a record still pending changes nothing. The first
+        time a generation is seen to end, it is counted (and its render time, from the recorded
+        submission time, measured), once however many tries or processes see it.
+        """
         from airflow_provider_onemin.hooks.records import generation_state
 
         state = generation_state(record)
         stored = self._read()
         if state == "pending" or not stored or stored.get("uuid") != record.get("uuid"):
+            if state != "pending" and self.store is None:
+                self._count_outcome(state, record, self._intent or {})  # nothing to count it once against
             return
         self._write({**stored, "outcome": "succeeded" if state == "success" else "failed"})
+        if stored.get("outcome") in (None, "unknown"):
+            self._count_outcome(state, record, stored)
+
+    def _count_outcome(self, state: str, record: dict[str, Any], submission: dict[str, Any]) -> None:
+        from airflow_provider_onemin.hooks.records import result_fields
+
+        if state != "success":
+            metrics.generation_failed(self.model)
+            return
+        metrics.generation_succeeded(self.model, images=len(result_fields(record)[0]))
+        metrics.render_time(self.model, submission.get("submitted_at"))
+
+    def _count_unknown_outcome(self) -> None:
+        """Count an unknown outcome once per submission: the record remembers it was counted."""
+        stored = self._read()
+        if stored is not None and stored.get("outcome") == "unknown":
+            return
+        metrics.generation_unknown_outcome(self.model)
+        if stored is not None:
+            self._write({**stored, "outcome": "unknown"})
 
     def submission_failed(self, error: OneMinError) -> None:
         """
@@ -299,5 +331,8 @@ class SubmissionLedger:
         must not pay again blindly. Any other error means nothing runs (refused, 400, 401, 422,
         429 after retries...), so the record goes and a clear of the task may submit afresh.
         """
-        if not isinstance(error, OneMinUnknownOutcomeError):
-            self.forget()
+        if isinstance(error, OneMinUnknownOutcomeError):
+            self._count_unknown_outcome()
+            return
+        metrics.generation_failed(self.model)
+        self.forget()

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
@@ -147,3 +150,11 @@ def store_time(model: str, elapsed: timedelta | float) -> None:
     :param elapsed: the duration, as a timedelta or in seconds.
     """
     _timing(model, "store_duration", elapsed if isinstance(elapsed, timedelta) else timedelta(seconds=elapsed))
+
+
+@contextmanager
+def storing(model: str) -> Iterator[None]:
+    """Time the block (downloading and storing the results) as :func:`store_time`, if it succeeds."""
+    started = time.monotonic()
+    yield
+    store_time(model, time.monotonic() - started)

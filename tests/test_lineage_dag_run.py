@@ -52,8 +52,7 @@ needs_openlineage = pytest.mark.skipif(
     not _installed("openlineage.client"), reason="needs the openlineage extra (lineage CI leg)"
 )
 pytestmark = pytest.mark.e2e
-# Wired once the ledger records outcomes (paid-safety) and the operator reuses results (reuse).
-pending_ledger_outcome = pytest.mark.xfail(strict=True, reason="metrics wait for the ledger's outcome record")
+# Wired once the operator reuses results (the reuse issue).
 pending_reuse = pytest.mark.xfail(strict=True, reason="the operator does not reuse results yet")
 
 
@@ -196,7 +195,7 @@ def _log(run: ScenarioRun) -> str:
 
 
 @needs_statsd
-@pending_ledger_outcome
+@pending_reuse
 def test_counters_after_a_failure_an_unknown_outcome_a_success_and_a_reuse(scenario):
     counts = {
         name: scenario.counter(name)
@@ -222,7 +221,7 @@ def test_counters_after_a_failure_an_unknown_outcome_a_success_and_a_reuse(scena
 
 
 @needs_statsd
-@pending_ledger_outcome
+@pending_reuse
 def test_render_time_spans_the_deferral_and_storing_is_timed(scenario):
     # One success was rendered (the reuse renders nothing); it took at least the emulator's latency.
     (render_ms,) = scenario.timings("render_duration")
@@ -232,7 +231,6 @@ def test_render_time_spans_the_deferral_and_storing_is_timed(scenario):
 
 
 @needs_statsd
-@pending_ledger_outcome
 def test_no_metric_names_anything_but_the_model(scenario):
     ours = [line for line in scenario.metric_lines if ".onemin." in line]
     assert ours and all(line.startswith(PREFIX) for line in ours)

@@ -119,3 +119,11 @@ def test_airflows_metrics_client_is_found():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_storing_is_timed_only_when_it_succeeds(stats):
+    with metrics.storing("ideogram-3"):
+        pass
+    with pytest.raises(OSError), metrics.storing("ideogram-3"):
+        raise OSError("disk full")
+    assert [name for name, _ in stats.timings] == ["onemin.ideogram-3.store_duration"]

@@ -229,7 +229,8 @@ class BackgroundReplacerOperator(BaseOperator):
 
         fingerprint = request_hash(self.model, body["promptObject"])
         try_number = getattr(context.get("ti"), "try_number", None)
-        return SubmissionLedger(submission_store(context), fingerprint, try_number=try_number, log=self.log)
+        store = submission_store(context)
+        return SubmissionLedger(store, fingerprint, try_number=try_number, log=self.log, model=self.model)
 
     def _submit_and_wait(self, context: Context, ledger: SubmissionLedger, body: dict[str, Any]) -> list[str]:
         """Pay for this try's request, wait for it to end, and finish."""
@@ -241,6 +242,7 @@ class BackgroundReplacerOperator(BaseOperator):
     def _end(self, context: Context, ledger: SubmissionLedger, record: dict[str, Any]) -> list[str]:
         """The generation ended: the ledger notes how; a failure raises, a success is finished."""
         ledger.record_outcome(record)
+        self._note_generation(record)  # a failure's lineage names the generation too
         self.hook.check_status(record)
         return self._finish(context, record)
 
@@ -387,10 +389,12 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _store(self, context: Context, download_urls: list[str]) -> list[str]:
         """Download every result to ``output_path``; return the stored URIs in result order."""
+        from airflow_provider_onemin import metrics
         from airflow_provider_onemin.storage import store_results
 
         ti = context["ti"]
         map_index = getattr(ti, "map_index", None)
         names = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
         map_index = map_index if isinstance(map_index, int) else -1
-        return store_results(self.hook, download_urls, self.output_path, **names, map_index=map_index)
+        with metrics.storing(self.model):
+            return store_results(self.hook, download_urls, self.output_path, **names, map_index=map_index)
