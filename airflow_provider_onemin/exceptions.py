@@ -211,3 +211,26 @@ class OneMinMalformedSubmissionError(OneMinUnknownOutcomeError, OneMinMalformedR
     It is both a malformed answer and an unknown outcome: the generation may have been charged,
     so it is not re-sent (unless ``retry_unknown_outcome`` is set).
     """
+
+
+class OneMinReuseIndexError(OneMinError):
+    """
+    The results are stored but the reuse index could not be written or read back (``reuse=True``).
+
+    Retryable: a retry of the task resumes the paid generation and writes the index, without paying
+    again.
+    """
+
+
+class OneMinCostCapError(OneMinFinalError):
+    """
+    A run would pay for more new images than its cap allows; nothing was uploaded or paid.
+
+    :param new_images: images the run would pay for.
+    :param cap: the most it may pay for.
+    """
+
+    def __init__(self, message: str, *, new_images: int, cap: int) -> None:
+        self.new_images = new_images
+        self.cap = cap
+        super().__init__(message)

@@ -1,28 +1,17 @@
 """
-Pay once per distinct image request: the request key and the reuse index kept with the results.
+Pay once per distinct image request: the request key, and what ``reuse=True`` decides.
 
 **The request key** (:func:`request_key`) is the SHA-256 of the request as 1min.ai would see it:
 feature, model and promptObject (so ``num_images``, ``seed`` and every other field), with each
 local or object-storage image replaced by the SHA-256 of its *content*. A re-exported but identical
 photo gives the same key; an edited photo does not. Asset paths and ``http(s)://`` URLs are part of
 the key as written (their content is on 1min.ai's side or the web's, not read here). The operator
-(``reuse=True``) and the marketing pipeline's cost preview both build keys with this function.
+(``reuse=True``) and a pipeline's cost preview (:func:`preview`) both build keys with it.
 
-**The index** lives in the output storage itself, so it works across workers, executors and
-metadata-database resets: one small JSON record per request at
-``<output_path>/.onemin-reuse/<key>.json``, written atomically after the request's files are
-stored (:func:`record_generation`). It names the generation (uuid, result paths, seeds), the
-SHA-256 and size of each file, and where complete copies of the files are, newest first, relative
-to ``output_path`` (:data:`MAX_COPIES` of them).
-
-**A lookup** (:func:`find_reusable`) trusts nothing it cannot check: a record that is not valid
-JSON, does not match its schema or its key, or whose files are all missing or differ from what it
-records, is ignored with a warning, and the request counts as new (it is paid for again).
-
-**A hit** is copied into the task instance's own names (:func:`copy_results`), server-side where
-the filesystem has a copy (S3, GCS, Azure, memory), so every run's folder is complete on its own;
-the copy is then added to the record (:func:`record_copy`), so deleting old runs' folders does not
-make the index forget a request.
+**The decisions** the operator asks for: :func:`reuse_earlier` (look the key up in the index kept
+in the output storage, :mod:`.reuse_index`; on a hit copy the files into the task instance's own
+names and say what was saved), :func:`index_generation` (after a paid generation is stored) and
+:func:`dry_run_report` ("would reuse generation X" or "would pay for N images").
 
 Two task instances that race on the same *new* request both miss and both pay: the index is not a
 lock (docs/reuse.md).
@@ -30,43 +19,23 @@ lock (docs/reuse.md).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
-import os
-import shutil
-import tempfile
-import uuid as uuid_module
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from airflow_provider_onemin.exceptions import OneMinError
-from airflow_provider_onemin.validation import FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.exceptions import OneMinCostCapError
+from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    import logging
 
-log = logging.getLogger(__name__)
+    from airflow_provider_onemin.reuse_index import Reusable, TaskNames
 
-#: Folder under ``output_path`` that holds the index records.
-INDEX_FOLDER = ".onemin-reuse"
-#: Format tag of a record; a record of another format is ignored.
-RECORD_FORMAT = "onemin-reuse/1"
 #: Version of the key derivation; changing how keys are built must change it.
 KEY_VERSION = 1
-#: How many complete copies of a request's files a record remembers (newest first).
-MAX_COPIES = 5
-_CHUNK = 1024 * 1024
-_LOCAL_PROTOCOLS = frozenset({"file", "local", ""})
-
-
-class OneMinReuseIndexError(OneMinError):
-    """The results are stored but the reuse index could not be written; a retry writes it."""
 
 
 @dataclass(frozen=True)
@@ -80,63 +49,6 @@ class RequestKey:
 
     digest: str
     request: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TaskNames:
-    """What names a task instance's results (see ``storage.result_stem``)."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int = -1
-
-    @classmethod
-    def of(cls, ti: Any) -> TaskNames:
-        """The names of a (runtime) task instance."""
-        map_index = getattr(ti, "map_index", None)
-        return cls(ti.dag_id, ti.run_id, ti.task_id, map_index if isinstance(map_index, int) else -1)
-
-
-@dataclass(frozen=True)
-class Reusable:
-    """
-    An earlier stored generation of the same request, checked file by file.
-
-    :param key: the request key (hex).
-    :param record: the index record, as read.
-    :param copy: the record's entry of the copy found (``paths``, ``dag_id``, ``run_id``...).
-    :param sources: its files, verified, in result order.
-    """
-
-    key: str
-    record: dict[str, Any]
-    copy: dict[str, Any]
-    sources: list[ObjectStoragePath]
-
-    @property
-    def uuid(self) -> str:
-        return self.record["uuid"]
-
-    @property
-    def results(self) -> list[str]:
-        return list(self.record["results"])
-
-    @property
-    def result_urls(self) -> list[Any]:
-        return list(self.record.get("result_urls") or [])
-
-    @property
-    def seeds(self) -> list[Any]:
-        return list(self.record.get("seeds") or [])
-
-    @property
-    def credit(self) -> float | None:
-        return self.record.get("credit")
-
-    @property
-    def stored_paths(self) -> list[str]:
-        return [str(path) for path in self.sources]
 
 
 # --- the key ------------------------------------------------------------------------------------
@@ -188,295 +100,180 @@ def request_key(
     return RequestKey(digest=hashlib.sha256(text.encode("utf-8")).hexdigest(), request=request)
 
 
-# --- the index ----------------------------------------------------------------------------------
+# --- what the operator asks -----------------------------------------------------------------------
 
 
-def index_path(output_path: Any, key: RequestKey | str) -> ObjectStoragePath:
-    """Where the record of ``key`` lives under ``output_path``."""
-    from airflow_provider_onemin.storage import as_storage_path
-
-    return _record_path(as_storage_path(output_path), _digest(key))
-
-
-def _record_path(base: ObjectStoragePath, digest: str) -> ObjectStoragePath:
-    return base / INDEX_FOLDER / f"{digest}.json"
-
-
-def _digest(key: RequestKey | str) -> str:
-    return key.digest if isinstance(key, RequestKey) else key
-
-
-def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
+@dataclass(frozen=True)
+class Reused:
     """
-    The earlier stored generation of ``key`` under ``output_path``, or ``None``.
+    What an earlier generation gave this task instance.
 
-    Every file of the copy returned exists with the size and SHA-256 the record gives. A record
-    that cannot be trusted is ignored with a warning that names it and says why.
+    :param uuid: the earlier generation's uuid.
+    :param results: its result paths on 1min.ai (``resultObject``).
+    :param result_urls: its result URLs, as 1min.ai gave them (they may have expired).
+    :param seeds: the seed of each result.
+    :param stored_paths: this task instance's copies, in result order.
+    :param reused_from: ``{"uuid", "stored_paths"}`` of the copy that was reused (XCom ``reused_from``).
     """
-    from airflow_provider_onemin.storage import as_storage_path
 
-    base = as_storage_path(output_path)
-    digest = _digest(key)
-    path = _record_path(base, digest)
-    try:
-        if not path.exists():
-            return None
-        text = path.read_text(encoding="utf-8")
-    except Exception as exc:
-        _ignore(path, f"it cannot be read ({type(exc).__name__}: {exc})")
+    uuid: str
+    results: list[str]
+    result_urls: list[Any]
+    seeds: list[Any]
+    stored_paths: list[str]
+    reused_from: dict[str, Any]
+
+
+def reuse_earlier(output_path: Any, key: RequestKey, names: TaskNames, log: logging.Logger) -> Reused | None:
+    """
+    On a hit, copy the earlier files into this task instance's names and return them; else ``None``.
+
+    :param output_path: the output folder (the index lives under it).
+    :param key: the request's key.
+    :param names: the task instance asking.
+    :param log: where to say what was reused and what it saved.
+    """
+    from airflow_provider_onemin.reuse_index import copy_results, find_reusable, record_copy
+
+    hit = find_reusable(output_path, key)
+    if hit is None:
+        log.info(
+            "No earlier generation of request %s under %s: it is paid for.", key.digest[:12], output_path
+        )
         return None
-    record = _parse_record(path, text, digest)
-    if record is None:
-        return None
-    problems = []
-    for copy in record["copies"]:
-        sources = [base / name for name in copy["paths"]]
-        problem = _check_files(sources, record["files"])
-        if problem is None:
-            if problems:
-                log.info("Reuse index %s: using an older copy (%s).", path, "; ".join(problems))
-            return Reusable(key=digest, record=record, copy=copy, sources=sources)
-        problems.append(problem)
-    _ignore(path, "; ".join(problems))
-    return None
-
-
-def _parse_record(path: ObjectStoragePath, text: str, digest: str) -> dict[str, Any] | None:
-    """The record in ``text`` when it is valid and about ``digest``, else ``None`` (warned)."""
-    try:
-        record = json.loads(text)
-    except ValueError as exc:
-        _ignore(path, f"it is not valid JSON ({exc})")
-        return None
-    errors = sorted(_record_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        where = "/".join(map(str, errors[0].absolute_path)) or "(record)"
-        _ignore(path, f"it does not match the record schema ({where}: {errors[0].message})")
-        return None
-    if record["key"] != digest:
-        _ignore(path, f"it records key {record['key'][:12]}..., not {digest[:12]}...")
-        return None
-    if any(len(copy["paths"]) != len(record["files"]) for copy in record["copies"]):
-        _ignore(path, "a copy does not list one file per result")
-        return None
-    return record
-
-
-def _check_files(sources: list[ObjectStoragePath], expected: list[dict[str, Any]]) -> str | None:
-    """``None`` when every file is there with its recorded size and SHA-256, else what is wrong."""
-    for source, want in zip(sources, expected, strict=True):
-        try:
-            if not source.is_file():
-                return f"{source} is missing"
-            size = source.stat().st_size
-            if size is not None and size != want["size"]:
-                return f"{source} has {size} bytes, not {want['size']}"
-            if _file_digest(source) != want["sha256"]:
-                return f"{source} differs from the file that was stored (SHA-256)"
-        except Exception as exc:
-            return f"{source} cannot be read ({type(exc).__name__}: {exc})"
-    return None
-
-
-def _ignore(path: ObjectStoragePath, why: str) -> None:
-    log.warning(
-        "Reuse index record %s is ignored: %s. The request counts as new and is paid for again.",
-        path,
-        why,
+    stored = copy_results(output_path, hit, names)
+    record_copy(output_path, hit, stored, names)
+    log.info(
+        "Reused generation %s (request %s, stored by %s / %s): nothing uploaded, nothing paid; saved %s. "
+        "Copied %s to %s.",
+        hit.uuid,
+        key.digest[:12],
+        hit.copy.get("dag_id"),
+        hit.copy.get("run_id"),
+        _saved(len(stored), hit.credit),
+        hit.stored_paths,
+        stored,
+    )
+    return Reused(
+        uuid=hit.uuid,
+        results=hit.results,
+        result_urls=hit.result_urls,
+        seeds=hit.seeds,
+        stored_paths=stored,
+        reused_from={"uuid": hit.uuid, "stored_paths": hit.stored_paths},
     )
 
 
-@lru_cache(maxsize=1)
-def _record_validator() -> Any:
-    from importlib import resources
-
-    from jsonschema import Draft202012Validator
-
-    text = resources.files("airflow_provider_onemin.schemas").joinpath("reuse_record.json").read_text("utf-8")
-    return Draft202012Validator(json.loads(text))
+def _saved(images: int, credit: float | None) -> str:
+    return f"{images} image(s)" + ("" if credit is None else f" ({credit:g} credits)")
 
 
-def _file_digest(path: ObjectStoragePath) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _name_under(base: ObjectStoragePath, uri: str) -> str:
-    """
-    ``uri`` relative to ``base``; raises when it is not under it.
-
-    Stored URIs may or may not carry the connection id (``s3://conn@bucket/key``), and fsspec
-    spells local and memory paths with or without their leading slash: both sides are compared
-    without those.
-    """
-    parts = urlsplit(uri)
-    full = (parts.netloc.rsplit("@", 1)[-1] + parts.path) if parts.scheme else uri
-    full, root = full.lstrip("/"), base.path.strip("/")
-    prefix = f"{root}/" if root else ""
-    if not full.startswith(prefix) or full == prefix:
-        raise OneMinReuseIndexError(f"{uri} is not under the output folder {base}: it cannot be indexed.")
-    return full[len(prefix) :]
-
-
-# --- writing records ----------------------------------------------------------------------------
-
-
-def record_generation(
+def index_generation(
     output_path: Any,
     key: RequestKey,
     record: Mapping[str, Any],
     stored_paths: list[str],
     names: TaskNames,
-) -> ObjectStoragePath:
-    """
-    Index a generation whose files were just stored (call it after storing, never before).
+    log: logging.Logger,
+) -> None:
+    """Index a paid generation once its files are stored, so a later identical request reuses it."""
+    from airflow_provider_onemin.reuse_index import record_generation
 
-    Reads the stored files back for their SHA-256, so the record describes what is in storage.
-    Replaces any earlier record of the same key (a new generation of the request supersedes it).
-
-    :param output_path: the output folder the files are under.
-    :param key: the request's key.
-    :param record: the 1min.ai record (``aiRecord``) of the generation.
-    :param stored_paths: the stored URIs, in result order.
-    :param names: the task instance that stored them.
-    :return: where the record was written.
-    :raises OneMinReuseIndexError: when it cannot be written (the files stay where they are).
-    """
-    from airflow_provider_onemin.storage import as_storage_path
-
-    base = as_storage_path(output_path)
-    detail = record.get("aiRecordDetail") or {}
-    data = [d for d in ((detail.get("responseObject") or {}).get("data") or []) if isinstance(d, dict)]
-    credit = (record.get("metadata") or {}).get("credit")
-    try:
-        names_under = [_name_under(base, uri) for uri in stored_paths]
-        files = [{"sha256": _file_digest(base / n), "size": (base / n).stat().st_size} for n in names_under]
-    except OneMinReuseIndexError:
-        raise
-    except Exception as exc:
-        raise OneMinReuseIndexError(
-            f"The results are stored ({', '.join(stored_paths)}) but could not be read back to index "
-            f"them ({type(exc).__name__}: {exc}). A retry of the task indexes them without paying again."
-        ) from exc
-    entry = {
-        "format": RECORD_FORMAT,
-        "key": key.digest,
-        "request": key.request,
-        "uuid": record.get("uuid"),
-        "results": list(detail.get("resultObject") or []),
-        "result_urls": [d.get("url") for d in data],
-        "seeds": [d.get("seed") for d in data],
-        "credit": credit if isinstance(credit, (int, float)) and not isinstance(credit, bool) else None,
-        "files": files,
-        "copies": [_copy_entry(names_under, names)],
-    }
-    return _write_record(base, key.digest, entry)
+    path = record_generation(output_path, key, record, stored_paths, names)
+    log.info("Indexed generation %s as request %s in %s.", record.get("uuid"), key.digest[:12], path)
 
 
-def record_copy(output_path: Any, reusable: Reusable, stored_paths: list[str], names: TaskNames) -> None:
-    """
-    Add the copy a task instance just made to the record, newest first (best effort: a failure is
-    logged, the copy and the earlier record stay valid).
-    """
-    from airflow_provider_onemin.storage import as_storage_path
+def dry_run_report(output_path: Any, key: RequestKey, num_images: int) -> str:
+    """What a run would do for this request: reuse (which generation) or pay (for how many images)."""
+    from airflow_provider_onemin.reuse_index import find_reusable
 
-    try:
-        base = as_storage_path(output_path)
-        new = _copy_entry([_name_under(base, uri) for uri in stored_paths], names)
-        older = [c for c in reusable.record["copies"] if c["paths"] != new["paths"]]
-        _write_record(base, reusable.key, {**reusable.record, "copies": [new, *older][:MAX_COPIES]})
-    except Exception as exc:
-        log.warning(
-            "Could not add the copy %s to the reuse index (%s); the index still names an older copy.",
-            stored_paths,
-            exc,
+    hit = find_reusable(output_path, key)
+    if hit is not None:
+        return (
+            f"would reuse generation {hit.uuid} (stored by {hit.copy.get('dag_id')} / {hit.copy.get('run_id')}): "
+            "nothing would be uploaded or paid"
         )
+    return f"would pay for {num_images} image(s): no earlier generation of request {key.digest[:12]}"
 
 
-def _copy_entry(paths: list[str], names: TaskNames) -> dict[str, Any]:
-    return {
-        "paths": paths,
-        "dag_id": names.dag_id,
-        "run_id": names.run_id,
-        "task_id": names.task_id,
-        "map_index": names.map_index,
-        "stored_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+# --- a pipeline's cost preview ------------------------------------------------------------------
 
 
-def _write_record(base: ObjectStoragePath, digest: str, entry: dict[str, Any]) -> ObjectStoragePath:
-    from airflow_provider_onemin.storage import write_file_atomically
+@dataclass(frozen=True)
+class PreviewLine:
+    """One request of a preview: its key, its images, and the earlier generation it would reuse."""
 
-    target = _record_path(base, digest)
-    try:
-        write_file_atomically(target, json.dumps(entry, indent=1, sort_keys=True).encode("utf-8"))
-    except Exception as exc:
-        raise OneMinReuseIndexError(
-            f"The results are stored but the reuse index record {target} could not be written "
-            f"({type(exc).__name__}: {exc}). A retry of the task writes it without paying again."
-        ) from exc
-    return target
+    key: RequestKey
+    num_images: int
+    reusable: Reusable | None
 
 
-# --- copying a hit ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReusePreview:
+    """What a set of requests would cost with ``reuse=True``, before anything is uploaded or paid."""
+
+    lines: list[PreviewLine]
+
+    @property
+    def reused(self) -> int:
+        """Lines an earlier generation serves."""
+        return sum(line.reusable is not None for line in self.lines)
+
+    @property
+    def new_generations(self) -> int:
+        """Lines that would be paid for."""
+        return len(self.lines) - self.reused
+
+    @property
+    def new_images(self) -> int:
+        """Images that would be paid for."""
+        return sum(line.num_images for line in self.lines if line.reusable is None)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "lines": len(self.lines),
+            "already_generated": self.reused,
+            "new_generations": self.new_generations,
+            "new_images": self.new_images,
+        }
+
+    def check_cap(self, max_new_images: int) -> None:
+        """Raise :class:`OneMinCostCapError` when the new images are over ``max_new_images``."""
+        if self.new_images > max_new_images:
+            over = self.new_images - max_new_images
+            raise OneMinCostCapError(
+                f"This run would pay for {self.new_images} new image(s), {over} over max_new_images="
+                f"{max_new_images} ({len(self.lines)} lines, {self.reused} already generated, "
+                f"{self.new_generations} new generations). Nothing was uploaded or paid. Raise "
+                "max_new_images for this run (trigger with config) if the cost is expected.",
+                new_images=self.new_images,
+                cap=max_new_images,
+            )
 
 
-def copy_results(output_path: Any, reusable: Reusable, names: TaskNames) -> list[str]:
+def preview(
+    output_path: Any, requests: Iterable[Mapping[str, Any]], model: str = DEFAULT_MODEL
+) -> ReusePreview:
     """
-    Copy the earlier files to this task instance's own names; return the new URIs in result order.
+    What these requests would cost with ``reuse=True``: the keys the operator would build, looked up.
 
-    Each copy appears whole or not at all: server-side where the filesystem can copy, else through a
-    temporary file; a file already at its target (the same task instance again) is left as is.
+    :param output_path: the operators' ``output_path``.
+    :param requests: the operators' arguments (``prompt``, ``image_url``, ``num_images``, ``seed``...),
+        rendered; each is validated like the operator's.
+    :param model: the operators' model.
+    :raises OneMinValidationError: when a request is invalid (all its problems, before any is paid).
     """
-    from airflow_provider_onemin.storage import as_storage_path, result_stem
+    from airflow_provider_onemin.operators.background_replacer import prompt_object_from
+    from airflow_provider_onemin.reuse_index import find_reusable
+    from airflow_provider_onemin.validation import validate_request
 
-    base = as_storage_path(output_path)
-    copied = []
-    for index, source in enumerate(reusable.sources):
-        stem = result_stem(
-            dag_id=names.dag_id,
-            run_id=names.run_id,
-            task_id=names.task_id,
-            map_index=names.map_index,
-            index=index,
+    digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
+    lines = []
+    for arguments in requests:
+        prompt_object = prompt_object_from(arguments)
+        validate_request(
+            {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}, model
         )
-        target = base / f"{stem}{os.path.splitext(source.name)[1]}"
-        if target.path != source.path:
-            _copy_file(source, target, reusable.record["files"][index]["size"])
-        copied.append(str(target))
-    return copied
-
-
-def _copy_file(source: ObjectStoragePath, target: ObjectStoragePath, size: int) -> None:
-    from airflow_provider_onemin.storage import publish_file
-
-    fs = target.fs
-    if target.protocol not in _LOCAL_PROTOCOLS:
-        try:
-            fs.copy(source.path, target.path)  # server-side: one request, published whole
-        except NotImplementedError:
-            pass
-        else:
-            if fs.size(target.path) != size:
-                with contextlib.suppress(Exception):
-                    fs.rm_file(target.path)
-                raise OSError(f"copying {source} to {target} gave a file of another size")
-            return
-    local = target.protocol in _LOCAL_PROTOCOLS
-    folder = target.parent.path if local else tempfile.gettempdir()
-    if local:
-        os.makedirs(folder, exist_ok=True)
-    spool = os.path.join(folder, f".{target.name}.{uuid_module.uuid4().hex}.part")
-    try:
-        with source.open("rb") as reader, open(spool, "xb") as writer:
-            shutil.copyfileobj(reader, writer, _CHUNK)
-            writer.flush()
-            if local:
-                os.fsync(writer.fileno())
-        publish_file(spool, target, size)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(spool)
+        key = request_key(model, prompt_object, image_digest=digest)
+        lines.append(PreviewLine(key, int(prompt_object["num_images"]), find_reusable(output_path, key)))
+    return ReusePreview(lines)

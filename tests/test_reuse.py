@@ -1,5 +1,5 @@
 """
-The reuse module on its own: the request key, the index record kept in the output storage, the
+The reuse and reuse_index modules on their own: the request key, the index record kept in the output storage, the
 lookup that checks every file before trusting a record, and the copy into a task instance's own
 names (local folder and fsspec's in-memory filesystem, with and without a server-side copy).
 """
@@ -18,16 +18,15 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 from fsspec.implementations.memory import MemoryFileSystem
 
-from airflow_provider_onemin.exceptions import OneMinInputFileError
-from airflow_provider_onemin.reuse import (
-    OneMinReuseIndexError,
+from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinReuseIndexError
+from airflow_provider_onemin.reuse import request_key
+from airflow_provider_onemin.reuse_index import (
     TaskNames,
     copy_results,
     find_reusable,
     index_path,
     record_copy,
     record_generation,
-    request_key,
 )
 
 PHOTOS = Path(__file__).resolve().parent.parent / "dags" / "sample_photos"
@@ -278,7 +277,7 @@ def test_a_record_that_cannot_be_trusted_is_ignored_with_a_warning(
     path = Path(record_generation(local_root, key, ai_record(), stored, FIRST).path)
     damage(path, [Path(ObjectStoragePath(uri).path) for uri in stored])
 
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
         assert find_reusable(local_root, key) is None
     warnings = _warnings(caplog)
     assert len(warnings) == 1 and reason in warnings[0], warnings
@@ -289,7 +288,7 @@ def test_a_record_under_another_key_is_ignored(key, local_root, caplog) -> None:
     record_generation(local_root, key, ai_record(), store(local_root, FIRST), FIRST)
     other = request_key("ideogram-3", prompt_object("development/images/other.png"))
     shutil.copy(index_path(local_root, key).path, index_path(local_root, other).path)
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
         assert find_reusable(local_root, other) is None
     assert "records key" in _warnings(caplog)[0]
 
@@ -302,7 +301,7 @@ def test_a_record_cannot_point_outside_the_output_folder(key, local_root, caplog
     record = json.loads(path.read_text())
     record["copies"][0]["paths"][0] = bad
     path.write_text(json.dumps(record))
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
         assert find_reusable(local_root, key) is None
     assert "record schema" in _warnings(caplog)[0]
 
@@ -378,3 +377,37 @@ def test_object_store_copy_is_server_side_where_it_can_be(key, memory_root: Obje
     assert not [p for p in memory_root.rglob("*") if p.name.endswith(".part")], "no temporary file left"
     record_copy(str(memory_root), hit, copied, SECOND)
     assert find_reusable(str(memory_root), key).stored_paths == copied
+
+
+# --- the operator's decisions -------------------------------------------------------------------
+
+
+def test_reuse_earlier_copies_and_says_what_it_saved(key, local_root, caplog) -> None:
+    from airflow_provider_onemin.reuse import index_generation, reuse_earlier
+
+    logger = logging.getLogger("test_reuse_operator")
+    with caplog.at_level(logging.INFO):
+        assert reuse_earlier(local_root, key, FIRST, logger) is None
+        original = store(local_root, FIRST)
+        index_generation(local_root, key, ai_record(credit=12), original, FIRST, logger)
+        reused = reuse_earlier(local_root, key, SECOND, logger)
+
+    assert reused is not None
+    assert (reused.uuid, reused.seeds, reused.results[0]) == ("gen-1", [70, 71], "development/images/r0.png")
+    assert reused.reused_from == {"uuid": "gen-1", "stored_paths": original}
+    assert [ObjectStoragePath(p).read_bytes() for p in reused.stored_paths] == [PNG_A, PNG_B]
+    said = caplog.text
+    assert "No earlier generation of request" in said
+    assert "Reused generation gen-1" in said and "nothing uploaded, nothing paid" in said
+    assert "saved 2 image(s) (12 credits)" in said
+    assert FIRST.run_id in said, "says which run stored what was reused"
+
+
+def test_dry_run_report_says_reuse_or_pay(key, local_root) -> None:
+    from airflow_provider_onemin.reuse import dry_run_report
+
+    assert dry_run_report(local_root, key, 2) == (
+        f"would pay for 2 image(s): no earlier generation of request {key.digest[:12]}"
+    )
+    record_generation(local_root, key, ai_record(), store(local_root, FIRST), FIRST)
+    assert dry_run_report(local_root, key, 2).startswith("would reuse generation gen-1 (stored by shop / ")
