@@ -32,7 +32,7 @@ from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND
 if TYPE_CHECKING:
     import logging
 
-    from airflow_provider_onemin.reuse_index import Reusable, TaskNames
+    from airflow_provider_onemin.reuse_index import Reusable
 
 #: Version of the key derivation; changing how keys are built must change it.
 KEY_VERSION = 1
@@ -103,6 +103,20 @@ def request_key(
 # --- what the operator asks -----------------------------------------------------------------------
 
 
+def operator_key(
+    reuse: bool, model: str, prompt_object: Mapping[str, Any], carried: Mapping[str, Any] | None = None
+) -> RequestKey | None:
+    """
+    The key an operator with ``reuse`` looks up and indexes under; ``None`` without ``reuse``.
+
+    :param carried: the key as it travelled through a deferral (``{"digest", "request"}``): the
+        request as it was when paid for, whatever its images are now. Else the key is built.
+    """
+    if not reuse:
+        return None
+    return RequestKey(**carried) if carried else request_key(model, prompt_object)
+
+
 @dataclass(frozen=True)
 class Reused:
     """
@@ -123,18 +137,26 @@ class Reused:
     stored_paths: list[str]
     reused_from: dict[str, Any]
 
+    @property
+    def record(self) -> dict[str, Any]:
+        """The earlier generation as a 1min.ai record (what the operator reads its results from)."""
+        data = [{"url": url, "seed": seed} for url, seed in zip(self.result_urls, self.seeds, strict=False)]
+        detail = {"resultObject": self.results, "responseObject": {"data": data}}
+        return {"uuid": self.uuid, "status": "SUCCESS", "aiRecordDetail": detail}
 
-def reuse_earlier(output_path: Any, key: RequestKey, names: TaskNames, log: logging.Logger) -> Reused | None:
+
+def reuse_earlier(output_path: Any, key: RequestKey, ti: Any, log: logging.Logger) -> Reused | None:
     """
     On a hit, copy the earlier files into this task instance's names and return them; else ``None``.
 
     :param output_path: the output folder (the index lives under it).
     :param key: the request's key.
-    :param names: the task instance asking.
+    :param ti: the task instance asking (its dag, run, task and map index name the copies).
     :param log: where to say what was reused and what it saved.
     """
-    from airflow_provider_onemin.reuse_index import copy_results, find_reusable, record_copy
+    from airflow_provider_onemin.reuse_index import TaskNames, copy_results, find_reusable, record_copy
 
+    names = TaskNames.of(ti)
     hit = find_reusable(output_path, key)
     if hit is None:
         log.info(
@@ -173,20 +195,22 @@ def index_generation(
     key: RequestKey,
     record: Mapping[str, Any],
     stored_paths: list[str],
-    names: TaskNames,
+    ti: Any,
     log: logging.Logger,
 ) -> None:
     """Index a paid generation once its files are stored, so a later identical request reuses it."""
-    from airflow_provider_onemin.reuse_index import record_generation
+    from airflow_provider_onemin.reuse_index import TaskNames, record_generation
 
-    path = record_generation(output_path, key, record, stored_paths, names)
+    path = record_generation(output_path, key, record, stored_paths, TaskNames.of(ti))
     log.info("Indexed generation %s as request %s in %s.", record.get("uuid"), key.digest[:12], path)
 
 
-def dry_run_report(output_path: Any, key: RequestKey, num_images: int) -> str:
-    """What a run would do for this request: reuse (which generation) or pay (for how many images)."""
+def dry_run_report(output_path: Any, key: RequestKey | None, num_images: int) -> str:
+    """What a run would do: reuse (which generation) or pay (for how many images); no key, no reuse."""
     from airflow_provider_onemin.reuse_index import find_reusable
 
+    if key is None:
+        return f"would pay for {num_images} image(s)"
     hit = find_reusable(output_path, key)
     if hit is not None:
         return (
@@ -263,14 +287,14 @@ def preview(
     :param model: the operators' model.
     :raises OneMinValidationError: when a request is invalid (all its problems, before any is paid).
     """
-    from airflow_provider_onemin.operators.background_replacer import prompt_object_from
+    from airflow_provider_onemin.arguments import prompt_object_of
     from airflow_provider_onemin.reuse_index import find_reusable
     from airflow_provider_onemin.validation import validate_request
 
     digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
     lines = []
     for arguments in requests:
-        prompt_object = prompt_object_from(arguments)
+        prompt_object = prompt_object_of(arguments)
         validate_request(
             {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}, model
         )

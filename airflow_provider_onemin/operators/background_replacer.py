@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from functools import cached_property
@@ -10,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_templated, prompt_object_of
-from airflow_provider_onemin.exceptions import OneMinError
+from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash
 from airflow_provider_onemin.links import OneMinResultLink
 from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra, literal_output_asset
+from airflow_provider_onemin.reuse import dry_run_report, index_generation, operator_key, reuse_earlier
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
     from airflow_provider_onemin.ledger import SubmissionLedger
+    from airflow_provider_onemin.reuse import RequestKey, Reused
 
 __all__ = ["PROMPT_FIELDS", "STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
 
@@ -59,7 +62,12 @@ class BackgroundReplacerOperator(BaseOperator):
         not at all; their URIs go to XCom ``stored_paths``. (templated)
     :param dry_run: validate the arguments and local images, render, log the exact request body and
         return ``[]``: nothing is uploaded, nothing paid, no request is made, and no asset event is
-        emitted (the outlets are dropped for that run).
+        emitted (the outlets are dropped for that run). Says "would pay for N image(s)" or, with
+        ``reuse``, "would reuse generation X".
+    :param reuse: pay once per distinct request (needs ``output_path``): first look for an earlier
+        stored generation of the same request under ``output_path`` (images compared by content;
+        docs/reuse.md); on a hit nothing is uploaded or paid, the files are copied to this task
+        instance's names and XCom ``reused_from`` names the earlier generation.
     :param deferrable: wait for the generation in the triggerer, freeing the worker slot
         (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between result polls (default: the connection's, 5 s).
@@ -109,6 +117,7 @@ class BackgroundReplacerOperator(BaseOperator):
         onemin_conn_id: str = "onemin_default",
         output_path: Any = None,
         dry_run: bool = False,
+        reuse: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | None = None,
         poll_timeout: float | None = None,
@@ -134,6 +143,10 @@ class BackgroundReplacerOperator(BaseOperator):
         self.onemin_conn_id = onemin_conn_id
         self.output_path = output_path
         self.dry_run = dry_run
+        self.reuse = reuse
+        self.reuse_key: RequestKey | None = None
+        if reuse and (output_path is None or output_path == ""):
+            raise OneMinConfigurationError(f"Task {self.task_id!r}: reuse=True needs output_path.")
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
@@ -214,8 +227,12 @@ class BackgroundReplacerOperator(BaseOperator):
             from airflow_provider_onemin.storage import as_storage_path
 
             as_storage_path(self.output_path)  # refuse a relative path or a missing scheme before paying
+        self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"])
         if self.dry_run:
             return self._dry_run(body)
+        reused = self.reuse_key and reuse_earlier(self.output_path, self.reuse_key, context["ti"], self.log)
+        if reused:
+            return self._finish(context, reused.record, reused)
         ledger = self._ledger(context, body)
         earlier = ledger.earlier_generation(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
         if earlier is not None:
@@ -277,23 +294,29 @@ class BackgroundReplacerOperator(BaseOperator):
         )
         if self.output_path is not None and self.output_path != "":
             self.log.info("Dry run: results would be stored under %s", self.output_path)
+        num_images = body["promptObject"]["num_images"]
+        self.log.info("Dry run: %s.", dry_run_report(self.output_path, self.reuse_key, num_images))
         if self.outlets:
             self.log.info("Dry run: no asset event for %s.", ", ".join(map(str, self.outlets)))
             self.outlets = []
         return []
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, reuse_key: dict[str, Any] | None = None
+    ) -> list[str]:
         """
         Go on on the worker after the trigger saw the generation end (or gave up waiting).
 
         A timeout raises a retryable error: the next try resumes the same generation from the
         task state store and defers again, without paying again. When the generation was an
         earlier try's, this try may still have its own request to pay for (the ledger says).
+        ``reuse_key``: the request's key at submission (``dag.test()`` drops it: built again).
         """
         from airflow_provider_onemin.exceptions import OneMinRecordMissingError
         from airflow_provider_onemin.triggers.background_replacer import ended_record_from_event
 
         body = self.validate_request()
+        self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"], carried=reuse_key)
         ledger = self._ledger(context, body)
         try:
             record = ended_record_from_event(event or {})
@@ -320,6 +343,7 @@ class BackgroundReplacerOperator(BaseOperator):
                 min_defer_time=resolve_min_defer_time(self.min_defer_time),
             ),
             method_name="execute_complete",
+            kwargs={"reuse_key": dataclasses.asdict(self.reuse_key)} if self.reuse_key else None,
         )
 
     def _submit(self, ledger: SubmissionLedger, body: dict[str, Any]) -> dict[str, Any]:
@@ -348,8 +372,8 @@ class BackgroundReplacerOperator(BaseOperator):
 
         return upload_local_images(self.hook, body, self.log)
 
-    def _finish(self, context: Context, record: dict[str, Any]) -> list[str]:
-        """Push the results to XCom (and store them) once the generation succeeded."""
+    def _finish(self, context: Context, record: dict[str, Any], reused: Reused | None = None) -> list[str]:
+        """Push the results to XCom (and store them) once the generation succeeded or was reused."""
         from airflow_provider_onemin.hooks.records import result_fields
 
         results, result_urls, seeds = result_fields(record)
@@ -365,21 +389,38 @@ class BackgroundReplacerOperator(BaseOperator):
         ti.xcom_push(key="ai_record_uuid", value=record.get("uuid"))
         ti.xcom_push(key="result_urls", value=result_urls)
         ti.xcom_push(key="seeds", value=seeds)
-        download_urls = self.hook.result_download_urls(record)
         # Until something is stored, the link is 1min.ai's own URL (signed or not, it may expire).
-        self.result_link = next(iter(download_urls or [u for u in result_urls if u]), None)
-        stored: list[str] = []
+        self.result_link = next(iter(u for u in result_urls if u), None)
+        stored = self._stored_results(context, record, reused)
         if self.output_path is not None and self.output_path != "":
-            stored = self._store(context, download_urls)
             ti.xcom_push(key="stored_paths", value=stored)
             if stored:
                 self.result_link = stored[0]
             seed = seeds[0] if seeds else coerce_integer("seed", self.seed)
             extra = asset_event_extra(self.prompt, seed, seeds, record.get("uuid"), stored)
+            if self.reuse:
+                extra["reused"] = reused is not None
             annotate_asset_events(context, self.outlets, self.output_path, extra)
-        self._note_generation(record, results=results, result_urls=result_urls, seeds=seeds, stored_paths=stored)
+        reused_from = reused.reused_from if reused else None
+        outcome = {"results": results, "result_urls": result_urls, "seeds": seeds, "stored_paths": stored}
+        self._note_generation(record, **outcome, reused_from=reused_from)
         self.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
         return results
+
+    def _stored_results(self, context: Context, record: dict[str, Any], reused: Reused | None) -> list[str]:
+        """This task instance's files: copied from an earlier generation, or downloaded (and indexed)."""
+        if self.reuse:  # None when paid, so a mapped consumer can index it like the other keys
+            context["ti"].xcom_push(key="reused_from", value=reused.reused_from if reused else None)
+        if reused is not None:
+            return reused.stored_paths
+        download_urls = self.hook.result_download_urls(record)
+        self.result_link = download_urls[0] if download_urls else self.result_link
+        if self.output_path is None or self.output_path == "":
+            return []
+        stored = self._store(context, download_urls)
+        if self.reuse_key is not None:
+            index_generation(self.output_path, self.reuse_key, record, stored, context["ti"], self.log)
+        return stored
 
     def _note_generation(self, record: dict[str, Any], **outcome: Any) -> None:
         """Keep what this try got for its lineage report (read in this process, not from XCom)."""
