@@ -420,5 +420,3 @@ def measure(
 def _healthy(port: int) -> bool:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as answer:
         return answer.status == 200
-
-

@@ -90,6 +90,25 @@ def scratch_airflow_home(prefix: str = "onemin-bench-") -> Iterator[dict[str, st
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def deployment_class() -> type:
+    """``AirflowDeployment`` from ``tests/deployment.py``: the benchmarks use the tests' harness."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.deployment import AirflowDeployment
+
+    return AirflowDeployment
+
+
 def run_python(code: str, env: dict[str, str], *, args: Sequence[str] = (), timeout: float = 300) -> Any:
     """Run ``code`` in a fresh interpreter; it prints one JSON document last, which is returned."""
     run = subprocess.run(
@@ -114,12 +133,21 @@ class EmulatorProcess:
 
     :param latency: render time of a generation, seconds.
     :param pad_bytes: make every result PNG this much larger (benchmark-only, see padded_emulator.py).
+    :param max_in_flight: the account's limit of generations rendering at once (429 above it).
     """
 
-    def __init__(self, env: dict[str, str], *, latency: float = 0.0, pad_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        latency: float = 0.0,
+        pad_bytes: int = 0,
+        max_in_flight: int | None = None,
+    ) -> None:
         self.env = env
         self.latency = latency
         self.pad_bytes = pad_bytes
+        self.max_in_flight = max_in_flight
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self._dir = Path(tempfile.mkdtemp(prefix="onemin-bench-emulator-"))
@@ -140,6 +168,8 @@ class EmulatorProcess:
             "--url-file",
             str(url_file),
         ]
+        if self.max_in_flight is not None:
+            command += ["--max-in-flight", str(self.max_in_flight)]
         self.process = subprocess.Popen(
             command,
             env=self.env,
@@ -175,6 +205,19 @@ class EmulatorProcess:
         import urllib.request
 
         with urllib.request.urlopen(f"{self.url}/_emulator/state", timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change the running emulator's settings (``latency``, ``max_in_flight``...)."""
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/config",
+            data=json.dumps(settings).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
             return json.loads(answer.read())
 
     def charges(self) -> int:
