@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import socket
-import subprocess
 import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,9 +58,10 @@ from common import (  # noqa: E402
     scratch_folder,
     upload_sample_photo,
 )
+from services import count_objects, redis_server, s3_client, s3_server  # noqa: E402
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 POOL = "onemin"
 POLL_INTERVAL = 2.0
@@ -104,100 +102,6 @@ for variant, pool in (("pool", {pool!r}), ("nopool", None)):
             **({{"pool": pool}} if pool else {{}}),
         ).expand(prompt=[f"product shot number {{i}}" for i in range({tasks})])
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    """``redis-server`` on a free loopback port, in memory only; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: apt-get install -y redis-server")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.1)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def s3_server() -> Iterator[str]:
-    """``moto_server`` on a free loopback port; yields its endpoint URL."""
-    port = _free_port()
-    binary = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-
-
-def _count_objects(endpoint: str, bucket: str) -> int:
-    client = _s3_client(endpoint)
-    count = 0
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        count += page.get("KeyCount", 0)
-    return count
 
 
 def _generations_per_run(outcome_ids: set[str], found: dict[str, list[Any]]) -> dict[str, Any]:
@@ -258,7 +162,7 @@ def measure(
         celery = executor == "celery"
         if celery:
             endpoint = stack.enter_context(s3_server())
-            client = _s3_client(endpoint)
+            client = s3_client(endpoint)
             for bucket in (BUCKET_IN, BUCKET_OUT):
                 client.create_bucket(Bucket=bucket)
             client.put_object(
@@ -345,7 +249,7 @@ def measure(
                     )
                 )
                 if celery:
-                    records[-1]["objects_in_output_bucket"] = _count_objects(endpoint, BUCKET_OUT)
+                    records[-1]["objects_in_output_bucket"] = count_objects(endpoint, BUCKET_OUT)
         if burst:
             airflow.wait_for_dag(f"onemin_scale_nopool_{burst}")
             emulator.configure(max_in_flight=None, latency=burst_render_seconds)
