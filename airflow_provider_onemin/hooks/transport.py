@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_provider_onemin.exceptions import (
@@ -191,7 +191,20 @@ class OneMinTransport(OneMinBaseHook):
         """Run ``attempt`` until it succeeds, raises a final error, or the retry budget is spent."""
         from tenacity import Retrying
 
-        return Retrying(**retrying_options(self.settings, what, self.log))(attempt)
+        options = retrying_options(self.settings, what, self.log)
+        try:
+            # Most requests succeed at once: tenacity's bookkeeping (a good part of the hook's
+            # own cost per call) starts only with the first retryable failure.
+            return attempt()
+        except Retryable as failure:
+            replay = [failure]
+
+        def replay_then_attempt() -> T:
+            # Tenacity's first attempt is the one already made: it counts it, logs and waits
+            # after it exactly as if it had made it itself.
+            return _raise(replay.pop()) if replay else attempt()
+
+        return Retrying(**options)(replay_then_attempt)
 
     def _call_json_once(self, method: str, path: str, **kwargs: Any) -> Any:
         """One attempt of a free JSON call; errors a retry can fix come wrapped in Retryable."""
@@ -240,7 +253,19 @@ class OneMinTransport(OneMinBaseHook):
         from tenacity import AsyncRetrying
 
         options = retrying_options(self.settings, what, self.log, deadline=deadline)
-        return await AsyncRetrying(**options)(attempt)
+        try:
+            return await attempt()
+        except Retryable as failure:
+            replay = [failure]
+
+        async def replay_then_attempt() -> T:
+            return _raise(replay.pop()) if replay else await attempt()
+
+        return await AsyncRetrying(**options)(replay_then_attempt)
+
+
+def _raise(error: Exception) -> NoReturn:
+    raise error
 
 
 def _capped_timeout(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
