@@ -52,8 +52,6 @@ needs_openlineage = pytest.mark.skipif(
     not _installed("openlineage.client"), reason="needs the openlineage extra (lineage CI leg)"
 )
 pytestmark = pytest.mark.e2e
-# Wired once the operator reuses results (the reuse issue).
-pending_reuse = pytest.mark.xfail(strict=True, reason="the operator does not reuse results yet")
 
 
 class StatsdListener:
@@ -195,7 +193,6 @@ def _log(run: ScenarioRun) -> str:
 
 
 @needs_statsd
-@pending_reuse
 def test_counters_after_a_failure_an_unknown_outcome_a_success_and_a_reuse(scenario):
     counts = {
         name: scenario.counter(name)
@@ -221,7 +218,6 @@ def test_counters_after_a_failure_an_unknown_outcome_a_success_and_a_reuse(scena
 
 
 @needs_statsd
-@pending_reuse
 def test_render_time_spans_the_deferral_and_storing_is_timed(scenario):
     # One success was rendered (the reuse renders nothing); it took at least the emulator's latency.
     (render_ms,) = scenario.timings("render_duration")
@@ -273,7 +269,6 @@ def test_the_paid_generation_reports_its_files_and_its_request(scenario):
 
 
 @needs_openlineage
-@pending_reuse
 def test_a_reused_generation_reads_the_earlier_files(scenario):
     reused = scenario.task_events("reused")["COMPLETE"]
     facet = reused["run"]["facets"]["oneMinGeneration"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
+from airflow_provider_onemin import metrics
 from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_templated, prompt_object_of
 from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash
@@ -232,6 +233,7 @@ class BackgroundReplacerOperator(BaseOperator):
             return self._dry_run(body)
         reused = self.reuse_key and reuse_earlier(self.output_path, self.reuse_key, context["ti"], self.log)
         if reused:
+            metrics.generation_reused(self.model, images=len(reused.stored_paths))
             return self._finish(context, reused.record, reused)
         ledger = self._ledger(context, body)
         earlier = ledger.earlier_generation(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
@@ -430,7 +432,6 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _store(self, context: Context, download_urls: list[str]) -> list[str]:
         """Download every result to ``output_path``; return the stored URIs in result order."""
-        from airflow_provider_onemin import metrics
         from airflow_provider_onemin.storage import store_results
 
         ti = context["ti"]

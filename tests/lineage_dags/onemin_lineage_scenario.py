@@ -4,7 +4,7 @@ The scenario of tests/test_lineage_dag_run.py, run with ``airflow dags test``.
 Four tasks in a fixed order (each runs whatever the previous one's state): a generation that
 fails, a request whose outcome is unknown (the emulator's faults, queued by the test, hit the
 first two submissions), a paid generation of two images (deferrable), and the same request
-again, which reuses the paid one's results. ``dag_run.conf`` gives the source photo, a local
+again, which reuses the paid one's results (``reuse=True``). ``dag_run.conf`` gives the source photo, a local
 style reference and the output folder.
 """
 
@@ -27,6 +27,7 @@ PAID_REQUEST = {
     "negative_prompt": "people",
     "seed": 42,
     "num_images": 2,
+    "reuse": True,
     "style_reference_images": [
         "{{ dag_run.conf['reference'] }}",
         "development/images/linen.png",
