@@ -273,7 +273,8 @@ class SubmissionLedger:
 
     def record_intent(self) -> str:
         """Save the intent before the paid request is sent; return when it is sent (UTC, ISO)."""
-        submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # Milliseconds: the render-time metric starts here.
+        submitted_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         self._intent = {
             "request_hash": self.fingerprint,
             "uuid": None,

@@ -153,3 +153,12 @@ def test_without_a_store_the_outcome_is_still_counted(stats):
     ledger.record_outcome(_succeeded("u-1", images=2))
     assert (stats.count("submitted"), stats.count("succeeded"), stats.count("images_paid")) == (1, 1, 2)
     assert len(stats.timings) == 1
+
+
+def test_the_recorded_submission_time_is_precise_enough_to_time_a_render():
+    store = DictStore()
+    _ledger(store).record_intent()
+    submitted_at = store[STATE_KEY]["submitted_at"]
+    # Whole seconds would add up to a second to every render time.
+    assert datetime.fromisoformat(submitted_at).tzinfo is not None
+    assert "." in submitted_at.partition("T")[2], submitted_at
