@@ -23,6 +23,7 @@ import pytest
 from werkzeug import Response
 
 from airflow_provider_onemin.exceptions import (
+    OneMinAuthenticationError,
     OneMinMalformedSubmissionError,
     OneMinOutOfCreditsError,
     OneMinRateLimitError,
@@ -178,19 +179,26 @@ def test_plain_text_body_is_cut_short():
             {"errorCode": "INSUFFICIENT_CREDITS", "message": "Not enough credits"},
             OneMinOutOfCreditsError,
         ),
+        (503, {"success": False, "error": {"code": "INSUFFICIENT_CREDITS"}}, OneMinOutOfCreditsError),
+        (400, {"errorCode": "OUT_OF_CREDITS"}, OneMinOutOfCreditsError),
+        (402, {}, OneMinOutOfCreditsError),
+        # Words are not codes: these were "out of credits" (final, record cleared) before.
         (
             403,
             {"success": False, "error": {"code": "FORBIDDEN", "message": "Your balance is 0"}},
-            OneMinOutOfCreditsError,
+            OneMinAuthenticationError,
         ),
-        (402, {}, OneMinOutOfCreditsError),
-        (500, {"message": "monthly quota exhausted"}, OneMinOutOfCreditsError),
+        (429, {"message": "monthly credit quota exhausted, top up billing"}, OneMinRateLimitError),
+        (500, {"message": "monthly quota exhausted"}, OneMinServerError),
+        # Status first: a 500, 502, 504 or 524 may follow a started generation, whatever it says.
+        (500, {"errorCode": "INSUFFICIENT_CREDITS", "message": "Not enough credits"}, OneMinServerError),
+        (502, {"message": "billing service unavailable"}, OneMinServerError),
         (429, {"message": "quota of 60 requests per minute exceeded"}, OneMinRateLimitError),
         (429, {"errorCode": "RATE_LIMIT_EXCEEDED", "message": "Too many requests"}, OneMinRateLimitError),
         (502, {"message": "load balancer error"}, OneMinServerError),
     ],
 )
-def test_out_of_credits_whatever_the_status_but_not_a_rate_limit(status, body, expected):
+def test_out_of_credits_from_402_or_an_explicit_code_never_from_words(status, body, expected):
     assert type(classify_answer(_answer(status, json.dumps(body)), "POST", "/api/features")) is expected
 
 
@@ -416,3 +424,21 @@ def test_untrusted_certificate_is_a_final_setup_error_and_ca_bundle_fixes_it(sel
             _hook(monkeypatch, url).run_feature(dict(BODY))
         assert len(tls.log) == 0, "nothing reached the server"
         assert _hook(monkeypatch, url, ca_bundle=self_signed[0]).run_feature(dict(BODY))["uuid"] == UUID
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"errorCode": "INSUFFICIENT_CREDITS", "message": "Not enough credits"},
+        {"message": "Your credit balance could not be charged: billing error"},
+    ],
+)
+@pytest.mark.parametrize("status", [500, 502, 504, 524])
+def test_paid_post_answered_5xx_is_an_unknown_outcome_whatever_its_body_says(httpserver, monkeypatch, status, body):
+    """Failed before: a 5xx whose body spoke of credits was a final out-of-credits error, and the
+    operator deleted the record, so clearing the task paid again for a generation that may run."""
+    httpserver.expect_request("/api/features", method="POST").respond_with_json(body, status=status)
+    hook = _hook(monkeypatch, httpserver.url_for("").rstrip("/"))
+    with pytest.raises(OneMinUnknownOutcomeError, match=f"answered HTTP {status}"):
+        hook.run_feature(dict(BODY))
+    assert len(httpserver.log) == 1

@@ -28,12 +28,11 @@ from airflow_provider_onemin.exceptions import (
     OneMinUnsafeContentError,
 )
 
-_CREDITS_PATTERN = re.compile(
-    r"credit|insufficient[ _]?(fund|balance)|\bbalance\b|payment|billing|top[ _-]?up", re.IGNORECASE
+#: Error codes that say "out of credits" (docs/retry-policy.md says where each comes from). Only
+#: a code counts, never the words of a message: "credits" or "billing" in free text prove nothing.
+OUT_OF_CREDITS_CODES = frozenset(
+    {"INSUFFICIENT_CREDITS", "INSUFFICIENT_CREDIT", "OUT_OF_CREDITS", "INSUFFICIENT_BALANCE", "PAYMENT_REQUIRED"}
 )
-# "quota" alone also words rate limits ("quota of 60 requests per minute"): only with no sign of one.
-_QUOTA_PATTERN = re.compile(r"quota", re.IGNORECASE)
-_RATE_PATTERN = re.compile(r"rate|per (second|minute|hour)|too many|slow down", re.IGNORECASE)
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
@@ -172,13 +171,17 @@ def request_surely_not_sent(exc: BaseException) -> bool:
     return False
 
 
-def is_out_of_credits(status: int, error_code: str | None, api_message: str | None) -> bool:
+def is_out_of_credits(status: int, error_code: Any) -> bool:
+    """
+    402, or an explicit out-of-credits error code on a 4xx, 429 or 503 answer. Status first: a
+    500, 502, 504 or 524 is never "out of credits", whatever its body says, because after a paid
+    POST it may follow a generation that was started (an unknown outcome).
+    """
     if status == 402:
         return True
-    text = f"{error_code or ''} {api_message or ''}"
-    if _CREDITS_PATTERN.search(text):
-        return True
-    return bool(_QUOTA_PATTERN.search(text)) and not _RATE_PATTERN.search(text)
+    if not (400 <= status < 500 or status == 503):
+        return False
+    return isinstance(error_code, str) and error_code.strip().upper() in OUT_OF_CREDITS_CODES
 
 
 def classify_answer(response: Any, method: str, path: str, *, secrets: Iterable[str] = ()) -> OneMinAPIError:
@@ -210,7 +213,7 @@ def classify_answer(response: Any, method: str, path: str, *, secrets: Iterable[
             summary=f"a redirect to {target}",
             **common,
         )
-    if is_out_of_credits(status, info.get("error_code"), info.get("api_message")):
+    if is_out_of_credits(status, info.get("error_code")):
         cls = OneMinOutOfCreditsError
     elif status in (401, 403):
         cls = OneMinAuthenticationError
