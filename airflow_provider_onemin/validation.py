@@ -160,11 +160,18 @@ def record_or_none(answer: Any, *, what: str) -> dict[str, Any] | None:
 
 
 def validate_answer(answer: Any, *, what: str) -> dict[str, Any]:
-    """Return ``answer["aiRecord"]`` when the answer has the expected shape, else raise."""
+    """
+    Return ``answer["aiRecord"]`` when the answer has the expected shape, else raise. A
+    ``temporaryUrl`` sent at the top level of the answer is moved into the record, where the code
+    that downloads results reads it.
+    """
     violations = answer_violations(answer)
     if violations:
         raise OneMinMalformedResponseError(
             f"1min.ai answered {what} with an unexpected shape: {'; '.join(violations[:5])}. "
             "The API may have changed; report it with the task log."
         )
-    return answer["aiRecord"]
+    record = answer["aiRecord"]
+    if not record.get("temporaryUrl") and answer.get("temporaryUrl"):
+        record = {**record, "temporaryUrl": answer["temporaryUrl"]}
+    return record

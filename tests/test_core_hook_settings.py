@@ -226,3 +226,39 @@ def test_generation_failure_names_the_reason_from_the_response_object(onemin_con
     with pytest.raises(OneMinGenerationFailedError, match="could not be segmented"):
         OneMinHook().run_feature(body)
     assert onemin_emulator.charges() == 0
+
+
+@pytest.mark.parametrize(
+    "answer_links",
+    [
+        {"record": ["https://signed.example/r0.png?sig=1", "https://signed.example/r1.png?sig=2"]},
+        {"top": ["https://signed.example/r0.png?sig=1", "https://signed.example/r1.png?sig=2"]},
+        {"top": "https://signed.example/r0.png?sig=1"},
+    ],
+    ids=["list in aiRecord", "list at the top level", "string at the top level"],
+)
+def test_temporary_urls_are_read_as_the_answer_schema_allows(httpserver, monkeypatch, answer_links):
+    """Failed before: a list was refused by the answer schema, a top-level link was dropped."""
+    record = {
+        "uuid": "u-links",
+        "status": "SUCCESS",
+        "aiRecordDetail": {"resultObject": ["development/images/r0.png", "development/images/r1.png"]},
+    }
+    answer: dict = {"aiRecord": record}
+    if "record" in answer_links:
+        record["temporaryUrl"] = answer_links["record"]
+    else:
+        answer["temporaryUrl"] = answer_links["top"]
+    httpserver.expect_request("/api/results/u-links").respond_with_json(answer)
+    conn = {"conn_type": "onemin", "host": httpserver.url_for("").rstrip("/"), "password": KEY,
+            "extra": {"max_attempts": 1}}
+    monkeypatch.setenv("AIRFLOW_CONN_ONEMIN_DEFAULT", json.dumps(conn))
+    hook = OneMinHook()
+    urls = hook.result_download_urls(hook.get_result("u-links"))
+    assert urls[0] == "https://signed.example/r0.png?sig=1"
+    expected_second = (
+        "https://signed.example/r1.png?sig=2"
+        if isinstance(answer_links.get("record", answer_links.get("top")), list)
+        else f"{hook.asset_base_url}/development/images/r1.png"
+    )
+    assert urls[1] == expected_second
