@@ -3,9 +3,12 @@ The fault matrix at hook level: every emulator fault ends in success or in its n
 the emulator's charge counter showing what was paid.
 
 Each row queues faults on the emulator (real HTTP over loopback), then submits one generation the
-way the operator does (async POST, then polls) and checks the outcome and the charges: exactly one
-for every row that succeeds, at most one for every row whose outcome is unknown. Backoffs are tiny
-(connection extra), so the whole matrix runs in a few seconds.
+way the operator does (async POST, then polls) and checks the outcome and the charges. The
+expected charges come from each row's scenario, not from the emulator's billing model: every
+``status`` fault on the paid endpoint says itself whether the server charged before answering
+(``charged=``), so a row reads "the server charged at the 503, then the re-send charged: 2".
+Charges are counted once the emulator has finished every request (a delayed one had its chance
+to charge). Backoffs are tiny (connection extra), so the whole matrix runs in a few seconds.
 """
 
 from __future__ import annotations
@@ -73,29 +76,29 @@ UNKNOWN = "is unknown. It is NOT sent again"
 
 ROWS = [
     # Rate limiting and "surely not processed" answers: retried, paid once.
-    Row("429 without Retry-After, twice", [fault("status", 2, code=429)], None, 1),
-    Row("429 with Retry-After seconds", [fault("status", code=429, retry_after=0.2)], None, 1),
+    Row("429 without Retry-After, twice", [fault("status", 2, code=429, charged=False)], None, 1),
+    Row("429 with Retry-After seconds", [fault("status", code=429, retry_after=0.2, charged=False)], None, 1),
     Row(
         "429 with Retry-After date beyond the wait cap",
-        [fault("status", code=429, retry_after=_http_date(3600))],
+        [fault("status", code=429, retry_after=_http_date(3600), charged=False)],
         OneMinRateLimitError,
         0,
         message=r"gave up after 1 attempt .*asked to wait \d+ s \(Retry-After\), more than the 2 s left",
     ),
     Row(
         "429 on every attempt",
-        [fault("status", 10, code=429)],
+        [fault("status", 10, code=429, charged=False)],
         OneMinRateLimitError,
         0,
         extra={"max_attempts": 3},
         message=r"^POST /api/features: gave up after 3 attempts in [\d.]+ s \(max_attempts=3 reached\)\. "
         r"Last error: 1min.ai answered POST /api/features with HTTP 429",
     ),
-    Row("503 twice", [fault("status", 2, code=503)], None, 1),
-    Row("522 twice", [fault("status", 2, code=522)], None, 1),
+    Row("503 twice", [fault("status", 2, code=503, charged=False)], None, 1),
+    Row("522 twice", [fault("status", 2, code=522, charged=False)], None, 1),
     Row(
         "503 on every attempt",
-        [fault("status", 10, code=503)],
+        [fault("status", 10, code=503, charged=False)],
         OneMinServerError,
         0,
         extra={"max_attempts": 2},
@@ -105,7 +108,7 @@ ROWS = [
     *[
         Row(
             f"{code} with an HTML page",
-            [fault("status", code=code)],
+            [fault("status", code=code, charged=False)],
             OneMinUnknownOutcomeError,
             0,
             message=rf"answered HTTP {code} \(an HTML page titled 'api.1min.ai \| {code}: [^']+'\).*{UNKNOWN}",
@@ -114,7 +117,7 @@ ROWS = [
     ],
     Row(
         "502, retry_unknown_outcome opted in",
-        [fault("status", code=502)],
+        [fault("status", code=502, charged=False)],
         None,
         1,
         extra={"retry_unknown_outcome": True},
@@ -148,6 +151,42 @@ ROWS = [
         extra={"read_timeout": 0.2},
         message=rf"timed out waiting for the answer \(ReadTimeout.*{UNKNOWN}",
     ),
+    Row(
+        "read timeout while the server charged (it finishes after the client gave up)",
+        [fault("delay", seconds=0.6, charge_first=True)],
+        OneMinUnknownOutcomeError,
+        1,
+        extra={"read_timeout": 0.2},
+        message=UNKNOWN,
+    ),
+    # The server charged before answering a status that means "not processed" (against the
+    # contract): the provider cannot tell, re-sends as the contract allows, and pays twice.
+    Row("503, but the server had charged; the re-send succeeds", [fault("status", code=503, charged=True)], None, 2),
+    Row("429, but the server had charged; the re-send succeeds", [fault("status", code=429, charged=True)], None, 2),
+    Row(
+        "502, the server had charged, retry_unknown_outcome opted in (pays twice, as documented)",
+        [fault("status", code=502, charged=True)],
+        None,
+        2,
+        extra={"retry_unknown_outcome": True},
+    ),
+    Row(
+        "503 twice, the server charged both times; the third send succeeds",
+        [fault("status", 2, code=503, charged=True)],
+        None,
+        3,
+    ),
+    # After a status that may follow processing, nothing is re-sent: what the server did is what is paid.
+    *[
+        Row(
+            f"{code}, and the server had charged",
+            [fault("status", code=code, charged=True)],
+            OneMinUnknownOutcomeError,
+            1,
+            message=UNKNOWN,
+        )
+        for code in (500, 502, 504, 524)
+    ],
     Row(
         "read timeout after the charge",
         [fault("delay", seconds=0.6, charge_first=True)],
@@ -248,6 +287,7 @@ def test_fault_matrix_row(row: Row, onemin_emulator, monkeypatch):
         assert isinstance(error, OneMinFinalError) is expect_final
         assert onemin_emulator.api_key not in str(error)
         assert "<html" not in str(error).lower()
+    onemin_emulator.wait_idle()
     assert onemin_emulator.charges() == row.charges, row.name
     if "Retry-After seconds" in row.name:
         assert time.monotonic() - started >= 0.2, "Retry-After must be waited for"
@@ -255,7 +295,7 @@ def test_fault_matrix_row(row: Row, onemin_emulator, monkeypatch):
 
 def test_unknown_outcome_keeps_what_is_known(onemin_emulator, monkeypatch):
     hook = _use_connection(monkeypatch, onemin_emulator.url, onemin_emulator.api_key)
-    onemin_emulator.add_fault("status", code=504)
+    onemin_emulator.add_fault("status", code=504, charged=False)
     before = datetime.now(timezone.utc).replace(microsecond=0)
     with pytest.raises(OneMinUnknownOutcomeError) as caught:
         hook.run_feature(dict(BODY))

@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
         "POST /api/features answers 429 and charges nothing (default: no limit)",
     )
     parser.add_argument(
+        "--charged-statuses",
+        type=_status_list,
+        default=(),
+        metavar="CODES",
+        help="billing model: statuses (e.g. 503,500) that a 'status' fault on /api/features answers "
+        "after starting and charging the generation (default: none, as the API contract reads)",
+    )
+    parser.add_argument(
         "--fault", action="append", type=_fault, default=[], metavar="SPEC", help="queue a fault (see below)"
     )
     parser.add_argument("--url-file", type=Path, help="write the base URL to this file once listening")
@@ -88,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level (default: %(default)s)",
     )
     return parser
+
+
+def _status_list(text: str) -> tuple[int, ...]:
+    try:
+        codes = tuple(int(code) for code in text.split(",") if code.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HTTP statuses like 503,500, not {text!r}") from None
+    if not all(400 <= code <= 599 for code in codes):
+        raise argparse.ArgumentTypeError(f"statuses must be 400..599, not {text!r}")
+    return codes
 
 
 def _write_url_file(path: Path, url: str) -> None:
@@ -127,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=args.fault,
         log_level=args.log_level,
     )
+    server.set_charged_statuses(args.charged_statuses)
     try:
         server.start()
     except (OSError, RuntimeError) as error:

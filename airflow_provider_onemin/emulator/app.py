@@ -72,8 +72,9 @@ class ConnectionCutter:
     (another server), the fallback announces a longer body than it sends and then breaks off.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, state: EmulatorState | None = None) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,7 +82,15 @@ class ConnectionCutter:
             return
         cut = _CutRequest()
         scope[_CUT] = cut
+        if self.state is not None:
+            self.state.request_started()
+        try:
+            await self._serve(scope, receive, send, cut)
+        finally:
+            if self.state is not None:
+                self.state.request_finished()
 
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, cut: _CutRequest) -> None:
         async def guarded_send(message: Message) -> None:
             if not cut.requested:
                 await send(message)
@@ -358,6 +367,9 @@ class EmulatorApp:
         fault = self.state.take_fault("features")
         early = await self._before(request, fault, "features")
         if early is not None:
+            if fault is not None and fault.kind == "status" and self.state.charges_before_answering(fault):
+                # The billing model says this status comes after the generation was started.
+                await self._generate(request, raw, None)
             return early
         response = await self._generate(request, raw, fault)
         return self._after(request, fault, response)
@@ -605,13 +617,15 @@ class EmulatorApp:
     async def configure(self, request: Request) -> Response:
         """
         ``POST /_emulator/config``: ``{"latency": seconds, "api_key": "..." or null,
-        "max_in_flight": n or null}`` (any of them).
+        "max_in_flight": n or null, "charged_statuses": [codes]}`` (any of them).
         """
         try:
             payload = json.loads(await request.body() or b"{}")
-            if not isinstance(payload, dict) or set(payload) - {"latency", "api_key", "max_in_flight"}:
+            known = {"latency", "api_key", "max_in_flight", "charged_statuses"}
+            if not isinstance(payload, dict) or set(payload) - known:
                 raise ValueError(
-                    'expected {"latency": seconds, "api_key": "..." or null, "max_in_flight": n or null}'
+                    'expected {"latency": seconds, "api_key": "..." or null, "max_in_flight": n or null, '
+                    '"charged_statuses": [codes]}'
                 )
             self.state.configure(**payload)
         except (ValueError, TypeError) as error:
@@ -641,4 +655,4 @@ def create_app(state: EmulatorState) -> ASGIApp:
     app.add_api_route("/_emulator/state", handlers.show_state, methods=["GET"])
     app.add_api_route("/_emulator/config", handlers.configure, methods=["POST"])
     app.add_api_route("/_emulator/reset", handlers.reset, methods=["POST"])
-    return ConnectionCutter(app)
+    return ConnectionCutter(app, state)

@@ -176,6 +176,21 @@ class EmulatorServer:
         """Refuse submissions with 429 while a key has ``limit`` generations rendering (None: no limit)."""
         self.state.configure(max_in_flight=limit)
 
+    def set_charged_statuses(self, codes: Iterable[int]) -> None:
+        """
+        The billing model: the statuses a ``status`` fault on ``/api/features`` answers after
+        starting (and charging) the generation. Empty by default.
+        """
+        self.state.configure(charged_statuses=list(codes))
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Return once no request is being handled (a delayed one has had its chance to charge)."""
+        deadline = time.monotonic() + timeout
+        while self.state.requests_in_progress():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the emulator was still handling requests after {timeout} s")
+            time.sleep(0.01)
+
     def rate_limited(self) -> int:
         """Submissions refused so far because of the in-flight limit."""
         return int(self.state.snapshot()["rate_limited"]["total"])

@@ -38,7 +38,7 @@ FAULT_KINDS: dict[str, tuple[str, ...]] = {
 
 #: Parameters each kind accepts, with their defaults.
 FAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "status": {"code": 503, "retry_after": None},
+    "status": {"code": 503, "retry_after": None, "charged": None},
     "reset_before_charge": {},
     "reset_after_charge": {},
     "truncated_json": {},
@@ -63,7 +63,8 @@ KIND[:COUNT][:ENDPOINT][:key=value,...]
             unsafe | out_of_credits | bad_request | null_record | delay
   COUNT     how many matching calls it applies to (default 1)
   ENDPOINT  features | results | assets | download | any (default features)
-  params    status: code=503 (429/500/502/503/504/522/524), retry_after=SECONDS or an HTTP date
+  params    status: code=503 (429/500/502/503/504/522/524), retry_after=SECONDS or an HTTP date,
+              charged=true|false (default: the billing model, --charged-statuses)
             out_of_credits: status=429;  bad_request: error_code=UNKNOWN_ERROR, message=...
             delay: seconds=1.0, charge_first=false;  failure: message=...
   examples  status:2:features:code=503,retry_after=1   reset_after_charge   delay:1:any:seconds=5
@@ -103,6 +104,8 @@ class Fault:
             retry_after = params["retry_after"]
             if retry_after is not None and not isinstance(retry_after, (int, float, str)):
                 raise ValueError("retry_after must be seconds or an HTTP date")
+            if params["charged"] not in (None, True, False):
+                raise ValueError("status fault charged must be true, false or null (the billing model decides)")
         elif self.kind == "out_of_credits":
             if not isinstance(params["status"], int) or not 400 <= params["status"] <= 599:
                 raise ValueError("out_of_credits status must be an HTTP error status 400..599")
@@ -240,6 +243,18 @@ class Config:
     #: The account's limit of generations in flight per API key (None: no limit); above it a
     #: submission is refused with 429, as a rate-limited account is.
     max_in_flight: int | None = None
+    #: The billing model for ``status`` faults on ``POST /api/features``: the statuses the server
+    #: answers *after* starting (and charging) the generation. Empty by default, as the contract
+    #: reads (a status answer means nothing was started); see :meth:`EmulatorState.charges_before_answering`.
+    charged_statuses: frozenset[int] = frozenset()
+
+
+def _check_charged_statuses(value: Any) -> frozenset[int]:
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+        isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 for code in value
+    ):
+        raise ValueError("charged_statuses must be a list of HTTP error statuses 400..599")
+    return frozenset(value)
 
 
 def _check_max_in_flight(value: Any) -> None:
@@ -263,14 +278,20 @@ class EmulatorState:
         self._result_index: dict[str, tuple[str, int]] = {}
         self._charges: dict[str, int] = {}
         self._rate_limited: dict[str, int] = {}
+        self._requests_in_progress = 0
 
     # configuration
-    def configure(self, *, api_key: Any = ..., latency: Any = ..., max_in_flight: Any = ...) -> None:
+    def configure(
+        self, *, api_key: Any = ..., latency: Any = ..., max_in_flight: Any = ..., charged_statuses: Any = ...
+    ) -> None:
         """
-        Change the API key (None: no key needed), the render latency (seconds) and/or the limit
-        of generations in flight per key (None: no limit).
+        Change the API key (None: no key needed), the render latency (seconds), the limit of
+        generations in flight per key (None: no limit) and/or the billing model's statuses that
+        charge before answering (:attr:`Config.charged_statuses`).
         """
         with self._lock:
+            if charged_statuses is not ...:
+                self.config.charged_statuses = _check_charged_statuses(charged_statuses)
             if max_in_flight is not ...:
                 _check_max_in_flight(max_in_flight)
                 self.config.max_in_flight = max_in_flight
@@ -294,6 +315,41 @@ class EmulatorState:
             self._rate_limited.clear()
             if config:
                 self.config = copy.copy(self._defaults)
+
+    # billing model
+    def charges_before_answering(self, fault: Fault | None) -> bool:
+        """
+        The emulator's billing model, in one place: True when a call of ``POST /api/features``
+        that meets ``fault`` starts (and charges) the generation before the client gets its answer.
+
+        * ``reset_after_charge``, ``truncated_json`` and ``delay`` with ``charge_first``: yes;
+        * ``reset_before_charge``, ``bad_request``, ``unsafe``, ``out_of_credits``,
+          ``null_record``, a plain ``delay``: no (``failure`` starts one that is refunded);
+        * ``status``: its ``charged`` parameter when given, else whether its code is in
+          :attr:`Config.charged_statuses` (empty by default).
+        """
+        if fault is None:
+            return True
+        if fault.kind == "status":
+            charged = fault.params["charged"]
+            return fault.params["code"] in self.config.charged_statuses if charged is None else charged
+        if fault.kind == "delay":
+            return bool(fault.params["charge_first"])
+        return fault.kind in ("reset_after_charge", "truncated_json", "failure")
+
+    # requests being handled (tests wait for quiet before they count charges)
+    def request_started(self) -> None:
+        with self._lock:
+            self._requests_in_progress += 1
+
+    def request_finished(self) -> None:
+        with self._lock:
+            self._requests_in_progress -= 1
+
+    def requests_in_progress(self) -> int:
+        """Requests the emulator is still handling (a delayed one included)."""
+        with self._lock:
+            return self._requests_in_progress
 
     # faults
     def add_fault(self, fault: Fault) -> None:
@@ -421,5 +477,7 @@ class EmulatorState:
                     "latency": self.config.latency,
                     "api_key_required": self.config.api_key is not None,
                     "max_in_flight": self.config.max_in_flight,
+                    "charged_statuses": sorted(self.config.charged_statuses),
                 },
+                "requests_in_progress": self._requests_in_progress,
             }
