@@ -220,15 +220,28 @@ def test_a_poll_that_uses_up_max_attempts_ends_with_a_retryable_error(
 
 def test_refused_key_ends_with_final_authentication_error(onemin_conn_env, onemin_emulator):
     uuid = _submit()
+    sent_key = onemin_emulator.api_key  # what the connection holds and the trigger sends
     onemin_emulator.set_api_key("another-key")
+    onemin_emulator.set_echo_key(True)  # the 401's message repeats the key it was sent
     event = _run(OneMinResultTrigger(uuid, poll_interval=0.05))
     assert event["status"] == "error"
     assert event["error"] == "OneMinAuthenticationError"
     assert event["status_code"] == 401
-    assert "another-key" not in json.dumps(event)
+    assert "Invalid API key (API-KEY ***)" in event["message"], "the echo reached the message, blanked"
+    assert sent_key not in json.dumps(event)
     with pytest.raises(OneMinAuthenticationError) as caught:
         record_from_event(event)
     assert caught.value.final
+
+
+def test_a_record_that_echoes_the_key_reaches_the_event_blanked(onemin_conn_env, onemin_emulator):
+    """Failed before: the trigger put the record in the event as 1min.ai sent it."""
+    uuid = _submit()
+    onemin_emulator.set_echo_key(True)
+    event = _run(OneMinResultTrigger(uuid, poll_interval=0.05))
+    assert event["status"] == "success"
+    assert event["record"]["teamUser"] == {"apiKey": "***"}
+    assert onemin_emulator.api_key not in json.dumps(event)
 
 
 def test_missing_connection_ends_with_configuration_error(monkeypatch):

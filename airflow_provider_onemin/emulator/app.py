@@ -360,6 +360,31 @@ class EmulatorApp:
     # endpoints
     async def features(self, request: Request) -> Response:
         """``POST /api/features``."""
+        return self._echo_key(request, await self._features(request))
+
+    async def results(self, request: Request) -> Response:
+        """``GET /api/results/{uuid}``."""
+        return self._echo_key(request, await self._results(request))
+
+    def _echo_key(self, request: Request, response: Response) -> Response:
+        """
+        With ``echo_key`` configured, put the API key the client sent into a JSON answer, as a
+        careless server might: in an error's message and in a record (``teamUser.apiKey``).
+        """
+        given = request.headers.get("API-KEY")
+        if not self.state.config.echo_key or not given or not isinstance(response, JSONResponse):
+            return response
+        body = json.loads(bytes(response.body))
+        if isinstance(body, dict):
+            if isinstance(body.get("aiRecord"), dict):
+                body["aiRecord"]["teamUser"] = {"apiKey": given}
+            for holder in (body, body.get("error")):
+                if isinstance(holder, dict) and isinstance(holder.get("message"), str):
+                    holder["message"] = f"{holder['message']} (API-KEY {given})"
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return JSONResponse(body, status_code=response.status_code, headers=headers)
+
+    async def _features(self, request: Request) -> Response:
         denied = self._denied(request)
         if denied is not None:
             return denied
@@ -500,8 +525,7 @@ class EmulatorApp:
             token=secrets.token_hex(16),
         )
 
-    async def results(self, request: Request) -> Response:
-        """``GET /api/results/{uuid}``."""
+    async def _results(self, request: Request) -> Response:
         denied = self._denied(request)
         if denied is not None:
             return denied
@@ -621,7 +645,7 @@ class EmulatorApp:
         """
         try:
             payload = json.loads(await request.body() or b"{}")
-            known = {"latency", "api_key", "max_in_flight", "charged_statuses"}
+            known = {"latency", "api_key", "max_in_flight", "charged_statuses", "echo_key"}
             if not isinstance(payload, dict) or set(payload) - known:
                 raise ValueError(
                     'expected {"latency": seconds, "api_key": "..." or null, "max_in_flight": n or null, '

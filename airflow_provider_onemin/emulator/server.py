@@ -183,6 +183,10 @@ class EmulatorServer:
         """
         self.state.configure(charged_statuses=list(codes))
 
+    def set_echo_key(self, echo: bool) -> None:
+        """Echo the API key a client sends back in error messages and records (to test redaction)."""
+        self.state.configure(echo_key=echo)
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Return once no request is being handled (a delayed one has had its chance to charge)."""
         deadline = time.monotonic() + timeout

@@ -247,6 +247,8 @@ class Config:
     #: answers *after* starting (and charging) the generation. Empty by default, as the contract
     #: reads (a status answer means nothing was started); see :meth:`EmulatorState.charges_before_answering`.
     charged_statuses: frozenset[int] = frozenset()
+    #: Echo the API key a client sent back in answers (errors and records), to test redaction.
+    echo_key: bool = False
 
 
 def _check_charged_statuses(value: Any) -> frozenset[int]:
@@ -282,7 +284,13 @@ class EmulatorState:
 
     # configuration
     def configure(
-        self, *, api_key: Any = ..., latency: Any = ..., max_in_flight: Any = ..., charged_statuses: Any = ...
+        self,
+        *,
+        api_key: Any = ...,
+        latency: Any = ...,
+        max_in_flight: Any = ...,
+        charged_statuses: Any = ...,
+        echo_key: Any = ...,
     ) -> None:
         """
         Change the API key (None: no key needed), the render latency (seconds), the limit of
@@ -292,6 +300,10 @@ class EmulatorState:
         with self._lock:
             if charged_statuses is not ...:
                 self.config.charged_statuses = _check_charged_statuses(charged_statuses)
+            if echo_key is not ...:
+                if not isinstance(echo_key, bool):
+                    raise ValueError("echo_key must be true or false")
+                self.config.echo_key = echo_key
             if max_in_flight is not ...:
                 _check_max_in_flight(max_in_flight)
                 self.config.max_in_flight = max_in_flight
@@ -478,6 +490,7 @@ class EmulatorState:
                     "api_key_required": self.config.api_key is not None,
                     "max_in_flight": self.config.max_in_flight,
                     "charged_statuses": sorted(self.config.charged_statuses),
+                    "echo_key": self.config.echo_key,
                 },
                 "requests_in_progress": self._requests_in_progress,
             }

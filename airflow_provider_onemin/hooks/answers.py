@@ -31,7 +31,13 @@ from airflow_provider_onemin.exceptions import (
 #: Error codes that say "out of credits" (docs/retry-policy.md says where each comes from). Only
 #: a code counts, never the words of a message: "credits" or "billing" in free text prove nothing.
 OUT_OF_CREDITS_CODES = frozenset(
-    {"INSUFFICIENT_CREDITS", "INSUFFICIENT_CREDIT", "OUT_OF_CREDITS", "INSUFFICIENT_BALANCE", "PAYMENT_REQUIRED"}
+    {
+        "INSUFFICIENT_CREDITS",
+        "INSUFFICIENT_CREDIT",
+        "OUT_OF_CREDITS",
+        "INSUFFICIENT_BALANCE",
+        "PAYMENT_REQUIRED",
+    }
 )
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -59,6 +65,20 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def redact_value(value: Any, secrets: Iterable[str]) -> Any:
+    """A JSON value with every secret blanked out of its strings, at any depth (keys included)."""
+    secrets = tuple(s for s in secrets if s)
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v, secrets) for v in value]
+    return value
 
 
 def summarize_body(response: Any, *, secrets: Iterable[str] = ()) -> tuple[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinMalformedSubmissionError,
     OneMinTransportError,
 )
-from airflow_provider_onemin.hooks.answers import classify_answer
+from airflow_provider_onemin.hooks.answers import classify_answer, redact_value
 from airflow_provider_onemin.hooks.records import (
     GenerationWait,
     check_status,
@@ -46,12 +46,12 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _RECORD_UUID = re.compile(r'"aiRecord"\s*:\s*\{\s*"uuid"\s*:\s*"([0-9A-Za-z-]{8,64})"')
 
 
-def _record_of_results_answer(answer: Any, path: str) -> dict[str, Any] | None:
-    """The record of a results answer, None when unknown; a wrong shape may be retried."""
+def _record_of_results_answer(answer: Any, path: str, key: str) -> dict[str, Any] | None:
+    """The record of a results answer, the key blanked out; None when unknown; a bad shape is retried."""
     from airflow_provider_onemin.validation import record_or_none
 
     try:
-        return record_or_none(answer, what=f"GET {path}")
+        return record_or_none(redact_value(answer, (key,)), what=f"GET {path}")
     except OneMinMalformedResponseError as exc:
         raise Retryable(exc) from exc
 
@@ -101,7 +101,8 @@ class OneMinHook(OneMinTransport):
             response.close()
         status = response.status_code
         try:
-            answer = json.loads(content)
+            # Nothing the API echoes back may carry the key into a log, XCom or an event.
+            answer = redact_value(json.loads(content), (self.api_key,))
         except ValueError:
             problem = (
                 f"1min.ai answered HTTP {status} with a body that is not valid JSON "
@@ -135,9 +136,10 @@ class OneMinHook(OneMinTransport):
     def get_result(self, uuid: str) -> dict[str, Any] | None:
         """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
         path = RESULTS_PATH.format(uuid=uuid)
-        return self._with_retries(
-            f"GET {path}", lambda: _record_of_results_answer(self._call_json_once("GET", path), path)
-        )
+        def attempt() -> dict[str, Any] | None:
+            return _record_of_results_answer(self._call_json_once("GET", path), path, self.api_key)
+
+        return self._with_retries(f"GET {path}", attempt)
 
     def wait_for_end(
         self, uuid: str, *, poll_interval: float | None = None, timeout: float | None = None
@@ -325,7 +327,7 @@ class OneMinAsyncHook(OneMinTransport):
                 answer = response.json()
             except ValueError:
                 raise self._not_json("GET", path, response.status_code, len(response.content)) from None
-            return _record_of_results_answer(answer, path)
+            return _record_of_results_answer(answer, path, self.api_key)
 
         return await self._awith_retries(f"GET {path}", attempt, deadline=deadline)
 

@@ -310,7 +310,13 @@ def test_control_endpoints(emu: EmulatorServer, api: requests.Session) -> None:
     config = requests.post(
         f"{emu.url}/_emulator/config", json={"latency": 0.05, "api_key": "other"}, timeout=10
     )
-    assert config.json() == {"latency": 0.05, "api_key_required": True, "max_in_flight": None}
+    assert config.json() == {
+        "latency": 0.05,
+        "api_key_required": True,
+        "max_in_flight": None,
+        "charged_statuses": [],
+        "echo_key": False,
+    }
     assert emu.latency == 0.05 and emu.api_key == "other"
     assert requests.post(f"{emu.url}/_emulator/config", json={"colour": 1}, timeout=10).status_code == 400
     emu.set_api_key(api.headers["API-KEY"])

@@ -260,3 +260,34 @@ def test_faults_apply_in_order(emu: EmulatorServer, api: requests.Session) -> No
     emu.add_fault("unsafe", endpoint="any")
     emu.add_fault("status", code=503)
     assert [_post(emu, api).status_code for _ in range(4)] == [500, 422, 503, 200]
+
+
+def test_billing_model_decides_whether_a_status_answer_was_charged(emu, api):
+    """Explicit per fault, else the configurable set of statuses that charge before answering."""
+    body = {
+        "type": "BACKGROUND_REPLACER",
+        "model": "ideogram-3",
+        "async": True,
+        "promptObject": {"prompt": "a beach", "imageUrl": "development/images/mug.png", "num_images": 1},
+    }
+    emu.add_fault("status", code=503)
+    assert api.post(f"{emu.url}/api/features", json=body).status_code == 503
+    assert emu.charges() == 0, "by default a status answer means nothing was started"
+    emu.add_fault("status", code=503, charged=True)
+    assert api.post(f"{emu.url}/api/features", json=body).status_code == 503
+    assert emu.charges() == 1
+    emu.set_charged_statuses([500])
+    emu.add_fault("status", code=500)
+    emu.add_fault("status", code=500, charged=False)
+    assert api.post(f"{emu.url}/api/features", json=body).status_code == 500
+    assert api.post(f"{emu.url}/api/features", json=body).status_code == 500
+    assert emu.charges() == 2
+    assert emu.state.snapshot()["config"]["charged_statuses"] == [500]
+
+
+def test_echo_key_repeats_the_sent_key_in_errors_and_records(emu, api):
+    emu.set_echo_key(True)
+    sent = api.headers["API-KEY"]
+    emu.add_fault("bad_request", endpoint="results")
+    assert sent in api.get(f"{emu.url}/api/results/x").json()["message"]
+    assert api.get(f"{emu.url}/api/results/00000000-0000-0000-0000-000000000000").json() == {"aiRecord": None}
