@@ -234,3 +234,28 @@ class OneMinCostCapError(OneMinFinalError):
         self.new_images = new_images
         self.cap = cap
         super().__init__(message)
+
+
+class OneMinStorageError(OneMinError):
+    """
+    Object storage failed: reading an input image, checking the output folder or storing results.
+
+    Retryable unless a subclass says otherwise: throttling, a 5xx or a network error passes, and a
+    failure after the generation was paid for is worth a retry (it resumes that generation).
+
+    :param uri: the object or folder concerned, without connection id.
+    :param reason: what went wrong, in a few words (``"the bucket does not exist"``).
+    """
+
+    def __init__(self, message: str, *, uri: str | None = None, reason: str | None = None) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(message)
+
+
+class OneMinOutputLocationError(OneMinStorageError, OneMinConfigurationError):
+    """The output folder cannot be written (no bucket, access denied, bad credentials); nothing was paid."""
+
+
+class OneMinResultStorageError(OneMinStorageError):
+    """Storing the results of a paid generation failed; a retry resumes it without paying again."""

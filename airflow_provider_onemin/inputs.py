@@ -12,14 +12,22 @@ An image reference may be
 Files are checked before anything is sent: they exist, they are JPEG, PNG or WebP by their magic
 bytes (not their name), each is at most 10 MiB and the style references are at most 10 MiB
 together. The size is checked while reading, so a huge file is refused without being read.
+
+A wrong input is final (missing, refused: access denied or bad credentials, not an image, too
+large); a store that is throttling, failing (5xx) or unreachable is retryable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from airflow_provider_onemin.exceptions import OneMinInputFileError
+from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinStorageError
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_onemin.storage_errors import StorageFailure
 
 #: Per-file and total limit for source and style-reference images (10 MiB).
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -65,6 +73,10 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
     """
     Read and check the image file at ``ref`` (a local path or any fsspec URL).
 
+    A wrong input (missing, refused, not an image, too large) raises the final
+    :class:`OneMinInputFileError` naming the cause; a store that is throttling, failing (5xx) or
+    unreachable raises the retryable :class:`OneMinStorageError`. Nothing is uploaded or paid either way.
+
     :param ref: the reference as the user gave it.
     :param field: the request field it fills, named in errors (``promptObject.imageUrl``).
     :param limit: the largest size accepted, in bytes.
@@ -73,15 +85,16 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
 
     path = ObjectStoragePath(ref if "://" in ref else f"file://{ref}")
     try:
-        if not path.is_file():
-            raise OneMinInputFileError([f"{field}: {ref} does not exist or is not a file"])
-        size = path.stat().st_size
-    except OneMinInputFileError:
-        raise
+        status = path.stat()
     except Exception as exc:
-        raise OneMinInputFileError([f"{field}: {ref} cannot be read ({type(exc).__name__}: {exc})"]) from None
+        raise _read_error(path, ref, field, exc) from None
+    if isinstance(status, dict) and status.get("type") == "directory":
+        raise OneMinInputFileError([f"{field}: {ref} is a folder, not a file"])
+    size = status.st_size
     if size is not None and size > limit:
-        raise OneMinInputFileError([f"{field}: {ref} is {size} bytes, over the limit of {limit} bytes (10 MiB)"])
+        raise OneMinInputFileError(
+            [f"{field}: {ref} is {size} bytes, over the limit of {limit} bytes (10 MiB)"]
+        )
     chunks: list[bytes] = []
     total = 0
     try:
@@ -93,12 +106,14 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
                 total += len(chunk)
                 if total > limit:
                     # The size reported by the filesystem was wrong (or the file grew): stop reading.
-                    raise OneMinInputFileError([f"{field}: {ref} is over the limit of {limit} bytes (10 MiB)"])
+                    raise OneMinInputFileError(
+                        [f"{field}: {ref} is over the limit of {limit} bytes (10 MiB)"]
+                    )
                 chunks.append(chunk)
-    except OSError as exc:
-        # Unreadable after all (permissions, a special file that cannot seek): a bad input, not a
-        # transient failure worth an Airflow retry.
-        raise OneMinInputFileError([f"{field}: {ref} cannot be read ({type(exc).__name__}: {exc})"]) from None
+    except OneMinInputFileError:
+        raise
+    except Exception as exc:
+        raise _read_error(path, ref, field, exc) from None
     data = b"".join(chunks)
     mime_type = sniff_image_type(data[:16])
     if mime_type is None:
@@ -106,3 +121,39 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
             [f"{field}: {ref} is not a JPEG, PNG or WebP image (checked by its content, not its name)"]
         )
     return ImageFile(data=data, filename=path.name or "image", mime_type=mime_type)
+
+
+def _read_error(path: ObjectStoragePath, ref: str, field: str, error: Exception) -> Exception:
+    """The error to raise for a failed read of ``ref``: final when the input is wrong, else retryable."""
+    from airflow_provider_onemin.storage_errors import explain
+
+    failure = explain(error)
+    if failure.kind == "access_denied" and failure.code == "403":
+        failure = _explain_refusal(path) or failure
+    if failure.transient:
+        return OneMinStorageError(
+            f"{field}: reading {ref} failed: {failure}. Nothing was uploaded or paid. {failure.hint(path.conn_id)}",
+            uri=ref,
+            reason=failure.reason,
+        )
+    hint = failure.hint(path.conn_id)
+    if failure.kind in ("missing", "missing_bucket"):
+        problem = f"{ref} does not exist: {failure}"
+    else:
+        problem = f"{ref} cannot be read: {failure}"
+    return OneMinInputFileError([f"{field}: {problem}{'. ' + hint if hint else ''}"])
+
+
+def _explain_refusal(path: ObjectStoragePath) -> StorageFailure | None:
+    """
+    Why a bare 403 was given. A HEAD answer has no body, so S3 cannot say there whether the
+    credentials or the permission were refused; a GET of the first byte (made only on this error
+    path) carries the store's own code.
+    """
+    from airflow_provider_onemin.storage_errors import explain
+
+    try:
+        path.fs.cat_file(path.path, start=0, end=1)
+    except Exception as exc:
+        return explain(exc)
+    return None

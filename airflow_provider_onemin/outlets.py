@@ -37,9 +37,17 @@ def literal_output_asset(output_path: Any) -> Asset | None:
 
 
 def asset_event_extra(
-    prompt: Any, seed: Any, seeds: list[Any], uuid: str | None, stored_paths: list[str]
+    prompt: Any,
+    seed: Any,
+    seeds: list[Any],
+    uuid: str | None,
+    stored_paths: list[str],
+    storage_conn_id: str | None = None,
 ) -> dict[str, Any]:
-    """What an asset event of stored results carries, for a consumer that does not read XCom."""
+    """
+    What an asset event of stored results carries, for a consumer that does not read XCom: the
+    plain URIs (``s3://bucket/key``) and, beside them, the connection id that reaches them.
+    """
     return {
         "prompt": prompt,
         "seed": seed,
@@ -47,6 +55,7 @@ def asset_event_extra(
         "uuid": uuid,
         "count": len(stored_paths),
         "stored_paths": stored_paths,
+        "storage_conn_id": storage_conn_id,
     }
 
 

@@ -20,7 +20,12 @@ cannot escape the output folder whatever the API answers::
     <output_path>/<dag_id>/<run_id>/<task_id>/map-<k>/result-<i>.<ext>   (mapped tasks)
 
 The extension follows the content (PNG, JPEG or WebP, checked by magic bytes); a download that is
-not an image (a proxy's HTML page answered with 200, say) is refused and not stored.
+not an image (a proxy's HTML page answered with 200, say) is refused and not stored. On S3 each
+object gets the content type of its format (``image/png``...), so a browser behind a CDN shows it.
+
+Before anything is paid, :func:`check_output_writable` proves the output folder can be written
+(on S3: the bucket exists and the credentials may put objects there). URIs handed to users are
+plain (``s3://bucket/key``, no connection id): see :func:`plain_uri`.
 """
 
 from __future__ import annotations
@@ -33,17 +38,54 @@ import tempfile
 import uuid as uuid_module
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinMalformedResponseError
+from airflow_provider_onemin.exceptions import (
+    OneMinError,
+    OneMinMalformedResponseError,
+    OneMinResultStorageError,
+)
 from airflow_provider_onemin.inputs import sniff_image_type
+from airflow_provider_onemin.storage_errors import explain
+from airflow_provider_onemin.storage_location import (
+    LOCAL_PROTOCOLS,
+    S3_PROTOCOLS,
+    as_storage_path,
+    asset_for_output,
+    check_output_writable,
+    output_uri,
+    plain_uri,
+    storage_conn_id,
+)
+
+__all__ = [
+    "as_storage_path",
+    "asset_for_output",
+    "check_output_writable",
+    "output_uri",
+    "plain_uri",
+    "publish_file",
+    "result_stem",
+    "safe_part",
+    "storage_conn_id",
+    "store_results",
+    "write_file_atomically",
+]
 
 if TYPE_CHECKING:
-    from airflow.sdk import Asset, ObjectStoragePath
+    from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_LOCAL_PROTOCOLS = frozenset({"file", "local", ""})
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+#: The content type each stored file gets, by extension (images by their sniffed format).
+CONTENT_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+}
 _COPY_CHUNK = 1024 * 1024
 
 
@@ -77,86 +119,20 @@ def result_stem(*, dag_id: str, run_id: str, task_id: str, map_index: int, index
     return "/".join(parts)
 
 
-def _output_url(output_path: Any) -> str:
-    """``output_path`` (not an ObjectStoragePath) as a URL; a local path must be absolute."""
-    text = os.fspath(output_path) if isinstance(output_path, os.PathLike) else str(output_path).strip()
-    if not text:
-        raise OneMinConfigurationError("output_path is empty: give a folder URL or leave it unset.")
-    if "://" in text:
-        return text
-    if not os.path.isabs(text):
-        # Relative to what? The worker's working directory differs from the DAG processor's.
-        raise OneMinConfigurationError(
-            f"output_path {text!r} is a relative path: give an absolute path or a URL (file:///..., s3://...)."
-        )
-    return f"file://{text}"
-
-
-def as_storage_path(output_path: Any) -> ObjectStoragePath:
-    """
-    Turn ``output_path`` into an ObjectStoragePath whose filesystem is available.
-
-    :param output_path: an ObjectStoragePath, a URL (``file:///data/out``, ``s3://bucket/prefix``,
-        ``s3://<conn_id>@bucket/prefix``) or an absolute local path.
-    :raises OneMinConfigurationError: when it is empty or relative, or no filesystem serves its
-        scheme (checked without writing anything, so the operator can check before paying).
-    """
-    from airflow.sdk import ObjectStoragePath
-
-    text = str(output_path)
-    try:
-        if isinstance(output_path, ObjectStoragePath):
-            path = output_path
-        else:
-            text = _output_url(output_path)
-            path = ObjectStoragePath(text)
-        path.fs  # noqa: B018 - resolving the filesystem now gives a clear error before anything is paid
-    except (ImportError, ValueError) as exc:
-        scheme = text.split("://", 1)[0] if "://" in text else "file"
-        raise OneMinConfigurationError(
-            f"output_path {text!r}: no filesystem for scheme {scheme!r} ({exc}). For s3:// install "
-            "'airflow-provider-onemin[s3]' (the amazon provider and s3fs); for another fsspec scheme "
-            "install the provider that serves it, or attach it in the DAG file with "
-            "airflow.sdk.io.attach(protocol, fs=...)."
-        ) from None
-    return path
-
-
-def output_uri(output_path: Any) -> str:
-    """
-    The canonical URI of an output location: ``<scheme>://<path>``, no connection id, no trailing
-    slash (``/data/out/`` and ``file:///data/out`` give ``file:///data/out``).
-
-    :param output_path: as for :func:`as_storage_path`.
-    :raises OneMinConfigurationError: when it is empty or a relative path.
-    """
-    from airflow.sdk import ObjectStoragePath
-
-    if not isinstance(output_path, ObjectStoragePath):
-        output_path = ObjectStoragePath(_output_url(output_path))
-    path = output_path.path.rstrip("/") or "/"
-    return f"{output_path.protocol or 'file'}://{path}"
-
-
-def asset_for_output(output_path: Any) -> Asset:
-    """
-    The Airflow Asset that stands for everything stored under ``output_path``.
-
-    Its name and URI are both :func:`output_uri`, so ``Asset("file:///data/out")`` written by hand
-    in a consumer DAG is the same asset.
-    """
-    from airflow.sdk import Asset
-
-    uri = output_uri(output_path)
-    return Asset(name=uri, uri=uri)
-
-
 def _is_local(path: ObjectStoragePath) -> bool:
-    return path.protocol in _LOCAL_PROTOCOLS
+    return path.protocol in LOCAL_PROTOCOLS
 
 
 def _temporary_name(stem: str) -> str:
     return f".{os.path.basename(stem)}.{uuid_module.uuid4().hex}.part"
+
+
+def _upload_options(target: ObjectStoragePath) -> dict[str, Any]:
+    """Per-store upload options: the content type of ``target`` by its extension (S3 keeps one)."""
+    content_type = CONTENT_TYPES.get(os.path.splitext(target.name)[1].lower())
+    if content_type and target.protocol in S3_PROTOCOLS:
+        return {"ContentType": content_type}
+    return {}
 
 
 def publish_file(source: str, target: ObjectStoragePath, size: int) -> None:
@@ -164,7 +140,8 @@ def publish_file(source: str, target: ObjectStoragePath, size: int) -> None:
     Put the complete local file ``source`` at ``target`` so that no reader sees it half written.
 
     Local targets: ``source`` must be on the same filesystem (it is renamed). Object stores: one
-    upload; should a filesystem publish a partial object on failure, it is removed.
+    upload, with the content type of the target's extension on S3 (:data:`CONTENT_TYPES`); should
+    a filesystem publish a partial object on failure, it is removed.
 
     :param source: path of a complete local file.
     :param target: where it must appear.
@@ -175,7 +152,7 @@ def publish_file(source: str, target: ObjectStoragePath, size: int) -> None:
         return
     fs = target.fs
     try:
-        fs.put_file(source, target.path)
+        fs.put_file(source, target.path, **_upload_options(target))
     except BaseException:
         with contextlib.suppress(Exception):
             if fs.exists(target.path) and fs.size(target.path) != size:
@@ -258,9 +235,14 @@ def store_results(
     run_id: str,
     task_id: str,
     map_index: int,
+    uuid: str | None = None,
 ) -> list[str]:
     """
-    Store every result under ``output_path``; return the stored URIs in result order.
+    Store every result under ``output_path``; return the stored plain URIs in result order.
+
+    Called after the generation was paid for, so any failure is raised as the retryable
+    :class:`OneMinResultStorageError`, which says so: a retry of the task instance resumes the
+    same generation and stores it again without paying again.
 
     :param hook: the hook that downloads.
     :param urls: one download URL per result (``OneMinHook.result_download_urls``).
@@ -269,11 +251,33 @@ def store_results(
     :param run_id: the run's id, for the names.
     :param task_id: the task's id, for the names.
     :param map_index: the task instance's map index (-1 when not mapped), for the names.
+    :param uuid: the generation's uuid, named in errors.
     """
     base = as_storage_path(output_path)
     stored: list[str] = []
     for index, url in enumerate(urls):
         stem = result_stem(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, index=index)
-        hook.log.info("Storing result %d of %d under %s/%s", index + 1, len(urls), base, stem)
-        stored.append(str(store_result(hook, url, base, stem)))
+        hook.log.info("Storing result %d of %d under %s/%s", index + 1, len(urls), plain_uri(base), stem)
+        try:
+            stored.append(plain_uri(store_result(hook, url, base, stem)))
+        except OneMinError:
+            raise  # a failed download says so itself, and that a retry pays nothing again
+        except Exception as exc:
+            raise _paid_storage_error(exc, base, f"{stem}.*", index, len(urls), uuid) from exc
     return stored
+
+
+def _paid_storage_error(
+    error: Exception, base: ObjectStoragePath, stem: str, index: int, count: int, uuid: str | None
+) -> OneMinResultStorageError:
+    uri = f"{plain_uri(base).rstrip('/')}/{stem}"
+    failure = explain(error)
+    reason, hint = str(failure), failure.hint(base.conn_id)
+    generation = f"Generation {uuid}" if uuid else "The generation"
+    return OneMinResultStorageError(
+        f"{generation} is paid for, but storing result {index + 1} of {count} at {uri} failed: "
+        f"{reason}. A retry of this task instance resumes that generation and stores it again "
+        f"without paying again. {hint}".rstrip(),
+        uri=uri,
+        reason=reason,
+    )

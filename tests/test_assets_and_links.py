@@ -144,7 +144,9 @@ def test_asset_event_with_extra_is_recorded_and_consumer_queued(outputs_run) -> 
         "uuid": xcom["ai_record_uuid"],
         "count": 2,
         "stored_paths": xcom["stored_paths"],
+        "storage_conn_id": None,
     }
+    assert xcom["storage_conn_id"] is None, "a local folder needs no connection"
     assert (events[0]["task"], events[0]["run_id"]) == ("replace", result.run_id)
     for path in extra["stored_paths"]:
         assert ObjectStoragePath(path).read_bytes().startswith(b"\x89PNG")

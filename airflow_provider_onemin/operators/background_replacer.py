@@ -40,7 +40,7 @@ class BackgroundReplacerOperator(BaseOperator):
     once (in the API's async mode), its uuid is kept in the task state store so that a retry of
     the same task instance resumes it instead of paying again, and the result paths are returned
     (XCom ``return_value``). Also pushed: ``ai_record_uuid``, ``result_urls``, ``seeds`` and, when
-    ``output_path`` is set, ``stored_paths``.
+    ``output_path`` is set, ``stored_paths`` (plain URIs) and ``storage_conn_id``.
 
     :param prompt: the new background scene. (templated)
     :param image_url: the source image: an asset path on 1min.ai, an ``http(s)://`` URL, a local
@@ -81,7 +81,7 @@ class BackgroundReplacerOperator(BaseOperator):
     **Assets.** With a literal ``output_path`` and no ``outlets`` given, the operator declares
     the output folder's Asset (:attr:`output_asset`) itself; with a templated one or
     ``.partial()``, pass ``outlets`` (an ``AssetAlias`` works). Events carry ``prompt``, ``seed``,
-    ``seeds``, ``uuid``, ``count`` and ``stored_paths`` (docs/storage.md).
+    ``seeds``, ``uuid``, ``count``, ``stored_paths`` and ``storage_conn_id`` (docs/storage.md).
 
     **Extra link** "1min.ai result": the first stored file, else the first result URL (1min.ai's
     links may expire; stored files do not).
@@ -225,9 +225,9 @@ class BackgroundReplacerOperator(BaseOperator):
     def execute(self, context: Context) -> list[str]:
         body = self.validate_request()
         if self.output_path is not None and self.output_path != "":
-            from airflow_provider_onemin.storage import as_storage_path
+            from airflow_provider_onemin.storage import check_output_writable
 
-            as_storage_path(self.output_path)  # refuse a relative path or a missing scheme before paying
+            check_output_writable(self.output_path)  # no bucket, access denied...: refused before paying
         self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"])
         if self.dry_run:
             return self._dry_run(body)
@@ -395,11 +395,15 @@ class BackgroundReplacerOperator(BaseOperator):
         self.result_link = next(iter(u for u in result_urls if u), None)
         stored = self._stored_results(context, record, reused)
         if self.output_path is not None and self.output_path != "":
+            from airflow_provider_onemin.storage import storage_conn_id
+
+            conn_id = storage_conn_id(self.output_path)
             ti.xcom_push(key="stored_paths", value=stored)
+            ti.xcom_push(key="storage_conn_id", value=conn_id)
             if stored:
                 self.result_link = stored[0]
             seed = seeds[0] if seeds else coerce_integer("seed", self.seed)
-            extra = asset_event_extra(self.prompt, seed, seeds, record.get("uuid"), stored)
+            extra = asset_event_extra(self.prompt, seed, seeds, record.get("uuid"), stored, conn_id)
             if self.reuse:
                 extra["reused"] = reused is not None
             annotate_asset_events(context, self.outlets, self.output_path, extra)
@@ -419,7 +423,7 @@ class BackgroundReplacerOperator(BaseOperator):
         self.result_link = download_urls[0] if download_urls else self.result_link
         if self.output_path is None or self.output_path == "":
             return []
-        stored = self._store(context, download_urls)
+        stored = self._store(context, download_urls, record.get("uuid"))
         if self.reuse_key is not None:
             index_generation(self.output_path, self.reuse_key, record, stored, context["ti"], self.log)
         return stored
@@ -430,8 +434,8 @@ class BackgroundReplacerOperator(BaseOperator):
 
         self.generation_outcome = GenerationOutcome(uuid=record.get("uuid"), **outcome)
 
-    def _store(self, context: Context, download_urls: list[str]) -> list[str]:
-        """Download every result to ``output_path``; return the stored URIs in result order."""
+    def _store(self, context: Context, download_urls: list[str], uuid: str | None) -> list[str]:
+        """Download every result to ``output_path``; return the stored plain URIs in result order."""
         from airflow_provider_onemin.storage import store_results
 
         ti = context["ti"]
@@ -439,4 +443,4 @@ class BackgroundReplacerOperator(BaseOperator):
         names = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
         map_index = map_index if isinstance(map_index, int) else -1
         with metrics.storing(self.model):
-            return store_results(self.hook, download_urls, self.output_path, **names, map_index=map_index)
+            return store_results(self.hook, download_urls, self.output_path, **names, map_index=map_index, uuid=uuid)
