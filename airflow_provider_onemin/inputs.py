@@ -128,7 +128,7 @@ def _read_error(path: ObjectStoragePath, ref: str, field: str, error: Exception)
     from airflow_provider_onemin.storage_errors import explain
 
     failure = explain(error)
-    if failure.kind == "access_denied" and failure.code == "403":
+    if failure.code and failure.code.isdigit() and failure.kind != "missing":
         failure = _explain_refusal(path) or failure
     if failure.transient:
         return OneMinStorageError(
@@ -137,7 +137,9 @@ def _read_error(path: ObjectStoragePath, ref: str, field: str, error: Exception)
             reason=failure.reason,
         )
     hint = failure.hint(path.conn_id)
-    if failure.kind in ("missing", "missing_bucket"):
+    if failure.kind == "missing":
+        problem = f"{ref} does not exist ({failure.detail})"
+    elif failure.kind == "missing_bucket":
         problem = f"{ref} does not exist: {failure}"
     else:
         problem = f"{ref} cannot be read: {failure}"
@@ -146,9 +148,9 @@ def _read_error(path: ObjectStoragePath, ref: str, field: str, error: Exception)
 
 def _explain_refusal(path: ObjectStoragePath) -> StorageFailure | None:
     """
-    Why a bare 403 was given. A HEAD answer has no body, so S3 cannot say there whether the
-    credentials or the permission were refused; a GET of the first byte (made only on this error
-    path) carries the store's own code.
+    Why a bare status (403, 503...) was given. A HEAD answer has no body, so S3 cannot say there
+    whether the credentials or the permission were refused, or whether it is throttling; a GET of
+    the first byte (made only on this error path) carries the store's own code.
     """
     from airflow_provider_onemin.storage_errors import explain
 

@@ -109,7 +109,9 @@ class Reusable:
 
     @property
     def stored_paths(self) -> list[str]:
-        return [str(path) for path in self.sources]
+        from airflow_provider_onemin.storage import plain_uri
+
+        return [plain_uri(path) for path in self.sources]  # plain: no connection id inside
 
 
 # --- the index ----------------------------------------------------------------------------------
@@ -355,7 +357,7 @@ def copy_results(output_path: Any, reusable: Reusable, names: TaskNames) -> list
     Each copy appears whole or not at all: server-side where the filesystem can copy, else through a
     temporary file; a file already at its target (the same task instance again) is left as is.
     """
-    from airflow_provider_onemin.storage import as_storage_path, result_stem
+    from airflow_provider_onemin.storage import as_storage_path, plain_uri, result_stem
 
     base = as_storage_path(output_path)
     copied = []
@@ -370,7 +372,7 @@ def copy_results(output_path: Any, reusable: Reusable, names: TaskNames) -> list
         target = base / f"{stem}{os.path.splitext(source.name)[1]}"
         if target.path != source.path:
             _copy_file(source, target, reusable.record["files"][index]["size"])
-        copied.append(str(target))
+        copied.append(plain_uri(target))  # stored_paths are plain URIs (no connection id)
     return copied
 
 

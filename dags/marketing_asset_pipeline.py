@@ -134,7 +134,12 @@ with DAG(
         ti: Any = None,
     ) -> str:
         """Write ``manifest.csv`` (one line per stored result) next to this run's results."""
-        from airflow_provider_onemin.storage import as_storage_path, safe_part, write_file_atomically
+        from airflow_provider_onemin.storage import (
+            as_storage_path,
+            plain_uri,
+            safe_part,
+            write_file_atomically,
+        )
 
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
@@ -156,9 +161,9 @@ with DAG(
                 )
         folder = as_storage_path(OUTPUT_PATH) / safe_part(ti.dag_id) / safe_part(ti.run_id)
         target = folder / "manifest.csv"
-        write_file_atomically(target, buffer.getvalue().encode("utf-8"))
-        log.info("Manifest of %d generation(s) written to %s", len(rows), target)
-        return str(target)
+        write_file_atomically(target, buffer.getvalue().encode("utf-8"))  # text/csv on S3
+        log.info("Manifest of %d generation(s) written to %s", len(rows), plain_uri(target))
+        return plain_uri(target)  # s3://bucket/key: what boto3, the AWS CLI and s3fs accept
 
     write_manifest(
         planned,

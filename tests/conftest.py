@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from tests.airflow_helpers import REPO
+from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="onemin-airflow-home-"))
 
