@@ -145,6 +145,8 @@ def plain_uri(path: ObjectStoragePath) -> str:
     which boto3, the AWS CLI and s3fs reject; the connection id is reported beside the URI instead
     (:func:`storage_conn_id`). ``ObjectStoragePath(uri, conn_id=...)`` joins them again.
     """
+    if path.conn_id is None:
+        return str(path)
     return f"{path.protocol or 'file'}://{path.path}"
 
 

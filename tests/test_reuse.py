@@ -59,7 +59,7 @@ def ai_record(record_uuid: str = "gen-1", credit=None) -> dict:
 
 def store(base: ObjectStoragePath, names: TaskNames, contents=(PNG_A, PNG_B)) -> list[str]:
     """Put files where the operator's storage step would, as it would name them."""
-    from airflow_provider_onemin.storage import result_stem
+    from airflow_provider_onemin.storage import plain_uri, result_stem
 
     stored = []
     for index, data in enumerate(contents):
@@ -73,7 +73,7 @@ def store(base: ObjectStoragePath, names: TaskNames, contents=(PNG_A, PNG_B)) ->
         target = base / f"{stem}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-        stored.append(str(target))
+        stored.append(plain_uri(target))  # as store_results reports them: no connection id inside
     return stored
 
 
@@ -369,7 +369,9 @@ def test_object_store_copy_is_server_side_where_it_can_be(key, memory_root: Obje
     copied = copy_results(str(memory_root), hit, SECOND)
     reads_by_copy = fs_class.reads - reads_before
     assert [ObjectStoragePath(c).read_bytes() for c in copied] == [PNG_A, PNG_B]
-    assert all(c.startswith(f"{memory_root}/shop/") for c in copied)
+    assert all(c.startswith(f"memory:///{memory_root.path.lstrip('/')}/shop/") for c in copied), (
+        "plain URIs: the connection id is reported beside them, not inside"
+    )
     if fs_class is CountingMemoryFileSystem:
         assert (fs_class.copies, reads_by_copy) == (2, 0), (
             "one server-side copy per file, no byte via the worker"
