@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -73,7 +74,7 @@ def run_dag(deployment: AirflowDeployment, dag_id: str, *, timeout: float = 1800
     """Trigger ``dag_id``, wait until the run ends and return what it did."""
     run_id = deployment.trigger(dag_id)
     run = deployment.wait_for_run(dag_id, run_id, timeout=timeout)
-    tis = deployment.task_instances(dag_id, run_id)
+    tis = all_task_instances(deployment, dag_id, run_id)
     return RunOutcome(
         dag_id=dag_id,
         run_id=run_id,
@@ -82,6 +83,17 @@ def run_dag(deployment: AirflowDeployment, dag_id: str, *, timeout: float = 1800
         task_instances=tis,
         failed_by_airflow=state_mismatches(deployment, dag_id, run_id),
     )
+
+
+def all_task_instances(deployment: AirflowDeployment, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Every task instance of the run, page by page: the api-server caps a page at 100 entries."""
+    path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+    found: list[dict[str, Any]] = []
+    while True:
+        page = deployment.api("GET", path, params={"limit": 100, "offset": len(found)}).json()
+        found.extend(page["task_instances"])
+        if not page["task_instances"] or len(found) >= page["total_entries"]:
+            return found
 
 
 def state_mismatches(deployment: AirflowDeployment, dag_id: str, run_id: str) -> int:
