@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_onemin.compat import AirflowException, AirflowFailException
 
 
 class OneMinError(AirflowException):
@@ -259,3 +259,10 @@ class OneMinOutputLocationError(OneMinStorageError, OneMinConfigurationError):
 
 class OneMinResultStorageError(OneMinStorageError):
     """Storing the results of a paid generation failed; a retry resumes it without paying again."""
+class OneMinSubmissionStoreError(OneMinError):
+    """
+    The submission record could not be read or saved (an Airflow Variable on Airflow < 3.3).
+
+    Raised before paying when the record of the intent did not stick, so nothing was charged on
+    the strength of it. Not final: the next try reads the store again.
+    """

@@ -83,10 +83,41 @@ def submission_store(context: Mapping[str, Any]) -> SubmissionStore | None:
     """
     The store of this task instance's submission record, or None when there is none.
 
-    The one place that picks it: on Airflow 3.3+ the context's ``task_state_store``.
+    The one place that picks it: the context's ``task_state_store`` where Airflow has one (3.3+),
+    else Airflow Variables (:mod:`~airflow_provider_onemin.variable_store`), which also survive
+    retries and are shared by every worker. None only outside a task instance.
     """
     store = context.get("task_state_store")
-    return None if store is None else TaskStateStore(store)
+    if store is not None:
+        return TaskStateStore(store)
+    if context.get("ti") is None:
+        return None
+    from airflow_provider_onemin.variable_store import VariableSubmissionStore
+
+    return VariableSubmissionStore.for_task_instance(context["ti"])
+
+
+def release_after_success(context: Mapping[str, Any]) -> None:
+    """
+    Airflow recorded the task's success: drop the record where Airflow never cleans it up.
+
+    The task state store (3.3+) keeps it until its DAG run goes, so clearing a succeeded task
+    resumes its generation for free. Variables (3.0-3.2) are never cleaned, so the record goes
+    now, after the success is recorded (a worker lost before that still resumes): clearing a
+    succeeded task then pays for a new generation.
+    """
+    store = submission_store(context)
+    if store is not None and not getattr(store, "keeps_record_after_success", True):
+        store.delete(STATE_KEY)
+
+
+def with_record_release(callbacks: Any) -> list[Any]:
+    """The operator's ``on_success_callback``: the user's callbacks, then :func:`release_after_success`."""
+    if callbacks is None:
+        callbacks = []
+    elif not isinstance(callbacks, list):
+        callbacks = [callbacks]
+    return [c for c in callbacks if c is not release_after_success] + [release_after_success]
 
 
 def request_hash(model: str, prompt_object: dict[str, Any]) -> str:
@@ -140,6 +171,16 @@ class SubmissionLedger:
     def _write(self, record: dict[str, Any]) -> None:
         if self.store is not None:
             self.store.set(STATE_KEY, record)
+
+    def _where(self) -> str:
+        """Where the record is, in words a person can act on."""
+        release_hint = getattr(self.store, "release_hint", None)
+        if release_hint is not None:
+            return release_hint(STATE_KEY)
+        return (
+            f"its task state store key {STATE_KEY!r} (Airflow REST API: DELETE .../taskInstances/"
+            "{task_id}/state-store/" + STATE_KEY + ", with ?map_index=N for a mapped task)"
+        )
 
     def forget(self) -> None:
         """Delete the record: nothing of this task instance is running or may still be charged."""
@@ -261,10 +302,8 @@ class SubmissionLedger:
         earlier = self._read() or {}
         return OneMinUnknownOutcomeError(
             f"{happened} Check the 1min.ai history for a generation at that time. To release this "
-            f"task instance: delete its task state store key {STATE_KEY!r} (Airflow REST API: "
-            "DELETE .../taskInstances/{task_id}/state-store/" + STATE_KEY + ", with ?map_index=N "
-            'for a mapped task) and clear it, or set "retry_unknown_outcome": true in the '
-            "connection's extra knowingly (it may then be charged twice).",
+            f"task instance: delete {self._where()} and clear it, or set \"retry_unknown_outcome\": "
+            "true in the connection's extra knowingly (it may then be charged twice).",
             uuid=uuid,
             sent_at=earlier.get("submitted_at"),
         )

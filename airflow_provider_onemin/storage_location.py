@@ -117,13 +117,15 @@ def as_storage_path(output_path: Any) -> ObjectStoragePath:
     """
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_onemin.compat import object_storage_path
+
     text = str(output_path)
     try:
         if isinstance(output_path, ObjectStoragePath):
             path = output_path
         else:
             text = _output_url(output_path)
-            path = ObjectStoragePath(text)
+            path = object_storage_path(text)
     except ValueError as exc:  # fsspec knows no filesystem for the scheme
         scheme = text.split("://", 1)[0] if "://" in text else "file"
         raise OneMinConfigurationError(_no_filesystem_message(text, scheme, exc)) from None
@@ -165,8 +167,10 @@ def output_uri(output_path: Any) -> str:
     """
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_onemin.compat import object_storage_path
+
     if not isinstance(output_path, ObjectStoragePath):
-        output_path = ObjectStoragePath(_output_url(output_path))
+        output_path = object_storage_path(_output_url(output_path))
     path = output_path.path.rstrip("/") or "/"
     return f"{output_path.protocol or 'file'}://{path}"
 

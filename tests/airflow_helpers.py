@@ -32,18 +32,61 @@ class DagRunResult:
         return self.tasks[(task_id, map_index)]
 
 
+def airflow_version() -> tuple[int, int, int]:
+    """The installed Airflow's (major, minor, micro): for tests that say which minor they expect."""
+    from airflow import __version__
+    from packaging.version import Version
+
+    version = Version(__version__)
+    return version.major, version.minor, version.micro
+
+
+def dagbag_class() -> type:
+    """Airflow's DagBag: ``airflow.dag_processing.dagbag`` from 3.2, ``airflow.models.dagbag`` before."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    return DagBag
+
+
+def serde() -> tuple[Any, Any]:
+    """Airflow's ``(serialize, deserialize)`` for trigger kwargs: ``airflow.sdk.serde`` from 3.2."""
+    try:
+        from airflow.sdk.serde import deserialize, serialize
+    except ImportError:
+        from airflow.serialization.serde import deserialize, serialize
+    return serialize, deserialize
+
+
+def register_dags(*dags: Any) -> None:
+    """Serialize DAGs into the metadata DB under the ``dags-folder`` bundle, as the DAG processor would."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = dagbag_class()(dag_folder=os.devnull)
+    for dag in dags:
+        if getattr(dag, "relative_fileloc", "") is None:  # Airflow 3.0 leaves it to the parser
+            dag.relative_fileloc = dag.fileloc
+        bag.bag_dag(dag)
+    try:
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:
+        try:
+            from airflow.models.dagbag import sync_bag_to_db  # Airflow 3.1
+        except ImportError:  # Airflow 3.0
+            bag.sync_to_db("dags-folder", None)
+            return
+    sync_bag_to_db(bag, "dags-folder", None)
+
+
 def run_dag(dag: Any, *, run_conf: dict[str, Any] | None = None) -> DagRunResult:
     """Serialize ``dag`` into the metadata DB, run it with ``dag.test()`` and collect the results."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.models import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    register_dags(dag)
     dag_run = dag.test(run_conf=run_conf)
     tasks: dict[tuple[str, int], TaskResult] = {}
     with create_session() as session:

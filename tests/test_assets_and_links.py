@@ -11,7 +11,6 @@ and record the "1min.ai result" link of each task in XCom.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,24 +21,15 @@ from airflow.sdk import DAG, Asset, AssetAlias, ObjectStoragePath, task
 
 from airflow_provider_onemin.links import OneMinResultLink
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from tests.airflow_helpers import DagRunResult, run_dag
+from tests.airflow_helpers import DagRunResult, register_dags, run_dag
+
+#: Runs on every older Airflow minor in the CI matrix (.ci/airflow-matrix.sh).
+pytestmark = pytest.mark.compat
 
 SAMPLE = Path(__file__).resolve().parent.parent / "dags" / "sample_photos" / "mug.png"
 START = datetime(2026, 1, 1)
 ALIAS = "onemin-test-results-by-folder"
 LINK_KEY = OneMinResultLink().xcom_key
-
-
-def _register(*dags: DAG) -> None:
-    """Serialize DAGs into the metadata DB, as the DAG processor would."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
-    for dag in dags:
-        bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +75,7 @@ def outputs_run(airflow_db, onemin_emulator_server, tmp_path_factory) -> Iterato
 
             use_results()
 
-        _register(consumer)
+        register_dags(consumer)
         result = run_dag(producer)
     yield {"result": result, "out": out, "asset": stored.output_asset, "emulator": emulator}
 

@@ -11,6 +11,9 @@ import pytest
 
 from tests.airflow_helpers import REPO
 
+#: Runs on every older Airflow minor in the CI matrix (.ci/airflow-matrix.sh).
+pytestmark = pytest.mark.compat
+
 
 @pytest.mark.e2e
 def test_demo_script_produces_checked_results(tmp_path):

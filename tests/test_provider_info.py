@@ -11,6 +11,9 @@ from jsonschema import Draft7Validator
 from airflow_provider_onemin import __version__, get_provider_info
 from tests.airflow_helpers import airflow_cli
 
+#: Runs on every older Airflow minor in the CI matrix (.ci/airflow-matrix.sh).
+pytestmark = pytest.mark.compat
+
 
 def _airflow_schema(name: str) -> dict:
     return json.loads(resources.files("airflow").joinpath(name).read_text())

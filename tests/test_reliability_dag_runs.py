@@ -30,6 +30,9 @@ from airflow.sdk import DAG
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from tests.airflow_helpers import run_dag
 
+#: Runs on every older Airflow minor in the CI matrix (.ci/airflow-matrix.sh).
+pytestmark = pytest.mark.compat
+
 START = datetime(2026, 1, 1)
 #: Renders differently on (almost) every try, as a template with random() or now() does.
 RANDOM_SEED = "{{ range(0, 99999) | random }}"

@@ -24,6 +24,7 @@ from werkzeug import Request, Response
 
 from airflow_provider_onemin.exceptions import (
     OneMinRequestRejectedError,
+    OneMinSubmissionStoreError,
     OneMinTimeoutError,
     OneMinUnknownOutcomeError,
 )
@@ -318,9 +319,13 @@ def test_garbled_answer_naming_the_uuid_saves_it_for_resuming(api):
     assert store.data[STATE_KEY]["uuid"] == UUID
 
 
-def test_without_a_task_state_store_it_still_submits_once(api):
+def test_without_a_task_state_store_or_variables_nothing_is_paid(api):
+    """
+    Without a task state store (Airflow < 3.3) the record goes to an Airflow Variable; where even
+    that cannot be written (here: no Airflow task around the operator), nothing is sent.
+    """
     op = _operator()
     api.on("POST", "/api/features", _answer(UUID, "SUCCESS"))
-    ti = FakeTI()
-    assert op.execute({"ti": ti}) == [f"development/images/{UUID}.png"]  # type: ignore[arg-type]
-    assert api.calls == [POST]
+    with pytest.raises(OneMinSubmissionStoreError, match="Could not save the Airflow Variable"):
+        op.execute({"ti": FakeTI()})  # type: ignore[arg-type]
+    assert api.calls == [], "no paid request without a saved intent"

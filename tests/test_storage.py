@@ -28,6 +28,9 @@ from airflow_provider_onemin.storage import (
     store_results,
 )
 
+#: Runs on every older Airflow minor in the CI matrix (.ci/airflow-matrix.sh).
+pytestmark = pytest.mark.compat
+
 SAMPLE = Path(__file__).resolve().parent.parent / "dags" / "sample_photos" / "mug.png"
 RUN_ID = "manual__2026-04-15T10:30:00+00:00"
 IDS = {"dag_id": "shop", "run_id": RUN_ID, "task_id": "replace"}

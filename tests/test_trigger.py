@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk.serde import deserialize, serialize
 
 from airflow_provider_onemin.exceptions import (
     OneMinAuthenticationError,
@@ -28,6 +27,9 @@ from airflow_provider_onemin.exceptions import (
 )
 from airflow_provider_onemin.triggers.background_replacer import OneMinResultTrigger, record_from_event
 
+#: Runs on every older Airflow minor in the CI matrix (.ci/airflow-matrix.sh).
+pytestmark = pytest.mark.compat
+
 CLASSPATH = "airflow_provider_onemin.triggers.background_replacer.OneMinResultTrigger"
 UUID = "0b7e4a8e-2f4c-4a55-9d1e-6f1f3c9f0a11"
 BODY = {
@@ -40,12 +42,16 @@ BODY = {
 
 def _rebuild(trigger: OneMinResultTrigger) -> OneMinResultTrigger:
     """What the triggerer does after a restart: import the class path, call it with the kwargs."""
-    from airflow.sdk._shared.module_loading import import_string
+    import importlib
 
+    from tests.airflow_helpers import serde
+
+    serialize, deserialize = serde()
     classpath, kwargs = trigger.serialize()
     # The trigger row stores the kwargs through serde; go through it as the triggerer does.
     kwargs = deserialize(serialize(kwargs))
-    return import_string(classpath)(**kwargs)
+    module, _, name = classpath.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**kwargs)
 
 
 async def _first_event(trigger: OneMinResultTrigger, timeout: float = 30) -> dict[str, Any]:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_onemin.compat import AirflowNotFoundException, BaseHook
 from airflow_provider_onemin.exceptions import OneMinConfigurationError
 from airflow_provider_onemin.hooks.client_settings import (
     DEFAULT_ASSET_BASE_URL,
@@ -106,17 +105,17 @@ class OneMinBaseHook(BaseHook):
         """
         if "_connection" in self.__dict__:
             return
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from airflow_provider_onemin.compat import get_async_connection, get_async_extra_dejson
 
         try:
-            conn = await BaseHook.aget_connection(self.onemin_conn_id)
+            conn = await get_async_connection(self.onemin_conn_id)
         except AirflowNotFoundException:
             conn = await _connection_from_in_process_supervisor(self.onemin_conn_id)
             if conn is None:
                 raise OneMinConfigurationError(
                     f"Connection {self.onemin_conn_id!r} is not defined where the triggerer can see it."
                 ) from None
-        self.__dict__["_connection"] = self._fields(conn, await conn.aextra_dejson())
+        self.__dict__["_connection"] = self._fields(conn, await get_async_extra_dejson(conn))
 
     @cached_property
     def base_url(self) -> str:
@@ -252,7 +251,6 @@ async def _connection_from_in_process_supervisor(conn_id: str) -> Any:
     """
     import asyncio
 
-    from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.execution_time import task_runner
 
     comms = getattr(task_runner, "SUPERVISOR_COMMS", None)

@@ -70,6 +70,22 @@ class OneMinHook(OneMinTransport):
 
     check_status = staticmethod(check_status)
 
+    # Airflow 3.0 and 3.1 read the connection form from the registered hook class's own methods
+    # (not inherited ones); 3.2+ reads ``conn-fields`` and ``ui-field-behaviour`` instead.
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The form's standard fields, for Airflow 3.0 and 3.1 (3.2+ reads the provider info)."""
+        return super().get_ui_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The form's extra fields, for Airflow 3.0 and 3.1 (3.2+ reads ``conn-fields``)."""
+        from airflow_provider_onemin import CONNECTION_FIELDS
+        from airflow_provider_onemin.compat import legacy_connection_form_widgets
+
+        return legacy_connection_form_widgets(CONNECTION_FIELDS)
+
     def run_feature(self, body: dict[str, Any]) -> dict[str, Any]:
         """
         POST ``body`` to ``/api/features`` (a paid call) and return the ``aiRecord``.

@@ -228,7 +228,8 @@ class OneMinTransport(OneMinBaseHook):
         import time
 
         import httpx
-        from airflow.sdk.log import amask_secret
+
+        from airflow_provider_onemin.compat import amask_secret
 
         kwargs: dict[str, Any] = {}
         secrets = self._auth(url, kwargs)

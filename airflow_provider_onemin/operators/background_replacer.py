@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
 from airflow_provider_onemin import metrics
 from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_templated, prompt_object_of
+from airflow_provider_onemin.compat import conf
 from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError
-from airflow_provider_onemin.ledger import STATE_KEY, request_hash
+from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_release
 from airflow_provider_onemin.links import OneMinResultLink
 from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra, literal_output_asset
 from airflow_provider_onemin.reuse import dry_run_report, index_generation, operator_key, reuse_earlier
@@ -129,6 +130,7 @@ class BackgroundReplacerOperator(BaseOperator):
             asset = literal_output_asset(output_path)
             if asset is not None:
                 kwargs["outlets"] = [asset]
+        kwargs["on_success_callback"] = with_record_release(kwargs.get("on_success_callback"))
         super().__init__(**kwargs)
         self.prompt = prompt
         self.image_url = image_url
