@@ -2,28 +2,50 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
 
+def result_link(ti: Any, stored_paths: Sequence[str], api_urls: Iterable[str | None]) -> str | None:
+    """
+    Where "1min.ai result" points for a task instance that finished its generation.
+
+    * Something stored, Airflow 3.1+: the results viewer's page of this task instance, an
+      ``http(s)`` URL under ``[api] base_url`` (or a same-origin path when it is unset). The UI
+      renders both, whatever the storage scheme (``file://``, ``s3://``...).
+    * Something stored, Airflow 3.0 (no viewer there): the first stored file's URI, which the UI
+      shows only when it is ``http(s)``.
+    * Nothing stored: 1min.ai's own URL of the first result (signed or not, it may expire).
+
+    :param ti: the running task instance (``dag_id``, ``run_id``, ``task_id``, ``map_index``).
+    :param stored_paths: the stored files' URIs, in result order.
+    :param api_urls: 1min.ai's download URLs of the results.
+    """
+    if stored_paths:
+        from airflow_provider_onemin.viewer import viewer_supported, viewer_url
+
+        if not viewer_supported():
+            return stored_paths[0]
+        map_index = getattr(ti, "map_index", None)
+        return viewer_url(ti.dag_id, ti.run_id, ti.task_id, map_index if isinstance(map_index, int) else None)
+    return next((url for url in api_urls if url), None)
+
+
 class OneMinResultLink(BaseOperatorLink):
     """
-    "1min.ai result": the first stored file when results were stored, else the first result's URL.
+    "1min.ai result": the results viewer's page when results were stored, else 1min.ai's URL.
 
     Airflow 3 calls :meth:`get_link` on the worker when the task ends and keeps the answer in XCom
     under :attr:`xcom_key` (``_link_OneMinResultLink``); the UI shows that value later, without
-    importing this provider on the API server.
-
-    * With ``output_path``: the stored file's URI (``s3://...``, ``file:///...``). It stays valid,
-      but only ``http(s)`` URIs open in a browser.
-    * Without: 1min.ai's download URL of the first result (its signed ``temporaryUrl`` when the API
-      gave one, else the asset URL). It may expire: store results you want to keep.
-    * Empty when the task failed before a result existed.
+    importing this provider on the API server. See :func:`result_link` for what it points at.
+    Empty when the task failed before a result existed.
     """
 
     name = "1min.ai result"

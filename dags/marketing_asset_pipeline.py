@@ -35,6 +35,7 @@ from typing import Any
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+from airflow_provider_onemin.review import REVIEW_AVAILABLE, ResultsReviewOperator
 from airflow_provider_onemin.storage import asset_for_output
 
 DAG_FOLDER = Path(__file__).resolve().parent
@@ -89,6 +90,12 @@ with DAG(
             type="integer",
             minimum=0,
             description="Mixed into every line's seed: change it for a new set of pictures (pays for every line).",
+        ),
+        "review_timeout_minutes": Param(
+            2 * 24 * 60,
+            type="number",
+            exclusiveMinimum=0,
+            description="How long the review waits for an answer; after it, nothing is published.",
         ),
     },
     doc_md=__doc__,
@@ -165,9 +172,73 @@ with DAG(
         log.info("Manifest of %d generation(s) written to %s", len(rows), plain_uri(target))
         return plain_uri(target)  # s3://bucket/key: what boto3, the AWS CLI and s3fs accept
 
-    write_manifest(
+    manifest = write_manifest(
         planned,
         replace.output["stored_paths"],
         replace.output["seeds"],
         replace.output["ai_record_uuid"],
     )
+
+    if REVIEW_AVAILABLE:  # Airflow 3.1+: a person picks the lines to publish (docs/viewer.md)
+        review = ResultsReviewOperator(
+            task_id="review",
+            lines=planned,
+            response_timeout_minutes="{{ params.review_timeout_minutes }}",
+        )
+        manifest >> review
+
+        @task(trigger_rule="all_done")
+        def publish(
+            rows: list[dict[str, Any]],
+            stored_paths: Any,
+            seeds: Any,
+            uuids: Any,
+            ti: Any = None,
+        ) -> dict[str, Any]:
+            """Copy the approved lines' images to ``published/<sku>/<scene>/``; write ``review.csv``."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from airflow_provider_onemin.publishing import (
+                APPROVED,
+                publish_result,
+                reviewed_results,
+                write_review_manifest,
+            )
+            from airflow_provider_onemin.storage import as_storage_path, safe_part
+
+            def each(mapped: Any) -> list[Any]:
+                # A failed line has no XCom: index the mapped XComs (iterating probes past the end).
+                values = []
+                for position in range(len(rows)):
+                    try:
+                        values.append(mapped[position])
+                    except (IndexError, KeyError):
+                        values.append(None)
+                return values
+
+            answer = ti.xcom_pull(task_ids="review")
+            approved = answer.get("approved") if isinstance(answer, dict) else None
+            results = reviewed_results(rows, each(stored_paths), each(seeds), each(uuids), approved)
+            for result in results:
+                if result.decision == APPROVED:
+                    result.published_path = publish_result(result, OUTPUT_PATH)
+                    log.info("Published line %d to %s", result.line, result.published_path)
+            folder = as_storage_path(OUTPUT_PATH) / safe_part(ti.dag_id) / safe_part(ti.run_id)
+            target = folder / "review.csv"
+            reviewer = ((answer or {}).get("responded_by_user") or {}).get("name", "")
+            write_review_manifest(results, target, reviewer, str((answer or {}).get("responded_at", "")))
+            if approved is None:
+                raise AirflowFailException(
+                    "The review ended without an answer (it timed out, or did not run): nothing was "
+                    f"published. Every result is listed as 'not reviewed' in {target}."
+                )
+            published = [r.published_path for r in results if r.published_path]
+            log.info("%d image(s) published; review manifest %s", len(published), target)
+            return {"published": published, "review_manifest": str(target)}
+
+        review >> publish(
+            planned,
+            replace.output["stored_paths"],
+            replace.output["seeds"],
+            replace.output["ai_record_uuid"],
+        )

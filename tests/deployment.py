@@ -116,6 +116,8 @@ class AirflowDeployment:
         deployment keeps them (so the triggerer and the api-server read them as they would).
     :param users: simple auth manager users, ``{name: role}``; the role is ``viewer``, ``user``,
         ``op`` or ``admin``, optionally followed by ``:team1|team2`` in multi-team mode.
+    :param teams: teams created before start (multi-team mode, Airflow 3.2+: set
+        ``core.multi_team`` and give a DAG bundle its ``team_name`` in ``config``).
     :param config: extra Airflow settings, ``{"section.key": value}``
         (e.g. ``{"core.test_connection": "Enabled"}``).
     :param env: extra environment variables for every component (e.g. ``ONEMIN_OUTPUT_PATH``).
@@ -134,6 +136,7 @@ class AirflowDeployment:
         components: Iterable[str] = COMPONENTS,
         connections: Mapping[str, Mapping[str, Any]] | None = None,
         users: Mapping[str, str] | None = None,
+        teams: Iterable[str] = (),
         config: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
         sql_alchemy_conn: str | None = None,
@@ -147,6 +150,7 @@ class AirflowDeployment:
         self.components = tuple(components)
         self.connections = dict(connections or {})
         self.users = dict(users or DEFAULT_USERS)
+        self.teams = tuple(teams)
         self.python = python
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -225,6 +229,8 @@ class AirflowDeployment:
         try:
             self.home.mkdir(parents=True, exist_ok=True)
             self.cli("db", "migrate")
+            for team in self.teams:
+                self.cli("teams", "create", team)
             for conn_id, conn in self.connections.items():
                 self.cli("connections", "add", conn_id, "--conn-json", json.dumps(dict(conn)))
             self.start_component("api-server", "api-server", "--port", str(self.port))

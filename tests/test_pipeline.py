@@ -74,7 +74,8 @@ def test_pipeline_fans_out_products_x_scenes_and_writes_the_manifest(
     dag = pipeline.dag
     assert dag.catchup is False and dag.timetable.can_be_scheduled, "a scheduled DAG without catch-up"
 
-    result = run_dag(dag)
+    # The review waits for a person (tests/test_review_in_deployment.py answers it for real).
+    result = run_dag(dag, mark_success_pattern="review|publish")
 
     assert result.state == "success", {k: v.state for k, v in result.tasks.items()}
     mapped = sorted(i for (task_id, i) in result.tasks if task_id == "replace_background")

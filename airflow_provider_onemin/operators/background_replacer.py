@@ -15,7 +15,7 @@ from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_
 from airflow_provider_onemin.compat import conf
 from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_release
-from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.links import OneMinResultLink, result_link
 from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra, literal_output_asset
 from airflow_provider_onemin.reuse import dry_run_report, index_generation, operator_key, reuse_earlier
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
@@ -393,6 +393,9 @@ class BackgroundReplacerOperator(BaseOperator):
         ti.xcom_push(key="ai_record_uuid", value=record.get("uuid"))
         ti.xcom_push(key="result_urls", value=result_urls)
         ti.xcom_push(key="seeds", value=seeds)
+        # What the results viewer shows beside each image.
+        ti.xcom_push(key="prompt", value=self.prompt)
+        ti.xcom_push(key="model", value=record.get("model") or self.model)
         # Until something is stored, the link is 1min.ai's own URL (signed or not, it may expire).
         self.result_link = next(iter(u for u in result_urls if u), None)
         stored = self._stored_results(context, record, reused)
@@ -402,8 +405,7 @@ class BackgroundReplacerOperator(BaseOperator):
             conn_id = storage_conn_id(self.output_path)
             ti.xcom_push(key="stored_paths", value=stored)
             ti.xcom_push(key="storage_conn_id", value=conn_id)
-            if stored:
-                self.result_link = stored[0]
+            self.result_link = result_link(ti, stored, [self.result_link])
             seed = seeds[0] if seeds else coerce_integer("seed", self.seed)
             extra = asset_event_extra(self.prompt, seed, seeds, record.get("uuid"), stored, conn_id)
             if self.reuse:

@@ -1,0 +1,81 @@
+"""
+The results viewer: a page of the images a Background Replacer task stored, inside Airflow.
+
+An Airflow plugin (:mod:`airflow_provider_onemin.viewer.plugin`, registered through the
+``airflow.plugins`` entry point) mounts a FastAPI app in the api-server under :data:`URL_PREFIX`;
+the api-server's own auth decides who sees a page (read access to the DAG's task instances and
+XComs). This module is imported by workers (the extra link builds the viewer's URL), so it
+imports nothing heavy.
+
+Pages (all under :data:`URL_PREFIX`)::
+
+    /dags/<dag_id>/runs/<run_id>                          every result of the run
+    /dags/<dag_id>/runs/<run_id>/tasks/<task_id>          one task instance (?map_index=k)
+    .../tasks/<task_id>/results.json                      the same, as JSON
+    .../tasks/<task_id>/images/<map_index>/<n>            the n-th stored file, streamed
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from urllib.parse import quote
+
+#: Where the api-server mounts the viewer.
+URL_PREFIX = "/onemin"
+
+
+@cache
+def viewer_supported() -> bool:
+    """
+    Whether this Airflow serves the viewer: from 3.1 on.
+
+    Airflow 3.0's UI keeps its token out of cookies, so a plugin page opened from the UI is
+    anonymous there; the viewer is left out and the extra link stays the stored file's URI.
+    """
+    from airflow import __version__ as airflow_version
+    from packaging.version import Version
+
+    return Version(Version(airflow_version).base_version) >= Version("3.1")
+
+
+def _quoted(part: str) -> str:
+    return quote(part, safe="")
+
+
+def viewer_path(dag_id: str, run_id: str, task_id: str | None = None, map_index: int | None = None) -> str:
+    """
+    The viewer page of a DAG run, or of one task instance, as a path from the api-server's root.
+
+    :param dag_id: the DAG's id.
+    :param run_id: the run's id.
+    :param task_id: a task's id, for its page (else the run's page).
+    :param map_index: with ``task_id``: one mapped instance (``-1`` or ``None``: not mapped).
+    """
+    path = f"{URL_PREFIX}/dags/{_quoted(dag_id)}/runs/{_quoted(run_id)}"
+    if task_id is None:
+        return path
+    path += f"/tasks/{_quoted(task_id)}"
+    if map_index is not None and map_index >= 0:
+        path += f"?map_index={int(map_index)}"
+    return path
+
+
+def viewer_url(
+    dag_id: str,
+    run_id: str,
+    task_id: str | None = None,
+    map_index: int | None = None,
+    base_url: str | None = None,
+) -> str:
+    """
+    :func:`viewer_path` under Airflow's ``[api] base_url``: an ``http(s)`` URL when it is set
+    (with its path prefix, for an api-server behind a proxy), else the same-origin path. The UI
+    opens both.
+
+    :param base_url: overrides ``[api] base_url``.
+    """
+    if base_url is None:
+        from airflow.sdk import conf
+
+        base_url = conf.get("api", "base_url", fallback="") or ""
+    return base_url.rstrip("/") + viewer_path(dag_id, run_id, task_id, map_index)

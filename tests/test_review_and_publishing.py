@@ -1,0 +1,143 @@
+"""
+The review step's options (built from the run's lines, not fixed at parse time) and the
+publishing of approved results (stable layout, review manifest). The whole flow through a real
+api-server, scheduler and the human-in-the-loop API is in tests/test_review_in_deployment.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_onemin import publishing
+from airflow_provider_onemin.review import (
+    PUBLISH_NOTHING,
+    REVIEW_AVAILABLE,
+    ResultsReviewOperator,
+    approved_lines,
+    line_options,
+    review_body,
+)
+
+LINES = [
+    {"sku": "MUG-001", "product": "Stoneware mug", "prompt": "a sunlit kitchen counter"},
+    {"sku": "MUG-001", "product": "Stoneware mug", "prompt": "a mossy rock"},
+    {"sku": "SNK-014", "product": "Trail running sneaker", "prompt": "a sunlit kitchen counter"},
+]
+
+
+def test_one_option_per_line_in_plan_order_then_publish_nothing():
+    options = line_options(LINES)
+    assert options == [
+        "1. Stoneware mug (MUG-001): a sunlit kitchen counter",
+        "2. Stoneware mug (MUG-001): a mossy rock",
+        "3. Trail running sneaker (SNK-014): a sunlit kitchen counter",
+        PUBLISH_NOTHING,
+    ]
+    # Two identical lines still get options of their own.
+    assert len(set(line_options([LINES[0], LINES[0]]))) == 3
+
+
+def test_the_answer_is_read_back_as_plan_positions():
+    options = line_options(LINES)
+    assert approved_lines([options[2], options[0]], LINES) == [0, 2]
+    assert approved_lines([PUBLISH_NOTHING], LINES) == []
+    with pytest.raises(ValueError, match="not one of this run's options"):
+        approved_lines(["4. something else"], LINES)
+    with pytest.raises(ValueError, match="nothing is published"):
+        approved_lines([PUBLISH_NOTHING, options[1]], LINES)
+
+
+def test_the_body_links_to_the_gallery_and_lists_the_lines():
+    body = review_body(LINES, "http://airflow.example/onemin/dags/d/runs/r")
+    assert "[Open this run's gallery](http://airflow.example/onemin/dags/d/runs/r)" in body
+    assert "3. `SNK-014` Trail running sneaker: a sunlit kitchen counter" in body
+    assert "gallery" not in review_body(LINES, None)
+
+
+@pytest.mark.skipif(not REVIEW_AVAILABLE, reason="human-in-the-loop needs Airflow 3.1+")
+class TestReviewOperator:
+    def test_options_and_multiple_are_the_operators_own(self):
+        for fixed in ("options", "multiple", "defaults"):
+            with pytest.raises(ValueError, match="built from the run's lines"):
+                ResultsReviewOperator(task_id="review", lines=LINES, **{fixed: ["x"]})
+
+    def test_an_answer_naming_the_runs_lines_is_accepted_after_resuming(self):
+        # The task resumes in a new process: the operator holds its parse-time options again.
+        operator = ResultsReviewOperator(task_id="review", lines=LINES)
+        assert operator.options != line_options(LINES)
+        chosen = [line_options(LINES)[1]]
+        event = {
+            "chosen_options": chosen,
+            "params_input": {},
+            "responded_at": datetime(2026, 1, 2, tzinfo=timezone.utc),
+            "responded_by_user": {"id": "reviewer", "name": "reviewer"},
+        }
+        answer = operator.execute_complete(context={}, event=event)
+        assert answer["approved"] == [1]
+        assert answer["chosen_options"] == chosen
+
+    def test_a_plain_hitl_operator_would_refuse_that_answer(self):
+        from airflow.providers.standard.operators.hitl import HITLOperator
+
+        plain = HITLOperator(task_id="plain", subject="s", options=["(the lines of the run)"], multiple=True)
+        with pytest.raises(ValueError, match="not in"):
+            plain.validate_chosen_options([line_options(LINES)[1]])
+
+
+def test_scene_folders_are_readable_stable_and_distinct():
+    slug = publishing.scene_slug("A sunlit marble kitchen counter, soft morning light")
+    assert slug.startswith("a-sunlit-marble-kitchen-counter-soft-morning")
+    assert slug == publishing.scene_slug("A sunlit marble kitchen counter, soft morning light")
+    assert slug != publishing.scene_slug("A sunlit marble kitchen counter, soft morning light!")
+    assert publishing.published_name("MUG/001", "x", 0, ".png").startswith("published/MUG_001-")
+
+
+def test_approved_results_are_copied_to_the_published_layout_and_all_are_in_the_manifest(tmp_path: Path):
+    out = tmp_path / "out"
+    stored = []
+    for position in range(3):
+        path = (
+            out
+            / "marketing_asset_pipeline"
+            / "run"
+            / "replace_background"
+            / f"map-{position}"
+            / "result-0.png"
+        )
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([position]) * 32)
+        stored.append([f"file://{path}"])
+    results = publishing.reviewed_results(
+        LINES, stored, [[11], [12], None], ["u0", "u1", None], approved=[0, 2]
+    )
+    assert [r.decision for r in results] == ["approved", "rejected", "approved"]
+    for result in results:
+        if result.decision == publishing.APPROVED:
+            result.published_path = publishing.publish_result(result, str(out))
+    first = Path(results[0].published_path.removeprefix("file://"))
+    assert first == out / "published" / "MUG-001" / publishing.scene_slug(LINES[0]["prompt"]) / "result-0.png"
+    assert first.read_bytes() == Path(stored[0][0].removeprefix("file://")).read_bytes()
+    assert results[1].published_path == ""
+    assert not (out / "published" / "MUG-001" / publishing.scene_slug(LINES[1]["prompt"])).exists()
+
+    from airflow.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath(f"file://{out}/review.csv")
+    publishing.write_review_manifest(results, target, "reviewer", "2026-01-02T00:00:00+00:00")
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert [(r["line"], r["sku"], r["decision"], r["reviewed_by"]) for r in rows] == [
+        ("1", "MUG-001", "approved", "reviewer"),
+        ("2", "MUG-001", "rejected", "reviewer"),
+        ("3", "SNK-014", "approved", "reviewer"),
+    ]
+    assert rows[2]["seed"] == "" and rows[0]["seed"] == "11"
+
+
+def test_without_a_decision_every_result_is_not_reviewed():
+    results = publishing.reviewed_results(LINES, [["file:///a.png"], ["file:///b.png"], []], [], [], None)
+    assert [r.decision for r in results] == ["not reviewed", "not reviewed"]

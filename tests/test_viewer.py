@@ -1,0 +1,281 @@
+"""
+The results viewer in a real deployment: the plugin comes with the installed provider (entry
+point), the api-server serves it, the extra link of a finished task opens it, its images are the
+stored files, and Airflow's auth decides who sees them.
+
+The example DAG runs once (two images stored as ``file://``); every test reads that run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+import requests
+
+from airflow_provider_onemin.links import OneMinResultLink
+from tests.deployment import TERMINAL_TI_STATES
+from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, viewer_deployment
+
+pytestmark = [
+    pytest.mark.deployment,
+    pytest.mark.skipif(
+        airflow_minor() < (3, 2), reason="the forbidden user needs multi-team mode (Airflow 3.2+)"
+    ),
+]
+
+DAG_ID = "onemin_background_replacer_example"
+TASK_ID = "replace_background"
+SCENE = "a rooftop garden at dusk, string lights"
+
+
+@pytest.fixture(scope="module")
+def example_run(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    onemin_emulator_server.reset(config=True)
+    out = tmp_path_factory.mktemp("viewer-out")
+    with viewer_deployment(out, onemin_emulator_server) as airflow:
+        run_id = airflow.trigger(DAG_ID, conf={"scene": SCENE, "seed": 4242})
+        run = airflow.wait_for_run(DAG_ID, run_id, timeout=600)
+        assert run["state"] == "success", airflow.logs()
+        yield {"airflow": airflow, "run_id": run_id, "out": out}
+
+
+def _get(run: dict[str, Any], path_or_url: str, user: str | None = ADMIN, **kwargs: Any) -> requests.Response:
+    airflow = run["airflow"]
+    url = path_or_url if path_or_url.startswith("http") else airflow.url + path_or_url
+    headers = {"Authorization": f"Bearer {airflow.login(user)}"} if user else {}
+    return requests.get(url, headers=headers, timeout=60, allow_redirects=False, **kwargs)
+
+
+def _page(run: dict[str, Any]) -> str:
+    return f"/onemin/dags/{DAG_ID}/runs/{run['run_id']}/tasks/{TASK_ID}"
+
+
+def test_the_plugin_is_registered_by_the_installed_package(example_run):
+    plugins = example_run["airflow"].api("GET", "/api/v2/plugins").json()["plugins"]
+    viewer = next(p for p in plugins if p["name"] == "onemin_results_viewer")
+    assert "airflow-provider-onemin" in viewer["source"]
+    assert [a["url_prefix"] for a in viewer["fastapi_apps"]] == ["/onemin"]
+    assert {v["destination"] for v in viewer["external_views"]} == {"dag_run", "task_instance"}
+
+
+def test_the_extra_link_opens_the_viewer_page_of_the_task_instance(example_run):
+    airflow = example_run["airflow"]
+    link = airflow.xcom(DAG_ID, example_run["run_id"], TASK_ID, OneMinResultLink().xcom_key)
+    assert urlsplit(link).scheme == "http", "the UI renders http(s) links only"
+    assert link.startswith(airflow.url + "/onemin/")
+    answer = _get(example_run, link)
+    assert answer.status_code == 200
+    assert "text/html" in answer.headers["content-type"]
+    assert SCENE in answer.text
+
+
+def test_the_page_shows_each_stored_image_with_what_made_it(example_run):
+    airflow, run_id = example_run["airflow"], example_run["run_id"]
+    stored = airflow.xcom(DAG_ID, run_id, TASK_ID, "stored_paths")
+    seeds = airflow.xcom(DAG_ID, run_id, TASK_ID, "seeds")
+    uuid = airflow.xcom(DAG_ID, run_id, TASK_ID, "ai_record_uuid")
+    html = _get(example_run, _page(example_run)).text
+    assert len(stored) == 2 and len(seeds) == 2
+    figures = re.findall(r"<figure .*?</figure>", html, flags=re.S)
+    assert len(figures) == 2
+    for figure, uri, seed in zip(figures, stored, seeds, strict=True):
+        assert SCENE in figure
+        assert uri in figure and f">{seed}<" in figure and uuid in figure
+        assert ">ideogram-3<" in figure
+        assert ">no</dd>" in figure  # not reused
+    for index, uri in enumerate(stored):
+        image = _get(example_run, f"{_page(example_run)}/images/-1/{index}")
+        assert image.status_code == 200
+        assert image.headers["content-type"] == "image/png"
+        on_disk = Path(urlsplit(uri).path).read_bytes()
+        assert hashlib.sha256(image.content).digest() == hashlib.sha256(on_disk).digest()
+
+
+def test_the_run_page_and_its_json_list_the_same_results(example_run):
+    run_page = f"/onemin/dags/{DAG_ID}/runs/{example_run['run_id']}"
+    assert SCENE in _get(example_run, run_page).text
+    results = _get(example_run, run_page + "/results.json").json()
+    assert [(r["task_id"], r["map_index"], len(r["images"])) for r in results] == [(TASK_ID, -1, 2)]
+    assert results[0]["prompt"] == SCENE and results[0]["model"] == "ideogram-3"
+
+
+def test_a_viewer_of_the_owning_team_may_look(example_run):
+    assert _get(example_run, _page(example_run), user=REVIEWER).status_code == 200
+    assert _get(example_run, f"{_page(example_run)}/images/-1/0", user=REVIEWER).status_code == 200
+
+
+@pytest.mark.parametrize("suffix", ["", "/images/-1/0", "/../results.json"])
+def test_anonymous_requests_are_refused(example_run, suffix):
+    path = (
+        _page(example_run) + suffix
+        if suffix != "/../results.json"
+        else (f"/onemin/dags/{DAG_ID}/runs/{example_run['run_id']}/results.json")
+    )
+    answer = _get(example_run, path, user=None)
+    assert answer.status_code == 401
+    assert b"\x89PNG" not in answer.content
+
+
+@pytest.mark.parametrize("suffix", ["", "/images/-1/0"])
+def test_a_user_without_access_to_the_dag_is_refused(example_run, suffix):
+    answer = _get(example_run, _page(example_run) + suffix, user=OUTSIDER)
+    assert answer.status_code == 403
+    assert b"\x89PNG" not in answer.content
+
+
+def test_a_forged_token_is_refused(example_run):
+    answer = requests.get(
+        example_run["airflow"].url + _page(example_run) + "/images/-1/0",
+        headers={"Authorization": "Bearer eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl"},
+        timeout=60,
+    )
+    assert answer.status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "expected"),
+    [
+        ("/images/-1/2", 404),  # only two files were stored
+        ("/images/-1/-1", 422),
+        ("/images/0/0", 404),  # not a mapped task
+        # An encoded slash splits the path again: no route matches.
+        ("/images/-1/..%2F..%2F..%2Fetc%2Fpasswd", 404),
+        ("/images/-1/0%2F..%2F..%2Fetc%2Fpasswd", 404),
+        ("/images/-1/file:%2F%2F%2Fetc%2Fpasswd", 404),
+        ("/images/-1/file:etc", 422),
+        ("?map_index=not-a-number", 422),
+    ],
+)
+def test_crafted_paths_are_refused(example_run, suffix, expected):
+    answer = _get(example_run, _page(example_run) + suffix)
+    assert answer.status_code == expected
+    assert b"root:" not in answer.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/onemin/dags/{DAG_ID}/runs/no-such-run",
+        f"/onemin/dags/{DAG_ID}/runs/no-such-run/tasks/{TASK_ID}/images/-1/0",
+        "/onemin/dags/no_such_dag/runs/no-such-run/results.json",
+        "/onemin/dags/..%2F..%2Fetc/runs/x",
+    ],
+)
+def test_unknown_or_invalid_ids_answer_not_found(example_run, path):
+    assert _get(example_run, path).status_code in (404, 422)
+
+
+def test_a_task_that_stored_nothing_has_an_empty_page_and_no_image(example_run):
+    publish = f"/onemin/dags/{DAG_ID}/runs/{example_run['run_id']}/tasks/publish"
+    assert "No 1min.ai result" in _get(example_run, publish).text
+    assert _get(example_run, publish + "/images/-1/0").status_code == 404
+
+
+def test_a_stored_file_that_is_no_longer_an_image_is_not_served(example_run):
+    airflow, run_id = example_run["airflow"], example_run["run_id"]
+    stored = airflow.xcom(DAG_ID, run_id, TASK_ID, "stored_paths")
+    Path(urlsplit(stored[1]).path).write_text("<script>alert(1)</script>")
+    answer = _get(example_run, f"{_page(example_run)}/images/-1/1")
+    assert answer.status_code == 415
+    assert b"<script>" not in answer.content
+
+
+# --- review and publish (the marketing pipeline, same deployment) ------------------------------
+
+PIPELINE = "marketing_asset_pipeline"
+
+
+def _hitl_path(run_id: str) -> str:
+    return f"/api/v2/dags/{PIPELINE}/dagRuns/{quote(run_id, safe='')}/taskInstances/review/-1/hitlDetails"
+
+
+def _review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
+    from airflow_provider_onemin.storage import safe_part
+
+    return list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
+
+
+def _awaiting_review(airflow: Any, run_id: str) -> dict[str, Any]:
+    ti = airflow.wait_for_task(
+        PIPELINE,
+        run_id,
+        "review",
+        condition=lambda ti: ti["state"] in ("awaiting_input", "deferred", *TERMINAL_TI_STATES),
+        timeout=600,
+    )
+    assert ti["state"] in ("awaiting_input", "deferred"), airflow.logs()
+    return airflow.api("GET", _hitl_path(run_id)).json()
+
+
+@pytest.fixture(scope="module")
+def reviewed_run(example_run) -> dict[str, Any]:
+    """A pipeline run whose review a viewer of the owning team answers through the REST API."""
+    airflow = example_run["airflow"]
+    run_id = airflow.trigger(PIPELINE, conf={"review_timeout_minutes": 60})
+    detail = _awaiting_review(airflow, run_id)
+    options = detail["options"]
+    refused = airflow.api(
+        "PATCH", _hitl_path(run_id), user=OUTSIDER, expect=None, json={"chosen_options": [options[0]]}
+    )
+    approve = [options[0], options[3]]
+    airflow.api("PATCH", _hitl_path(run_id), user=REVIEWER, json={"chosen_options": approve})
+    run = airflow.wait_for_run(PIPELINE, run_id, timeout=600)
+    return {**example_run, "run_id": run_id, "run": run, "detail": detail, "refused": refused}
+
+
+def test_the_review_asks_about_this_runs_lines_and_links_the_gallery(reviewed_run):
+    detail, run_id = reviewed_run["detail"], reviewed_run["run_id"]
+    assert detail["options"][:2] == [
+        "1. Stoneware mug (MUG-001): a sunlit marble kitchen counter, soft morning light",
+        "2. Stoneware mug (MUG-001): a mossy rock by a mountain stream at golden hour",
+    ]
+    assert len(detail["options"]) == 7 and detail["options"][-1] == "Publish nothing"
+    assert detail["multiple"] is True
+    gallery = f"{reviewed_run['airflow'].url}/onemin/dags/{PIPELINE}/runs/{quote(run_id, safe='')}"
+    assert f"]({gallery})" in detail["subject"] + detail["body"]
+    assert reviewed_run["refused"].status_code == 403, "a user of another team cannot answer"
+
+
+def test_approved_lines_are_published_and_the_manifest_lists_every_line(reviewed_run):
+    airflow, run_id, out = reviewed_run["airflow"], reviewed_run["run_id"], reviewed_run["out"]
+    assert reviewed_run["run"]["state"] == "success", airflow.logs()
+    published = sorted((out / "published").rglob("*.png"))
+    assert [p.relative_to(out / "published").parts[0] for p in published] == ["MUG-001", "SNK-014"]
+    rows = _review_rows(out, run_id)
+    assert [(r["line"], r["decision"]) for r in rows] == [
+        ("1", "approved"),
+        ("2", "rejected"),
+        ("3", "rejected"),
+        ("4", "approved"),
+        ("5", "rejected"),
+        ("6", "rejected"),
+    ]
+    assert {r["reviewed_by"] for r in rows} == {REVIEWER}
+    for row in rows:
+        if row["decision"] == "approved":
+            target = Path(urlsplit(row["published_path"]).path)
+            assert target.read_bytes() == Path(urlsplit(row["stored_path"]).path).read_bytes()
+        else:
+            assert row["published_path"] == ""
+
+
+def test_a_review_that_times_out_publishes_nothing_and_says_so(reviewed_run):
+    airflow, out = reviewed_run["airflow"], reviewed_run["out"]
+    before = sorted((out / "published").rglob("*"))
+    run_id = airflow.trigger(PIPELINE, conf={"review_timeout_minutes": 0.05, "base_seed": 7})
+    run = airflow.wait_for_run(PIPELINE, run_id, timeout=600)
+    states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances(PIPELINE, run_id)}
+    assert states["review"] == "failed" and states["publish"] == "failed"
+    assert run["state"] == "failed"
+    assert sorted((out / "published").rglob("*")) == before, "nothing published"
+    log = airflow.task_log(PIPELINE, run_id, "publish")
+    assert "ended without an answer" in log and "nothing was published" in log
+    rows = _review_rows(out, run_id)
+    assert {r["decision"] for r in rows} == {"not reviewed"} and len(rows) == 6
