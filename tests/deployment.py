@@ -200,6 +200,9 @@ class AirflowDeployment:
             "logging.worker_log_server_port": free_port(),
             "logging.trigger_log_server_port": free_port(),
             "scheduler.enable_health_check": False,
+            # Only the runs a test triggers: a scheduled DAG would otherwise get a run of its own at
+            # once, and with max_active_runs=1 the triggered one would wait behind it.
+            "scheduler.use_job_schedule": False,
         }
         settings.update(config)
         for name, value in settings.items():

@@ -279,3 +279,35 @@ def test_a_review_that_times_out_publishes_nothing_and_says_so(reviewed_run):
     assert "ended without an answer" in log and "nothing was published" in log
     rows = _review_rows(out, run_id)
     assert {r["decision"] for r in rows} == {"not reviewed"} and len(rows) == 6
+
+
+# --- the connection list's Test button ---------------------------------------------------------
+
+#: What Airflow 3.3's connection list sends for its Test icon (recorded from the UI in Chromium).
+UI_TEST_BODY = {
+    "conn_type": "onemin",
+    "connection_id": "onemin_default",
+    "description": "",
+    "extra": "{}",
+    "login": "",
+    "password": "***",
+    "port": 0,
+    "schema": "",
+}
+
+
+def test_the_connection_lists_test_button_works_for_a_connection_made_as_documented(example_run):
+    airflow = example_run["airflow"]
+    stored = airflow.api("GET", "/api/v2/connections/onemin_default").json()
+    assert stored["port"] is None, "created without a port, as docs/connection.md says"
+    body = {**UI_TEST_BODY, "host": stored["host"], "extra": stored["extra"] or "{}"}
+    answer = airflow.api("POST", "/api/v2/connections/test", json=body).json()
+    assert answer["status"] is True, answer
+
+
+def test_the_test_button_still_refuses_another_host_without_its_own_key(example_run):
+    airflow = example_run["airflow"]
+    body = {**UI_TEST_BODY, "host": "http://127.0.0.1:9"}
+    answer = airflow.api("POST", "/api/v2/connections/test", json=body, expect=None)
+    assert answer.status_code == 400
+    assert "differs from the stored connection" in answer.text

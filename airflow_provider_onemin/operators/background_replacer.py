@@ -84,8 +84,9 @@ class BackgroundReplacerOperator(BaseOperator):
     ``.partial()``, pass ``outlets`` (an ``AssetAlias`` works). Events carry ``prompt``, ``seed``,
     ``seeds``, ``uuid``, ``count``, ``stored_paths`` and ``storage_conn_id`` (docs/storage.md).
 
-    **Extra link** "1min.ai result": the first stored file, else the first result URL (1min.ai's
-    links may expire; stored files do not).
+    **Extra link** "1min.ai result": the results viewer's page when something was stored (Airflow
+    3.1+; the first stored file on 3.0), else the first result URL (1min.ai's links may expire).
+    Also pushed for the viewer: ``prompt`` and ``model``.
     """
 
     template_fields: Sequence[str] = (

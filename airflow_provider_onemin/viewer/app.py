@@ -96,7 +96,7 @@ def create_app() -> FastAPI:
     )
 
     def page(
-        request: Request, title: str, results: list[TaskResults], run_page: str, embed: bool
+        request: Request, title: str, results: list[TaskResults], run_page: str | None, embed: bool
     ) -> HTMLResponse:
         body = templates.get_template("gallery.html").render(
             title=title,
@@ -119,8 +119,7 @@ def create_app() -> FastAPI:
         results = run_results(session, dag_id, run_id)
         if results is None:
             raise _not_found("DAG run")
-        run_page = f"{_root(request)}{viewer_path(dag_id, run_id)}"
-        return page(request, f"{dag_id} / {run_id}", results, run_page, embed)
+        return page(request, f"{dag_id} / {run_id}", results, None, embed)
 
     @app.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", response_class=HTMLResponse)
     def task_gallery(

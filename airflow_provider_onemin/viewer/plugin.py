@@ -7,7 +7,8 @@ this module stays light: the FastAPI app is built only when the api-server asks 
 
 From Airflow 3.1 the plugin also adds a "1min.ai results" tab to the DAG run and task instance
 pages (``external_views``: the UI shows the viewer's page in a frame, with its session cookie).
-On Airflow 3.0 it registers nothing (see :func:`~airflow_provider_onemin.viewer.viewer_supported`).
+It also makes the connection list's *Test* button work for 1min.ai connections (a root middleware,
+:mod:`~airflow_provider_onemin.viewer.connection_test`). On Airflow 3.0 the viewer is not registered (see :func:`~airflow_provider_onemin.viewer.viewer_supported`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_provider_onemin.viewer import URL_PREFIX, viewer_supported
+from airflow_provider_onemin.viewer.connection_test import HiddenPortConnectionTestMiddleware
 
 _TAB_NAME = "1min.ai results"
 
@@ -54,6 +56,15 @@ class OneMinViewerPlugin(AirflowPlugin):
     """The 1min.ai results viewer: a page of the stored images of a task instance or a DAG run."""
 
     name = "onemin_results_viewer"
+    #: The connection list's Test button for 1min.ai connections (see viewer/connection_test.py).
+    fastapi_root_middlewares = [
+        {
+            "middleware": HiddenPortConnectionTestMiddleware,
+            "args": [],
+            "kwargs": {},
+            "name": "1min.ai connection test: drop the hidden port",
+        }
+    ]
 
     def __init__(self) -> None:
         super().__init__()
