@@ -8,7 +8,7 @@ lines it receives (a template field, usually the plan task's XComArg) each time 
 asking, and again when it resumes with the answer (the task is rebuilt from the DAG file then, and
 its template fields rendered again, so both see the same lines and the same options).
 
-The reviewer ticks the lines to publish (``multiple=True``) or the single "publish nothing"
+The reviewer picks the lines to publish (``multiple=True``) or the single "publish nothing"
 option; the operator returns the approved line numbers with who answered and when. No default
 is set: a review that times out fails with Airflow's ``HITLTimeoutError``, and nothing is approved.
 
@@ -74,7 +74,7 @@ def review_body(lines: Sequence[dict[str, Any]], gallery: str | None) -> str:
     parts = []
     if gallery:
         parts.append(f"**[Open this run's gallery]({gallery})** to see every image before choosing.\n")
-    parts.append(f"Tick the lines to publish ({len(lines)} generated), or *{PUBLISH_NOTHING}*:\n")
+    parts.append(f"Choose the lines to publish ({len(lines)} generated), or *{PUBLISH_NOTHING}*:\n")
     for number, line in enumerate(lines, start=1):
         parts.append(f"{number}. `{line.get('sku', '')}` {line.get('product', '')}: {line.get('prompt', '')}")
     return "\n".join(parts)

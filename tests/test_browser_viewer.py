@@ -172,7 +172,10 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(SHOTS / "5-required-action.png"), full_page=True)
     option = "2. Stoneware mug (MUG-001): a mossy rock by a mountain stream at golden hour"
-    page.get_by_text(option, exact=True).click()
+    # Airflow renders a multiple-choice answer as a multi-select list.
+    page.get_by_text("Select one or multiple values").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
     page.screenshot(path=str(SHOTS / "6-review-form-ticked.png"), full_page=True)
     page.get_by_role("button", name="Respond").click()
     publish = airflow.wait_for_task(PIPELINE, run_id, "publish", timeout=600)
