@@ -172,8 +172,9 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(SHOTS / "5-required-action.png"), full_page=True)
     option = "2. Stoneware mug (MUG-001): a mossy rock by a mountain stream at golden hour"
-    # Airflow renders a multiple-choice answer as a multi-select list.
-    page.get_by_text("Select one or multiple values").click()
+    # Airflow renders a multiple-choice answer as a react-select list: typing opens and filters it.
+    page.get_by_role("combobox", name="Select one or multiple values").click()
+    page.keyboard.type("mossy rock")
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
     page.screenshot(path=str(SHOTS / "6-review-form-ticked.png"), full_page=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.airflow_helpers import REPO
 from tests.deployment import AirflowDeployment, DeploymentError, descendants
@@ -44,7 +45,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_deployment_runs_a_deferrable_task_and_leaves_no_process(onemin_emulator, tmp_path):
+def test_a_deployment_runs_a_deferrable_task_refuses_strangers_and_leaves_no_process(
+    onemin_emulator, tmp_path
+):
     from airflow_provider_onemin.emulator.pytest_plugin import FAST_TEST_EXTRA
 
     dags = tmp_path / "dags"
@@ -67,27 +70,22 @@ def test_a_deployment_runs_a_deferrable_task_and_leaves_no_process(onemin_emulat
         assert "Deferring" in log and "1 result(s)" in log
         # The triggerer, a process of its own, polled the generation (its lines join the task log).
         assert "Polling generation" in log
+
+        # Refusals, and a component that dies is reported with its name.
+        assert airflow.api("GET", "/api/v2/dags", user=None, expect=None).status_code == 401
+        wrong = requests.post(
+            f"{airflow.url}/auth/token", json={"username": "admin", "password": "not-it"}, timeout=30
+        )
+        assert wrong.status_code == 401
+        airflow.start_component("broken", "no-such-command")
+        with pytest.raises(DeploymentError, match="airflow broken exited"):
+            airflow.wait_until("never", lambda: False, timeout=120)
+        airflow.processes.pop("broken")
+        airflow._failed = False  # the deliberate failure above: remove the home as usual
+
         pids = {p.pid for p in airflow.processes.values()}
         pids |= {child for pid in list(pids) for child in descendants(pid)}
         home = airflow.home
     assert not [pid for pid in pids if _alive(pid)]
     assert not home.exists()
     assert onemin_emulator.charges() == 1
-
-
-def test_refusals_and_a_dying_component_are_reported(tmp_path):
-    import requests
-
-    with AirflowDeployment(tmp_path, components=(), users={"admin": "admin"}) as airflow:
-        assert airflow.api("GET", "/api/v2/dags", user=None, expect=None).status_code == 401
-        wrong = requests.post(
-            f"{airflow.url}/auth/token", json={"username": "admin", "password": "not-it"}, timeout=30
-        )
-        assert wrong.status_code == 401
-        assert airflow.api("GET", "/api/v2/dags").json()["total_entries"] == 0
-
-        airflow.start_component("broken", "no-such-command")
-        with pytest.raises(DeploymentError, match="airflow broken exited"):
-            airflow.wait_until("never", lambda: False, timeout=120)
-        airflow.processes.pop("broken")
-        airflow._failed = False  # the deliberate failure above: remove the home as usual
