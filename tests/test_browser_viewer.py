@@ -25,7 +25,7 @@ import pytest
 
 from tests.airflow_helpers import REPO
 from tests.deployment import TERMINAL_TI_STATES
-from tests.viewer_support import OUTSIDER, REVIEWER, airflow_minor, viewer_deployment
+from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, viewer_deployment
 
 CHROMIUM = os.environ.get("ONEMIN_CHROMIUM", "/usr/bin/chromium")
 #: The closed network refuses Chromium's background connections: keep them off.
@@ -158,7 +158,6 @@ def test_the_run_page_has_a_tab_with_the_gallery(ui):
     ).first.click()
     frame = page.frame_locator("iframe").first
     frame.locator("figure.result img").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(0)
     page.screenshot(path=str(SHOTS / "4-run-tab.png"))
     widths = frame.locator("figure.result img").evaluate_all("els => els.map(i => i.naturalWidth)")
     assert len(widths) == 6
@@ -225,3 +224,16 @@ def test_anonymous_forbidden_and_crafted_requests_are_refused(ui):
         answer = reviewer.goto(crafted)
         assert answer.status in (404, 422), crafted
         assert "root:" not in reviewer.content()
+
+
+def test_the_connection_lists_test_button_says_the_connection_works(ui):
+    page = _logged_in(ui, ADMIN)
+    page.goto(f"{ui['airflow'].url}/connections")
+    # The Test icon of the onemin_default row, created as docs/connection.md says (no port).
+    with page.expect_response(lambda r: r.url.endswith("/api/v2/connections/test"), timeout=60_000) as sent:
+        page.get_by_role("button", name="Test Connection").first.click()
+    answer = sent.value
+    page.wait_for_timeout(500)  # let the UI show its verdict for the screenshot
+    page.screenshot(path=str(SHOTS / "9-connection-test.png"))
+    assert answer.status == 200, answer.text()
+    assert answer.json()["status"] is True
