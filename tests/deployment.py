@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,67 +39,29 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import requests
+
+from tests.airflow_api import TERMINAL_RUN_STATES, TERMINAL_TI_STATES, AirflowApi, DeploymentError
+from tests.processes import descendants, die_with_parent, free_port, stop_process_tree
+
+__all__ = [
+    "COMPONENTS",
+    "TERMINAL_RUN_STATES",
+    "TERMINAL_TI_STATES",
+    "AirflowDeployment",
+    "DeploymentError",
+    "descendants",
+    "free_port",
+]
 
 #: The components a deployment starts by default, besides the api-server.
 COMPONENTS = ("scheduler", "dag-processor", "triggerer")
 #: Users of the simple auth manager (``name: role``); their passwords are generated at start.
 DEFAULT_USERS = {"admin": "admin"}
-TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-TERMINAL_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
-
-_PR_SET_PDEATHSIG = 1
 
 
-class DeploymentError(RuntimeError):
-    """A component died or a condition was not met in time; the message carries the logs' tails."""
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: receive SIGTERM when the process that started it dies."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _children_by_parent() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (Linux ``/proc``; empty elsewhere)."""
-    if not Path("/proc").is_dir():
-        return []
-    children = _children_by_parent()
-    found: list[int] = []
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(children.get(child, []))
-    return found
-
-
-class AirflowDeployment:
+class AirflowDeployment(AirflowApi):
     """
     Airflow's api-server, scheduler, dag-processor and triggerer, started and stopped together.
 
@@ -273,7 +232,7 @@ class AirflowDeployment:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
             )
         self.processes[name] = process
         return process
@@ -282,12 +241,12 @@ class AirflowDeployment:
         """Stop one component (and everything it started); its log stays."""
         process = self.processes.get(name)
         if process is not None:
-            _stop_process_tree([process], timeout)
+            stop_process_tree([process], timeout)
 
     def stop(self) -> None:
         """Stop every component and whatever they started; remove the home unless something failed."""
         atexit.unregister(self.stop)
-        _stop_process_tree(list(self.processes.values()), timeout=30)
+        stop_process_tree(list(self.processes.values()), timeout=30)
         if self._own_home and not self._failed:
             shutil.rmtree(self.home, ignore_errors=True)
 
@@ -349,199 +308,3 @@ class AirflowDeployment:
         return health.get("metadatabase", {}).get("status") == "healthy" and all(
             (health.get(wanted[c]) or {}).get("status") == "healthy" for c in self.components if c in wanted
         )
-
-    # --- the REST API -------------------------------------------------------------------------
-
-    def password(self, username: str) -> str:
-        """The password the simple auth manager generated for ``username``."""
-        path = self.home / "simple_auth_manager_passwords.json.generated"
-        passwords = self.wait_until(
-            "the simple auth manager's passwords",
-            lambda: json.loads(path.read_text()) if path.exists() and path.stat().st_size else None,
-            timeout=60,
-        )
-        return passwords[username]
-
-    def login(self, username: str = "admin") -> str:
-        """A JWT for ``username`` (``POST /auth/token``), cached per user."""
-        if username not in self._tokens:
-            answer = requests.post(
-                f"{self.url}/auth/token",
-                json={"username": username, "password": self.password(username)},
-                timeout=30,
-            )
-            answer.raise_for_status()
-            self._tokens[username] = answer.json()["access_token"]
-        return self._tokens[username]
-
-    def api(
-        self, method: str, path: str, *, user: str | None = "admin", expect: int | None = 200, **kwargs: Any
-    ) -> requests.Response:
-        """
-        Call the api-server as ``user`` (``None``: anonymous).
-
-        :param path: from the root, e.g. ``/api/v2/dags``.
-        :param expect: the status code required (``None``: any).
-        """
-        headers = dict(kwargs.pop("headers", {}))
-        if user is not None:
-            headers["Authorization"] = f"Bearer {self.login(user)}"
-        answer = requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
-        if expect is not None and answer.status_code != expect:
-            raise DeploymentError(
-                f"{method} {path} answered {answer.status_code}, expected {expect}: {answer.text[:2000]}"
-            )
-        return answer
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
-        """Wait until the dag-processor has parsed ``dag_id``; return the DAG's API record."""
-
-        def parsed() -> dict[str, Any] | None:
-            answer = self.api("GET", f"/api/v2/dags/{quote(dag_id, safe='')}", expect=None)
-            return answer.json() if answer.status_code == 200 else None
-
-        return self.wait_until(f"DAG {dag_id} to be parsed", parsed, timeout=timeout)
-
-    def import_errors(self) -> list[dict[str, Any]]:
-        """The DAG import errors Airflow recorded."""
-        return self.api("GET", "/api/v2/importErrors").json()["import_errors"]
-
-    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None, run_id: str | None = None) -> str:
-        """Trigger a run of ``dag_id`` (once it is parsed); return its run id."""
-        self.wait_for_dag(dag_id)
-        body: dict[str, Any] = {"logical_date": None, "conf": dict(conf or {})}
-        if run_id:
-            body["dag_run_id"] = run_id
-        answer = self.api("POST", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns", json=body)
-        return answer.json()["dag_run_id"]
-
-    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.api(
-            "GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
-        ).json()
-
-    def wait_for_run(
-        self,
-        dag_id: str,
-        run_id: str,
-        condition: Callable[[dict[str, Any]], bool] | None = None,
-        timeout: float = 600,
-    ) -> dict[str, Any]:
-        """
-        Wait until the run satisfies ``condition`` (default: it ended); return its API record.
-
-        :param condition: called with the run's record (``state``, ``end_date``...).
-        """
-        condition = condition or (lambda run: run["state"] in TERMINAL_RUN_STATES)
-
-        def met() -> dict[str, Any] | None:
-            run = self.dag_run(dag_id, run_id)
-            return run if condition(run) else None
-
-        return self.wait_until(f"run {run_id} of {dag_id}", met, timeout=timeout)
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Every task instance of the run (mapped ones included)."""
-        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances"
-        return self.api("GET", path, params={"limit": 1000}).json()["task_instances"]
-
-    def wait_for_task(
-        self,
-        dag_id: str,
-        run_id: str,
-        task_id: str,
-        condition: Callable[[dict[str, Any]], bool] | None = None,
-        map_index: int = -1,
-        timeout: float = 600,
-    ) -> dict[str, Any]:
-        """Wait until a task instance satisfies ``condition`` (default: it ended); return it."""
-        condition = condition or (lambda ti: ti["state"] in TERMINAL_TI_STATES)
-
-        def met() -> dict[str, Any] | None:
-            for ti in self.task_instances(dag_id, run_id):
-                if ti["task_id"] == task_id and ti["map_index"] == map_index and condition(ti):
-                    return ti
-            return None
-
-        return self.wait_until(f"task {task_id}[{map_index}] of {run_id}", met, timeout=timeout)
-
-    def task_log(
-        self, dag_id: str, run_id: str, task_id: str, *, map_index: int = -1, try_number: int = 1
-    ) -> str:
-        """A task instance's log as text (one line per event, its message and fields)."""
-        path = (
-            f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
-            f"{quote(task_id, safe='')}/logs/{try_number}"
-        )
-        answer = self.api(
-            "GET",
-            path,
-            params={"map_index": map_index, "full_content": "true"},
-            headers={"Accept": "application/json"},
-        )
-        lines = []
-        for entry in answer.json().get("content") or []:
-            if isinstance(entry, dict):
-                event = entry.get("event", "")
-                fields = {
-                    k: v for k, v in entry.items() if k not in ("event", "timestamp", "level", "logger")
-                }
-                lines.append(f"{entry.get('level', '')} {event} {fields if fields else ''}".strip())
-            else:
-                lines.append(str(entry))
-        return "\n".join(lines)
-
-    def xcom(
-        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
-    ) -> Any:
-        """An XCom value (deserialized by the api-server), or ``None`` when there is none."""
-        path = (
-            f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
-            f"{quote(task_id, safe='')}/xcomEntries/{quote(key, safe='')}"
-        )
-        answer = self.api("GET", path, params={"map_index": map_index, "deserialize": "true"}, expect=None)
-        if answer.status_code == 404:
-            return None
-        if answer.status_code != 200:
-            raise DeploymentError(f"XCom {key} of {task_id}: {answer.status_code} {answer.text[:500]}")
-        return answer.json()["value"]
-
-
-def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def _stop_process_tree(processes: list[subprocess.Popen[bytes]], timeout: float) -> None:
-    """SIGTERM each process group (and descendants that left it), then SIGKILL what remains."""
-    running = [p for p in processes if p.poll() is None]
-    # Collected before signalling: once a parent dies its children are re-parented and lost.
-    strays = {pid for p in running for pid in descendants(p.pid)}
-    for process in running:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
-    _signal_all(strays, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for process in running:
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    while strays and time.monotonic() < deadline:
-        strays = {pid for pid in strays if Path(f"/proc/{pid}").exists() and not _is_zombie(pid)}
-        if strays:
-            time.sleep(0.1)
-    _signal_all(strays, signal.SIGKILL)
-    for process in running:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # anything left in the group
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) == "Z"
-    except OSError:
-        return True

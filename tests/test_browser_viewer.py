@@ -75,13 +75,21 @@ def ui(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             run_id = airflow.trigger(PIPELINE, conf={"review_timeout_minutes": 60})
-            airflow.wait_for_task(
+            review = airflow.wait_for_task(
                 PIPELINE,
                 run_id,
                 "review",
                 condition=lambda ti: ti["state"] in ("awaiting_input", "deferred", *TERMINAL_TI_STATES),
                 timeout=600,
             )
+            if review["state"] not in ("awaiting_input", "deferred"):
+                states = {
+                    (t["task_id"], t["map_index"]): t["state"]
+                    for t in airflow.task_instances(PIPELINE, run_id)
+                }
+                failed = [k for k, state in states.items() if state == "failed"]
+                logs = "\n".join(airflow.task_log(PIPELINE, run_id, t, map_index=m) for t, m in failed[:2])
+                pytest.fail(f"the run did not reach its review: {states}\n{logs}")
             yield {"airflow": airflow, "browser": browser, "run_id": run_id, "out": out}
         finally:
             browser.close()
