@@ -13,7 +13,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_onemin import metrics
 from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_templated, prompt_object_of
 from airflow_provider_onemin.compat import conf
-from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError
+from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError, OneMinTimeoutError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_release
 from airflow_provider_onemin.links import OneMinResultLink, result_link
 from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra, literal_output_asset
@@ -327,9 +327,22 @@ class BackgroundReplacerOperator(BaseOperator):
             record = ended_record_from_event(event or {})
         except OneMinRecordMissingError as missing:
             ledger.generation_missing(missing)
+        except OneMinTimeoutError as timeout:
+            # Airflow 3.0 hands every retry this same event (its next_method outlives the failed
+            # try), so the retry would never resume: one free look at the generation first.
+            record = self._ended_after_timeout(timeout)
         if ledger.may_submit_after(record):
             return self._submit_and_wait(context, ledger, body)
         return self._end(context, ledger, record)
+
+    def _ended_after_timeout(self, timeout: OneMinTimeoutError) -> dict[str, Any]:
+        """The generation's record if it has ended since the wait timed out; else the timeout."""
+        from airflow_provider_onemin.hooks.records import generation_state
+
+        record = self.hook.get_result(timeout.uuid) if timeout.uuid else None
+        if record is None or generation_state(record) == "pending":
+            raise timeout
+        return record
 
     def _defer(self, uuid: str) -> None:
         from airflow_provider_onemin.deferral import resolve_min_defer_time
