@@ -32,12 +32,23 @@ class TaskInstance:
     def xcom_push(self, key, value):
         pass
 
+class InMemoryStateStore:
+    # Stands in for the task state store: the operator refuses to pay without a record store.
+    def __init__(self):
+        self.values = {}
+    def get(self, key):
+        return self.values.get(key)
+    def set(self, key, value, retention=None):
+        self.values[key] = value
+    def delete(self, key):
+        self.values.pop(key, None)
+
 def run(prompt, num_images, folder):
     operator = BackgroundReplacerOperator(
         task_id="store", prompt=prompt, image_url="development/images/mug.png", num_images=num_images,
         output_path=os.path.join(out_dir, folder), deferrable=False, poll_interval=0.05,
     )
-    return operator.execute({"ti": TaskInstance(), "task_state_store": None})
+    return operator.execute({"ti": TaskInstance(), "task_state_store": InMemoryStateStore()})
 
 run("a beach at dawn", 1, "warm-up")
 gc.collect()
