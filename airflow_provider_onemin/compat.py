@@ -13,13 +13,21 @@ module adds only what that package does not map. docs/compatibility.md has the t
 * The task state store (3.3) keeps the submission record; without it the record lives in an
   Airflow Variable (:mod:`airflow_provider_onemin.variable_store`); the ledger's
   ``submission_store`` picks.
-* ``ObjectStoragePath`` refuses an unknown scheme when built on 3.3, only when used before.
+* ``ObjectStoragePath`` refuses an unknown scheme when built on 3.3, only when used before, and
+  has a ``conn_id`` attribute from 3.2 (before, the id sits in ``storage_options``).
 * The connection form: 3.2+ reads ``conn-fields`` from the provider info; 3.0 and 3.1 call the
   hook's ``get_connection_form_widgets``, built here from the same declaration.
+* A ``None`` XCom: 3.0's execution API refuses it (3.1 stores it); there it is left out, which
+  ``xcom_pull`` reads as ``None`` all the same.
+* An ``AssetAlias`` event: 3.0's API server groups them by their extra as a set of its items, so
+  an extra holding a list fails there; such an event carries the extra's scalar values only.
+* Plugin pages a user of the UI can open (the results viewer) and human-in-the-loop (the review
+  step): from 3.1.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from airflow.providers.common.compat.sdk import (
@@ -27,21 +35,29 @@ from airflow.providers.common.compat.sdk import (
     AirflowFailException,
     AirflowNotFoundException,
     BaseHook,
+    TaskDeferred,
     conf,
 )
 
 __all__ = [
+    "alias_event_extra",
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
     "BaseHook",
+    "TaskDeferred",
     "amask_secret",
     "conf",
     "get_async_connection",
     "get_async_extra_dejson",
+    "hitl_operator",
     "legacy_connection_form_widgets",
     "object_storage_path",
+    "plugin_pages_supported",
+    "push_optional_xcom",
+    "storage_path_conn_id",
 ]
+
 
 
 async def get_async_connection(conn_id: str) -> Any:
@@ -86,6 +102,83 @@ def object_storage_path(url: str) -> Any:
         if path.protocol not in fsspec.available_protocols():
             raise ValueError(f"Unsupported filesystem: {path.protocol!r}")
     return path
+
+
+def storage_path_conn_id(path: Any) -> str | None:
+    """
+    The Airflow connection id an ``ObjectStoragePath`` reaches its store with (``None``: default
+    credentials). An attribute from Airflow 3.2; before, a storage option the path keeps.
+
+    :param path: an ``ObjectStoragePath``.
+    """
+    try:
+        return path.conn_id
+    except AttributeError:
+        return path.storage_options.get("conn_id")
+
+
+@cache
+def plugin_pages_supported() -> bool:
+    """
+    Whether a plugin's pages in the api-server open for a user of the UI: from Airflow 3.1, which
+    authenticates them with the UI's session cookie and shows them as tabs (a plugin's
+    ``external_views``, the feature asked here). 3.0's UI keeps its token out of cookies, so a
+    plugin page opened from it arrives anonymous.
+    """
+    from airflow.plugins_manager import AirflowPlugin
+
+    return hasattr(AirflowPlugin, "external_views")
+
+
+def hitl_operator() -> type | None:
+    """
+    Airflow's human-in-the-loop ``HITLOperator`` (standard provider, Airflow 3.1+), or ``None``.
+
+    Imported on demand, not with this module: the operator's own import stays light.
+    """
+    try:
+        from airflow.providers.standard.operators.hitl import HITLOperator
+    except Exception:  # ImportError, or the standard provider's "needs Airflow 3.1+" on 3.0
+        return None
+    return HITLOperator
+
+
+def push_optional_xcom(ti: Any, key: str, value: Any) -> None:
+    """
+    ``ti.xcom_push(key, value)`` for a value that may be ``None``.
+
+    Airflow 3.0's execution API refuses an XCom whose value is ``None`` (the body is required; 3.1
+    made it optional) and the task fails; Airflow itself never pushes one there. So on 3.0 a
+    ``None`` is left out: ``xcom_pull`` of the key answers ``None`` all the same. The difference
+    lies in the API server, which a worker cannot ask, so this one check reads the version.
+    """
+    if value is None and _airflow_minor() < (3, 1):
+        return
+    ti.xcom_push(key=key, value=value)
+
+
+@cache
+def _airflow_minor() -> tuple[int, int]:
+    from airflow import __version__
+
+    major, minor = __version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+def alias_event_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """
+    The extra of an asset event announced through an ``AssetAlias``.
+
+    Airflow 3.0's API server files alias events under ``frozenset(extra.items())``: a list or a
+    dict among the values raises there, and no event is recorded. On 3.0 such values are left out
+    (the event keeps its scalar values); 3.1 files them by their JSON and keeps the whole extra. A
+    server-side difference, so the version is read.
+
+    :param extra: the event's extra (JSON values).
+    """
+    if _airflow_minor() >= (3, 1):
+        return extra
+    return {key: value for key, value in extra.items() if not isinstance(value, (list, dict))}
 
 
 def legacy_connection_form_widgets(

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from airflow_provider_onemin.compat import storage_path_conn_id
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinStorageError
 
 if TYPE_CHECKING:
@@ -132,11 +133,11 @@ def _read_error(path: ObjectStoragePath, ref: str, field: str, error: Exception)
         failure = _explain_refusal(path) or failure
     if failure.transient:
         return OneMinStorageError(
-            f"{field}: reading {ref} failed: {failure}. Nothing was uploaded or paid. {failure.hint(path.conn_id)}",
+            f"{field}: reading {ref} failed: {failure}. Nothing was uploaded or paid. {failure.hint(storage_path_conn_id(path))}",
             uri=ref,
             reason=failure.reason,
         )
-    hint = failure.hint(path.conn_id)
+    hint = failure.hint(storage_path_conn_id(path))
     if failure.kind == "missing":
         problem = f"{ref} does not exist ({failure.detail})"
     elif failure.kind == "missing_bucket":

@@ -29,9 +29,10 @@ def result_link(ti: Any, stored_paths: Sequence[str], api_urls: Iterable[str | N
     :param api_urls: 1min.ai's download URLs of the results.
     """
     if stored_paths:
-        from airflow_provider_onemin.viewer import viewer_supported, viewer_url
+        from airflow_provider_onemin.compat import plugin_pages_supported
+        from airflow_provider_onemin.viewer import viewer_url
 
-        if not viewer_supported():
+        if not plugin_pages_supported():
             return stored_paths[0]
         map_index = getattr(ti, "map_index", None)
         return viewer_url(ti.dag_id, ti.run_id, ti.task_id, map_index if isinstance(map_index, int) else None)

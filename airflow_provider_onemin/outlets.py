@@ -66,10 +66,12 @@ def annotate_asset_events(
     Give the asset events of a task what a consumer needs to find the files.
 
     An ``Asset`` outlet gets ``extra`` as its event's extra; an ``AssetAlias`` outlet gets an
-    event for the asset of the (rendered) output folder, with the same extra.
+    event for the asset of the (rendered) output folder, with the same extra (on Airflow 3.0 its
+    scalar values only: :func:`~airflow_provider_onemin.compat.alias_event_extra`).
     """
     from airflow.sdk import Asset, AssetAlias
 
+    from airflow_provider_onemin.compat import alias_event_extra
     from airflow_provider_onemin.storage import asset_for_output
 
     outlet_events = context.get("outlet_events")
@@ -77,6 +79,6 @@ def annotate_asset_events(
         return
     for outlet in outlets or ():
         if isinstance(outlet, AssetAlias):
-            outlet_events[outlet].add(asset_for_output(output_path), extra=extra)
+            outlet_events[outlet].add(asset_for_output(output_path), extra=alias_event_extra(extra))
         elif isinstance(outlet, Asset):
             outlet_events[outlet].extra.update(extra)

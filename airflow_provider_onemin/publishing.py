@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_onemin.compat import storage_path_conn_id
 from airflow_provider_onemin.storage import as_storage_path, safe_part, write_file_atomically
 
 PUBLISHED_FOLDER = "published"
@@ -121,7 +122,7 @@ def publish_result(result: ReviewedResult, output_path: Any) -> str:
     from airflow.sdk import ObjectStoragePath
 
     base = as_storage_path(output_path)
-    source = ObjectStoragePath(result.stored_path, conn_id=base.conn_id)
+    source = ObjectStoragePath(result.stored_path, conn_id=storage_path_conn_id(base))
     data = source.read_bytes()
     extension = "." + source.name.rsplit(".", 1)[-1] if "." in source.name else ""
     target = base / published_name(result.sku, result.prompt, result.index, extension)

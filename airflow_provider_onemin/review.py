@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.viewer import viewer_supported, viewer_url
+from airflow_provider_onemin.compat import hitl_operator, plugin_pages_supported
+from airflow_provider_onemin.viewer import viewer_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -80,10 +81,7 @@ def review_body(lines: Sequence[dict[str, Any]], gallery: str | None) -> str:
     return "\n".join(parts)
 
 
-try:
-    from airflow.providers.standard.operators.hitl import HITLOperator
-except Exception:  # ImportError, or the standard provider's "needs Airflow 3.1+" on 3.0
-    HITLOperator = None  # type: ignore[assignment,misc]
+HITLOperator = hitl_operator()
 
 REVIEW_AVAILABLE = HITLOperator is not None
 
@@ -142,7 +140,7 @@ if HITLOperator is not None:
                     raise ValueError(f"response_timeout_minutes must be positive, not {minutes:g}")
                 self.response_timeout = timedelta(minutes=minutes)
             ti = context["ti"]
-            gallery = viewer_url(ti.dag_id, ti.run_id, self.gallery_task_id) if viewer_supported() else None
+            gallery = viewer_url(ti.dag_id, ti.run_id, self.gallery_task_id) if plugin_pages_supported() else None
             self.body = review_body(lines, gallery) + (f"\n\n{self.body}" if self.body else "")
             self.log.info("Asking for a review of %d line(s); gallery: %s", len(lines), gallery or "-")
             return super().execute(context)

@@ -38,6 +38,7 @@ import tempfile
 import uuid as uuid_module
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.compat import storage_path_conn_id
 from airflow_provider_onemin.exceptions import (
     OneMinError,
     OneMinMalformedResponseError,
@@ -272,7 +273,7 @@ def _paid_storage_error(
 ) -> OneMinResultStorageError:
     uri = f"{plain_uri(base).rstrip('/')}/{stem}"
     failure = explain(error)
-    reason, hint = str(failure), failure.hint(base.conn_id)
+    reason, hint = str(failure), failure.hint(storage_path_conn_id(base))
     generation = f"Generation {uuid}" if uuid else "The generation"
     return OneMinResultStorageError(
         f"{generation} is paid for, but storing result {index + 1} of {count} at {uri} failed: "

@@ -18,6 +18,7 @@ import os
 import uuid as uuid_module
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.compat import object_storage_path, storage_path_conn_id
 from airflow_provider_onemin.exceptions import (
     OneMinConfigurationError,
     OneMinOutputLocationError,
@@ -117,8 +118,6 @@ def as_storage_path(output_path: Any) -> ObjectStoragePath:
     """
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.compat import object_storage_path
-
     text = str(output_path)
     try:
         if isinstance(output_path, ObjectStoragePath):
@@ -147,14 +146,14 @@ def plain_uri(path: ObjectStoragePath) -> str:
     which boto3, the AWS CLI and s3fs reject; the connection id is reported beside the URI instead
     (:func:`storage_conn_id`). ``ObjectStoragePath(uri, conn_id=...)`` joins them again.
     """
-    if path.conn_id is None:
+    if storage_path_conn_id(path) is None:
         return str(path)
     return f"{path.protocol or 'file'}://{path.path}"
 
 
 def storage_conn_id(output_path: Any) -> str | None:
     """The Airflow connection id that reaches ``output_path``, or ``None`` for default credentials."""
-    return as_storage_path(output_path).conn_id
+    return storage_path_conn_id(as_storage_path(output_path))
 
 
 def output_uri(output_path: Any) -> str:
@@ -166,8 +165,6 @@ def output_uri(output_path: Any) -> str:
     :raises OneMinConfigurationError: when it is empty or a relative path.
     """
     from airflow.sdk import ObjectStoragePath
-
-    from airflow_provider_onemin.compat import object_storage_path
 
     if not isinstance(output_path, ObjectStoragePath):
         output_path = object_storage_path(_output_url(output_path))
@@ -220,13 +217,13 @@ def check_output_writable(output_path: Any) -> ObjectStoragePath:
         if failure.transient:
             raise OneMinStorageError(
                 f"output_path {uri} could not be checked: {failure}. Nothing was uploaded or paid. "
-                f"{failure.hint(base.conn_id)}",
+                f"{failure.hint(storage_path_conn_id(base))}",
                 uri=uri,
                 reason=failure.reason,
             ) from exc
         raise OneMinOutputLocationError(
             f"output_path {uri} cannot be written: {failure}. Nothing was uploaded or paid. "
-            f"{failure.hint(base.conn_id)}".rstrip(),
+            f"{failure.hint(storage_path_conn_id(base))}".rstrip(),
             uri=uri,
             reason=failure.reason,
         ) from None

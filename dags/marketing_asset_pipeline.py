@@ -196,7 +196,8 @@ with DAG(
             ti: Any = None,
         ) -> dict[str, Any]:
             """Copy the approved lines' images to ``published/<sku>/<scene>/``; write ``review.csv``."""
-            from airflow.sdk.exceptions import AirflowFailException
+            # common-compat: airflow.sdk.exceptions has it only from Airflow 3.2
+            from airflow.providers.common.compat.sdk import AirflowFailException
 
             from airflow_provider_onemin.publishing import (
                 APPROVED,

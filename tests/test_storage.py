@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk import ObjectStoragePath
 
+from airflow_provider_onemin.compat import storage_path_conn_id
 from airflow_provider_onemin.exceptions import (
     OneMinConfigurationError,
     OneMinError,
@@ -24,6 +25,7 @@ from airflow_provider_onemin.storage import (
     as_storage_path,
     asset_for_output,
     output_uri,
+    plain_uri,
     result_stem,
     store_results,
 )
@@ -99,6 +101,19 @@ def test_output_uri_and_asset() -> None:
     assert output_uri("s3://aws_default@bucket/prefix/") == "s3://bucket/prefix", "no connection id in a URI"
     asset = asset_for_output("file:///data/out/")
     assert (asset.name, asset.uri) == ("file:///data/out", "file:///data/out")
+
+
+def test_connection_id_is_reported_beside_a_plain_uri() -> None:
+    # Airflow 3.0 and 3.1 keep the id in storage_options (no conn_id attribute): the demo and every
+    # stored result failed there with AttributeError before compat.storage_path_conn_id.
+    in_url = ObjectStoragePath("s3://onemin_s3@bucket/out/x.png")
+    as_argument = ObjectStoragePath("s3://bucket/out/x.png", conn_id="onemin_s3")
+    for path in (in_url, as_argument, in_url / "y.png"):
+        assert storage_path_conn_id(path) == "onemin_s3"
+    assert plain_uri(in_url) == plain_uri(as_argument) == "s3://bucket/out/x.png"
+    local = ObjectStoragePath("file:///data/out/x.png")
+    assert storage_path_conn_id(local) is None
+    assert plain_uri(local) == "file:///data/out/x.png"
 
 
 def test_unknown_scheme_says_what_to_install() -> None:

@@ -13,6 +13,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 from werkzeug import Response
 
+from airflow_provider_onemin.compat import storage_path_conn_id
 from airflow_provider_onemin.exceptions import (
     OneMinConfigurationError,
     OneMinError,
@@ -51,7 +52,7 @@ def hook(onemin_conn_env: str):
 
 def test_write_check_passes_and_leaves_nothing_behind(s3_server, s3_bucket) -> None:
     base = check_output_writable(_uri("admin", s3_bucket, "out/today"))
-    assert base.conn_id == "onemin_s3_admin"
+    assert storage_path_conn_id(base) == "onemin_s3_admin"
     assert s3_server.keys(s3_bucket) == [], "the probe never becomes an object"
     assert s3_server.pending_uploads(s3_bucket) == [], "the probe's multipart upload was aborted"
 

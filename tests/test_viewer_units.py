@@ -13,11 +13,12 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_onemin.links import result_link
-from airflow_provider_onemin.viewer import viewer_path, viewer_supported, viewer_url
+from airflow_provider_onemin.viewer import viewer_path, viewer_url
 from airflow_provider_onemin.viewer.connection_test import (
     HiddenPortConnectionTestMiddleware,
     without_hidden_port,
 )
+from tests.airflow_helpers import airflow_version
 
 RUN_ID = "manual__2026-11-26T13:30:09.277247+00:00"
 
@@ -37,7 +38,7 @@ def test_the_extra_link_opens_the_viewer_when_something_was_stored(monkeypatch):
     ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=2)
     api = ["https://asset.1min.ai/development/images/x.png"]
     link = result_link(ti, ["s3://bucket/d/r/t/map-2/result-0.png"], api)
-    if viewer_supported():
+    if airflow_version() >= (3, 1):  # the viewer is served from 3.1 (docs/viewer.md)
         assert link == "http://airflow.example:8080/onemin/dags/d/runs/r/tasks/t?map_index=2"
     else:
         assert link == "s3://bucket/d/r/t/map-2/result-0.png"
@@ -57,7 +58,7 @@ def test_the_plugin_builds_no_app_until_the_api_server_asks():
 
     plugin = OneMinViewerPlugin()
     assert plugin._apps is None
-    if viewer_supported():
+    if airflow_version() >= (3, 1):  # the viewer is served from 3.1 (docs/viewer.md)
         assert {v["destination"] for v in plugin.external_views} == {"dag_run", "task_instance"}
         assert "{MAP_INDEX}" in plugin.external_views[1]["href"]
     assert "airflow_provider_onemin.viewer.app" not in sys.modules or plugin._apps is None

@@ -12,7 +12,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_onemin import metrics
 from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_templated, prompt_object_of
-from airflow_provider_onemin.compat import conf
+from airflow_provider_onemin.compat import conf, push_optional_xcom
 from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError, OneMinTimeoutError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_release
 from airflow_provider_onemin.links import OneMinResultLink, result_link
@@ -404,7 +404,7 @@ class BackgroundReplacerOperator(BaseOperator):
                 record.get("uuid"),
             )
         ti = context["ti"]
-        ti.xcom_push(key="ai_record_uuid", value=record.get("uuid"))
+        push_optional_xcom(ti, "ai_record_uuid", record.get("uuid"))
         ti.xcom_push(key="result_urls", value=result_urls)
         ti.xcom_push(key="seeds", value=seeds)
         # What the results viewer shows beside each image.
@@ -418,7 +418,7 @@ class BackgroundReplacerOperator(BaseOperator):
 
             conn_id = storage_conn_id(self.output_path)
             ti.xcom_push(key="stored_paths", value=stored)
-            ti.xcom_push(key="storage_conn_id", value=conn_id)
+            push_optional_xcom(ti, "storage_conn_id", conn_id)
             self.result_link = result_link(ti, stored, [self.result_link])
             seed = seeds[0] if seeds else coerce_integer("seed", self.seed)
             extra = asset_event_extra(self.prompt, seed, seeds, record.get("uuid"), stored, conn_id)
@@ -433,8 +433,8 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _stored_results(self, context: Context, record: dict[str, Any], reused: Reused | None) -> list[str]:
         """This task instance's files: copied from an earlier generation, or downloaded (and indexed)."""
-        if self.reuse:  # None when paid, so a mapped consumer can index it like the other keys
-            context["ti"].xcom_push(key="reused_from", value=reused.reused_from if reused else None)
+        if self.reuse:  # None when paid, so a mapped consumer can index it (Airflow 3.0: left out)
+            push_optional_xcom(context["ti"], "reused_from", reused.reused_from if reused else None)
         if reused is not None:
             return reused.stored_paths
         download_urls = self.hook.result_download_urls(record)

@@ -17,25 +17,10 @@ Pages (all under :data:`URL_PREFIX`)::
 
 from __future__ import annotations
 
-from functools import cache
 from urllib.parse import quote
 
 #: Where the api-server mounts the viewer.
 URL_PREFIX = "/onemin"
-
-
-@cache
-def viewer_supported() -> bool:
-    """
-    Whether this Airflow serves the viewer: from 3.1 on.
-
-    Airflow 3.0's UI keeps its token out of cookies, so a plugin page opened from the UI is
-    anonymous there; the viewer is left out and the extra link stays the stored file's URI.
-    """
-    from airflow import __version__ as airflow_version
-    from packaging.version import Version
-
-    return Version(Version(airflow_version).base_version) >= Version("3.1")
 
 
 def _quoted(part: str) -> str:
@@ -75,7 +60,7 @@ def viewer_url(
     :param base_url: overrides ``[api] base_url``.
     """
     if base_url is None:
-        from airflow.sdk import conf
+        from airflow_provider_onemin.compat import conf
 
         base_url = conf.get("api", "base_url", fallback="") or ""
     return base_url.rstrip("/") + viewer_path(dag_id, run_id, task_id, map_index)

@@ -8,7 +8,8 @@ this module stays light: the FastAPI app is built only when the api-server asks 
 From Airflow 3.1 the plugin also adds a "1min.ai results" tab to the DAG run and task instance
 pages (``external_views``: the UI shows the viewer's page in a frame, with its session cookie).
 It also makes the connection list's *Test* button work for 1min.ai connections (a root middleware,
-:mod:`~airflow_provider_onemin.viewer.connection_test`). On Airflow 3.0 the viewer is not registered (see :func:`~airflow_provider_onemin.viewer.viewer_supported`).
+:mod:`~airflow_provider_onemin.viewer.connection_test`). On Airflow 3.0 the viewer is not registered (see
+:func:`~airflow_provider_onemin.compat.plugin_pages_supported`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_provider_onemin.viewer import URL_PREFIX, viewer_supported
+from airflow_provider_onemin.compat import plugin_pages_supported
+from airflow_provider_onemin.viewer import URL_PREFIX
 from airflow_provider_onemin.viewer.connection_test import HiddenPortConnectionTestMiddleware
 
 _TAB_NAME = "1min.ai results"
@@ -69,12 +71,12 @@ class OneMinViewerPlugin(AirflowPlugin):
     def __init__(self) -> None:
         super().__init__()
         self._apps: list[dict[str, Any]] | None = None
-        self.external_views = external_views() if viewer_supported() else []
+        self.external_views = external_views() if plugin_pages_supported() else []
 
     @property  # type: ignore[override]
     def fastapi_apps(self) -> list[dict[str, Any]]:
         """The viewer app, built on first use (only the api-server mounts it)."""
-        if not viewer_supported():
+        if not plugin_pages_supported():
             return []
         if self._apps is None:
             from airflow_provider_onemin.viewer.app import create_app
