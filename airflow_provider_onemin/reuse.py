@@ -76,7 +76,7 @@ def request_key(
         object-storage URLs as the user gave them).
     :param feature: the feature type.
     :param image_digest: ``(ref, field) -> sha256 hex`` of a local or object-storage image; the
-        default reads the file (the operator passes the bytes it already read).
+        default reads the file (:func:`preview` caches it, so a photo on many lines is read once).
     :raises OneMinInputFileError: when an image cannot be read or is not an accepted image.
     """
     from airflow_provider_onemin.inputs import classify_reference

@@ -1,24 +1,36 @@
 """
-Marketing asset pipeline: every product of the catalogue in every scene, once a day.
+Marketing asset pipeline: every product of the catalogue in every scene, once a day, paying only
+for what is new.
 
 ``plan`` reads the product catalogue (``marketing_catalogue.csv`` next to this file, or the CSV
 that ``ONEMIN_CATALOGUE`` names: sku, product, photo, the photo relative to the catalogue or a
 path or URL of its own) and pairs every product with every scene prompt (the ``scenes`` param).
 Each line's seed comes from its product and scene (and the ``base_seed`` param), never from its
 position: adding a product or a scene leaves every other line's request unchanged.
-``replace_background`` is one mapped task instance per pair (dynamic task mapping with
-``.partial().expand_kwargs()``): each uploads the product photo, pays for one generation and
+``plan`` then previews the cost: it builds each line's request key with the operator's own
+function, looks it up in the reuse index under ``ONEMIN_OUTPUT_PATH`` and logs (and pushes as XCom
+``preview``) the lines, those already generated, the new generations and the new images to pay
+for. When the new images exceed the ``max_new_images`` param it fails, before anything is uploaded
+or paid, saying by how much.
+
+``replace_background`` is one mapped task instance per line (dynamic task mapping with
+``.partial().expand_kwargs()``), with ``reuse=True``: a line generated before (by any run) is
+copied into this run's folder for free; a new one uploads its photo, pays for one generation and
 stores the result under ``ONEMIN_OUTPUT_PATH`` (any ``ObjectStoragePath`` URL; default
 ``/tmp/onemin-out``). ``write_manifest`` then writes ``manifest.csv`` (sku, product, prompt, seed,
-uuid, stored_path) next to the results: the list a marketing team picks from.
+uuid, stored_path, status: reused or new) next to the results: the list a marketing team picks
+from.
 
 Every stored result also emits an event on the output folder's asset, so a DAG scheduled on
 ``asset_for_output(ONEMIN_OUTPUT_PATH)`` runs after each pipeline run.
 
-Cost: products x scenes generations per run (3 x 2 = 6 with the shipped files). Catch-up is off,
-so a paused week does not pay for seven runs at once. To cap concurrent generations across all
-DAGs under the account's rate limit, create a pool (``airflow pools set onemin 4 "1min.ai"``) and
-add ``pool="onemin"`` to ``.partial()``; ``max_active_tis_per_dagrun`` below caps one run only.
+Cost: the first run pays for every line not generated yet under ``ONEMIN_OUTPUT_PATH`` (3
+products x 2 scenes = 6 images with the shipped files, under the default ``max_new_images`` of
+10); later runs pay only for new or changed lines (docs/reuse.md). Preview without paying:
+``airflow tasks test marketing_asset_pipeline plan``. Catch-up is off, so a paused week does not
+start seven runs. To cap concurrent generations across all DAGs under the account's rate limit,
+create a pool (``airflow pools set onemin 4 "1min.ai"``) and add ``pool="onemin"`` to
+``.partial()``; ``max_active_tis_per_dagrun`` below caps one run only.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from typing import Any
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+from airflow_provider_onemin.reuse import preview
 from airflow_provider_onemin.review import REVIEW_AVAILABLE, ResultsReviewOperator
 from airflow_provider_onemin.storage import asset_for_output
 
@@ -47,7 +60,11 @@ SCENES = [
     "a sunlit marble kitchen counter, soft morning light",
     "a mossy rock by a mountain stream at golden hour",
 ]
-MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path"]
+#: What every line asks for besides its prompt, photo and seed; the preview uses the same arguments.
+REQUEST = {"num_images": 1, "rendering_speed": "TURBO", "negative_prompt": "people, text, logos, watermarks"}
+#: Default cap on the images one run may pay for (the shipped first run pays for 6).
+MAX_NEW_IMAGES = 10
+MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +108,12 @@ with DAG(
             minimum=0,
             description="Mixed into every line's seed: change it for a new set of pictures (pays for every line).",
         ),
+        "max_new_images": Param(
+            MAX_NEW_IMAGES,
+            type="integer",
+            minimum=0,
+            description="plan fails, before anything is uploaded or paid, when a run would pay for more new images.",
+        ),
         "review_timeout_minutes": Param(
             2 * 24 * 60,
             type="number",
@@ -102,11 +125,11 @@ with DAG(
 ) as dag:
 
     @task
-    def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """One line per product x scene, with the photo to use and a seed of its own."""
+    def plan(params: dict[str, Any] | None = None, ti: Any = None) -> list[dict[str, Any]]:
+        """One line per product x scene, with its photo and seed; fails when it would cost too much."""
         params = params or {}
         base_seed = int(params.get("base_seed", 20260101))
-        return [
+        lines = [
             {
                 "sku": product["sku"],
                 "product": product["product"],
@@ -117,15 +140,31 @@ with DAG(
             for product in read_catalogue()
             for scene in params.get("scenes", SCENES)
         ]
+        cost = preview(OUTPUT_PATH, [{**REQUEST, **operator_arguments(line)} for line in lines])
+        for line, looked_up in zip(lines, cost.lines, strict=True):
+            line["expected"] = "new" if looked_up.reusable is None else "reused"
+        cap = int(params.get("max_new_images", MAX_NEW_IMAGES))
+        log.info(
+            "Plan: %d lines, %d already generated, %d new generations, %d new images to pay for "
+            "(max_new_images=%d).",
+            len(lines),
+            cost.reused,
+            cost.new_generations,
+            cost.new_images,
+            cap,
+        )
+        if ti is not None:
+            ti.xcom_push(key="preview", value={**cost.summary(), "max_new_images": cap})
+        cost.check_cap(cap)
+        return lines
 
     planned = plan()
 
     replace = BackgroundReplacerOperator.partial(
         task_id="replace_background",
-        num_images=1,
-        rendering_speed="TURBO",
-        negative_prompt="people, text, logos, watermarks",
+        **REQUEST,
         output_path=OUTPUT_PATH,
+        reuse=True,
         outlets=[RESULTS],
         max_active_tis_per_dagrun=4,
         retries=2,
@@ -138,6 +177,7 @@ with DAG(
         stored_paths: list[list[str]],
         seeds: list[list[int]],
         uuids: list[str],
+        reused_from: list[dict[str, Any] | None],
         ti: Any = None,
     ) -> str:
         """Write ``manifest.csv`` (one line per stored result) next to this run's results."""
@@ -154,6 +194,7 @@ with DAG(
         # Map index i is plan line i. Index the mapped XComs: iterating them probes past the end.
         for position, line in enumerate(rows):
             paths, line_seeds, uuid = stored_paths[position], seeds[position], uuids[position]
+            status = "new" if reused_from[position] is None else "reused"
             for index, path in enumerate(paths):
                 seed = line_seeds[index] if index < len(line_seeds) else line["seed"]
                 writer.writerow(
@@ -164,6 +205,7 @@ with DAG(
                         "seed": seed,
                         "uuid": uuid,
                         "stored_path": path,
+                        "status": status,
                     }
                 )
         folder = as_storage_path(OUTPUT_PATH) / safe_part(ti.dag_id) / safe_part(ti.run_id)
@@ -177,6 +219,7 @@ with DAG(
         replace.output["stored_paths"],
         replace.output["seeds"],
         replace.output["ai_record_uuid"],
+        replace.output["reused_from"],
     )
 
     if REVIEW_AVAILABLE:  # Airflow 3.1+: a person picks the lines to publish (docs/viewer.md)

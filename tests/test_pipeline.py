@@ -57,7 +57,9 @@ def test_seeds_come_from_product_and_scene_not_from_position(monkeypatch, output
     rows = catalogue.read_text().splitlines()
     catalogue.write_text("\n".join([rows[0], "CUP-002,Espresso cup,sample_photos/mug.png", *rows[1:]]) + "\n")
     grown = load_pipeline(monkeypatch, output_dir, catalogue)
-    after = grown.plan.function(params={"scenes": ["a neon-lit street at night", *shipped.SCENES]})
+    after = grown.plan.function(
+        params={"scenes": ["a neon-lit street at night", *shipped.SCENES], "max_new_images": 12}
+    )
     assert len(after) == 12
     assert {(line["sku"], line["prompt"]): line["seed"] for line in after}.items() >= seeds.items(), (
         "adding a product or a scene leaves every earlier line's seed as it was"
@@ -88,7 +90,8 @@ def test_pipeline_fans_out_products_x_scenes_and_writes_the_manifest(
     assert manifest_uri.startswith(f"file://{output_dir}/marketing_asset_pipeline/")
     rows = list(csv.DictReader(io.StringIO(ObjectStoragePath(manifest_uri).read_text())))
     assert len(rows) == 6
-    assert list(rows[0]) == ["sku", "product", "prompt", "seed", "uuid", "stored_path"]
+    assert list(rows[0]) == ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status"]
+    assert {r["status"] for r in rows} == {"new"}, "nothing was generated before"
     assert {(r["sku"], r["prompt"]) for r in rows} == {
         (sku, scene) for sku in ("MUG-001", "SNK-014", "BTL-007") for scene in pipeline.SCENES
     }

@@ -168,6 +168,19 @@ def test_marketing_pipeline_writes_to_s3(
         assert s3_server.content_type(row["stored_path"]) == "image/png"
         assert s3_server.read(row["stored_path"]).startswith(b"\x89PNG")
     keys = s3_server.keys(bucket)
-    assert not [k for k in keys if "/." in k or k.endswith(".part")], keys
+    index = [k for k in keys if k.startswith("marketing/.onemin-reuse/")]
+    assert len(index) == 6, "one reuse index record per line, in the bucket beside the results"
+    assert not [k for k in keys if ("/." in k and k not in index) or k.endswith(".part")], keys
     assert s3_server.pending_uploads(bucket) == []
     assert os.environ.get("ONEMIN_OUTPUT_PATH", "").startswith("s3://")
+
+    again = run_dag(pipeline.dag, mark_success_pattern="review|publish")
+    assert again.state == "success", {k: v.state for k, v in again.tasks.items()}
+    assert onemin_emulator.charges() == 6, "nothing changed: the second run reuses every line from S3"
+    manifest = again.task("write_manifest").xcom["return_value"]
+    rows = list(csv.DictReader(io.StringIO(s3_server.read(manifest).decode("utf-8"))))
+    assert {row["status"] for row in rows} == {"reused"}
+    for row in rows:
+        assert f"/{again.run_id[:6]}" in row["stored_path"], "copied (server-side) into this run's folder"
+        assert s3_server.read(row["stored_path"]).startswith(b"\x89PNG")
+        assert s3_server.content_type(row["stored_path"]) == "image/png", "the copy keeps the content type"
