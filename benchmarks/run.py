@@ -2,7 +2,7 @@
 Run every benchmark of the provider and print one table.
 
     python benchmarks/run.py            # everything, including the scheduler throughput run
-    python benchmarks/run.py --quick    # a smoke pass of everything but the throughput, < ~60 s
+    python benchmarks/run.py --quick    # a smoke pass of everything but the throughput and reuse runs, < ~60 s
     python benchmarks/run.py --only import,hook --json results.json
 
 Every figure is a ratio against a baseline measured in the same run, on the same machine, from
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Result, log, scratch_airflow_home  # noqa: E402
 
-BENCHMARKS = ("import", "parse", "hook", "memory", "throughput")
+BENCHMARKS = ("import", "parse", "hook", "memory", "throughput", "reuse")
 
 
 def machine() -> dict[str, str]:
@@ -80,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions, no scheduler throughput run")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repetitions, no scheduler throughput or pipeline reuse run",
+    )
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     parser.add_argument("--json", type=Path, help="also write the results and the machine to this file")
     parser.add_argument(
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     if args.quick and not args.only:
         chosen.remove("throughput")
+        chosen.remove("reuse")
 
     airflow_config = dict(item.split("=", 1) for item in args.airflow_config)
     info = machine()
@@ -164,6 +169,10 @@ def _run(
         return bench_throughput.measure(
             env, repetitions=1 if quick else 2, airflow_config=airflow_config, render_seconds=render
         )
+    if name == "reuse":
+        import bench_reuse
+
+        return bench_reuse.measure(env, repetitions=1 if quick else 3, render_seconds=render)
     raise ValueError(name)
 
 
