@@ -172,6 +172,20 @@ class AirflowApi:
                 lines.append(str(entry))
         return "\n".join(lines)
 
+    def run_report(self, dag_id: str, run_id: str) -> str:
+        """Each task instance's state, and the log of each one that did not succeed (for failures)."""
+        lines, logs = [], []
+        for ti in self.task_instances(dag_id, run_id):
+            name = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"
+            lines.append(f"{name}: {ti['state']} (try {ti.get('try_number')})")
+            if ti["state"] not in ("success", "skipped"):
+                for try_number in range(1, (ti.get("try_number") or 1) + 1):
+                    log = self.task_log(
+                        dag_id, run_id, ti["task_id"], map_index=ti["map_index"], try_number=try_number
+                    )
+                    logs.append(f"--- {name}, try {try_number} ---\n{log}")
+        return "\n".join(lines + logs)
+
     def xcom(
         self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
     ) -> Any:

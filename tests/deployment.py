@@ -278,6 +278,40 @@ class AirflowDeployment(AirflowApi):
         """The tail of every component's output, for an error message."""
         return "\n".join(f"--- {name} ---\n{self.tail(name)}" for name in self.processes)
 
+    def grep(self, needle: str, lines: int = 60) -> str:
+        """The last ``lines`` lines of each component's output that mention ``needle``."""
+        found = []
+        for name in self.processes:
+            path = self.home / f"{name}.log"
+            text = path.read_text(errors="replace") if path.exists() else ""
+            hits = [line for line in text.splitlines() if needle in line][-lines:]
+            found.append(f"--- {name}: lines with {needle!r} ---\n" + "\n".join(hits))
+        return "\n".join(found)
+
+    def wait_for_executor_report(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, timeout: float = 120
+    ) -> None:
+        """
+        Wait until the scheduler has processed the executor's report of a try that deferred or
+        paused for input (its process ended). A trigger event or a human answer that resumes the
+        task before that report is processed makes the scheduler fail the task ("the task instance's
+        state attribute is queued": Airflow's stale-deferral race, apache/airflow#71580). A person
+        answers minutes later; a test must wait for this, not for a fixed time.
+        """
+        marks = (
+            "Received executor event",
+            f"task_id='{task_id}'",
+            f"run_id='{run_id}'",
+            f"try_number={try_number}",
+        )
+
+        def reported() -> bool:
+            path = self.home / "scheduler.log"
+            text = path.read_text(errors="replace") if path.exists() else ""
+            return any(all(mark in line for mark in marks) for line in text.splitlines())
+
+        self.wait_until(f"the executor's report of {task_id} try {try_number}", reported, timeout=timeout)
+
     def wait_until(
         self, what: str, condition: Callable[[], Any], *, timeout: float = 300, interval: float = 0.5
     ) -> Any:

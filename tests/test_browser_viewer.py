@@ -90,6 +90,8 @@ def ui(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 failed = [k for k, state in states.items() if state == "failed"]
                 logs = "\n".join(airflow.task_log(PIPELINE, run_id, t, map_index=m) for t, m in failed[:2])
                 pytest.fail(f"the run did not reach its review: {states}\n{logs}")
+            # An answer before the scheduler has processed the asking try's end fails the review.
+            airflow.wait_for_executor_report(PIPELINE, run_id, "review", review["try_number"])
             yield {"airflow": airflow, "browser": browser, "run_id": run_id, "out": out}
         finally:
             browser.close()
