@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -11,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_onemin import metrics
-from airflow_provider_onemin.arguments import PROMPT_FIELDS, coerce_integer, is_templated, prompt_object_of
-from airflow_provider_onemin.compat import conf, push_optional_xcom
+from airflow_provider_onemin.arguments import PROMPT_FIELDS, is_templated, prompt_object_of
+from airflow_provider_onemin.compat import conf
 from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError, OneMinTimeoutError
 from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_release
-from airflow_provider_onemin.links import OneMinResultLink, result_link
-from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra, literal_output_asset
-from airflow_provider_onemin.reuse import dry_run_report, index_generation, operator_key, reuse_earlier
+from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.outlets import literal_output_asset
+from airflow_provider_onemin.results import deliver_results, note_generation
+from airflow_provider_onemin.reuse import operator_key, reuse_earlier
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
     from airflow_provider_onemin.ledger import SubmissionLedger
-    from airflow_provider_onemin.reuse import RequestKey, Reused
+    from airflow_provider_onemin.reuse import RequestKey
 
 __all__ = ["PROMPT_FIELDS", "STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
 
@@ -237,7 +237,7 @@ class BackgroundReplacerOperator(BaseOperator):
         reused = self.reuse_key and reuse_earlier(self.output_path, self.reuse_key, context["ti"], self.log)
         if reused:
             metrics.generation_reused(self.model, images=len(reused.stored_paths))
-            return self._finish(context, reused.record, reused)
+            return deliver_results(self, context, reused.record, reused)
         ledger = self._ledger(context, body)
         earlier = ledger.earlier_generation(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
         if earlier is not None:
@@ -264,9 +264,9 @@ class BackgroundReplacerOperator(BaseOperator):
     def _end(self, context: Context, ledger: SubmissionLedger, record: dict[str, Any]) -> list[str]:
         """The generation ended: the ledger notes how; a failure raises, a success is finished."""
         ledger.record_outcome(record)
-        self._note_generation(record)  # a failure's lineage names the generation too
+        note_generation(self, record)  # a failure's lineage names the generation too
         self.hook.check_status(record)
-        return self._finish(context, record)
+        return deliver_results(self, context, record)
 
     def _wait(self, ledger: SubmissionLedger, uuid: str) -> dict[str, Any]:
         """Poll ``uuid`` to its end (in the triggerer when deferrable) and return its last record."""
@@ -283,26 +283,15 @@ class BackgroundReplacerOperator(BaseOperator):
         """
         Check the local images, log the request that would be sent, send nothing, return ``[]``.
 
-        The API key is never part of the body (it travels in a header), so nothing is masked here;
-        the connection is not even read. The task's outlets are dropped for this run: a success
+        The connection is not even read. The task's outlets are dropped for this run: a success
         with no file stored must not announce new results to asset-scheduled DAGs.
         """
-        from airflow_provider_onemin.uploads import read_local_images
+        from airflow_provider_onemin.dry_run import log_dry_run
 
-        for field, _, image in read_local_images(body):
-            size, name, mime = len(image.data), image.filename, image.mime_type
-            self.log.info("Dry run: %s would be uploaded first (%s, %d bytes, %s).", field, name, size, mime)
-        self.log.info(
-            "Dry run: nothing uploaded, nothing paid. This body would be POSTed to %s:\n%s",
-            "/api/features",
-            json.dumps({**body, "async": True}, indent=2),
+        log_dry_run(
+            body, output_path=self.output_path, reuse_key=self.reuse_key, outlets=self.outlets, log=self.log
         )
-        if self.output_path is not None and self.output_path != "":
-            self.log.info("Dry run: results would be stored under %s", self.output_path)
-        num_images = body["promptObject"]["num_images"]
-        self.log.info("Dry run: %s.", dry_run_report(self.output_path, self.reuse_key, num_images))
         if self.outlets:
-            self.log.info("Dry run: no asset event for %s.", ", ".join(map(str, self.outlets)))
             self.outlets = []
         return []
 
@@ -381,7 +370,7 @@ class BackgroundReplacerOperator(BaseOperator):
         # Logged before it is saved: should saving fail, the log still names what was paid for.
         self.log.info("1min.ai accepted generation %s (status %s).", record["uuid"], record.get("status"))
         ledger.record_uuid(record["uuid"])
-        self._note_generation(record)
+        note_generation(self, record)
         return record
 
     def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -389,76 +378,3 @@ class BackgroundReplacerOperator(BaseOperator):
         from airflow_provider_onemin.uploads import upload_local_images
 
         return upload_local_images(self.hook, body, self.log)
-
-    def _finish(self, context: Context, record: dict[str, Any], reused: Reused | None = None) -> list[str]:
-        """Push the results to XCom (and store them) once the generation succeeded or was reused."""
-        from airflow_provider_onemin.hooks.records import result_fields
-
-        results, result_urls, seeds = result_fields(record)
-        expected = coerce_integer("num_images", self.num_images)
-        if isinstance(expected, int) and len(results) != expected:
-            self.log.warning(
-                "Asked for %d image(s) but 1min.ai returned %d for generation %s.",
-                expected,
-                len(results),
-                record.get("uuid"),
-            )
-        ti = context["ti"]
-        push_optional_xcom(ti, "ai_record_uuid", record.get("uuid"))
-        ti.xcom_push(key="result_urls", value=result_urls)
-        ti.xcom_push(key="seeds", value=seeds)
-        # What the results viewer shows beside each image.
-        ti.xcom_push(key="prompt", value=self.prompt)
-        ti.xcom_push(key="model", value=record.get("model") or self.model)
-        # Until something is stored, the link is 1min.ai's own URL (signed or not, it may expire).
-        self.result_link = next(iter(u for u in result_urls if u), None)
-        stored = self._stored_results(context, record, reused)
-        if self.output_path is not None and self.output_path != "":
-            from airflow_provider_onemin.storage import storage_conn_id
-
-            conn_id = storage_conn_id(self.output_path)
-            ti.xcom_push(key="stored_paths", value=stored)
-            push_optional_xcom(ti, "storage_conn_id", conn_id)
-            self.result_link = result_link(ti, stored, [self.result_link])
-            seed = seeds[0] if seeds else coerce_integer("seed", self.seed)
-            extra = asset_event_extra(self.prompt, seed, seeds, record.get("uuid"), stored, conn_id)
-            if self.reuse:
-                extra["reused"] = reused is not None
-            annotate_asset_events(context, self.outlets, self.output_path, extra)
-        reused_from = reused.reused_from if reused else None
-        outcome = {"results": results, "result_urls": result_urls, "seeds": seeds, "stored_paths": stored}
-        self._note_generation(record, **outcome, reused_from=reused_from)
-        self.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
-        return results
-
-    def _stored_results(self, context: Context, record: dict[str, Any], reused: Reused | None) -> list[str]:
-        """This task instance's files: copied from an earlier generation, or downloaded (and indexed)."""
-        if self.reuse:  # None when paid, so a mapped consumer can index it (Airflow 3.0: left out)
-            push_optional_xcom(context["ti"], "reused_from", reused.reused_from if reused else None)
-        if reused is not None:
-            return reused.stored_paths
-        download_urls = self.hook.result_download_urls(record)
-        self.result_link = download_urls[0] if download_urls else self.result_link
-        if self.output_path is None or self.output_path == "":
-            return []
-        stored = self._store(context, download_urls, record.get("uuid"))
-        if self.reuse_key is not None:
-            index_generation(self.output_path, self.reuse_key, record, stored, context["ti"], self.log)
-        return stored
-
-    def _note_generation(self, record: dict[str, Any], **outcome: Any) -> None:
-        """Keep what this try got for its lineage report (read in this process, not from XCom)."""
-        from airflow_provider_onemin.lineage import GenerationOutcome
-
-        self.generation_outcome = GenerationOutcome(uuid=record.get("uuid"), **outcome)
-
-    def _store(self, context: Context, download_urls: list[str], uuid: str | None) -> list[str]:
-        """Download every result to ``output_path``; return the stored plain URIs in result order."""
-        from airflow_provider_onemin.storage import store_results
-
-        ti = context["ti"]
-        map_index = getattr(ti, "map_index", None)
-        names = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
-        map_index = map_index if isinstance(map_index, int) else -1
-        with metrics.storing(self.model):
-            return store_results(self.hook, download_urls, self.output_path, **names, map_index=map_index, uuid=uuid)

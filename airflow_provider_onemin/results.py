@@ -1,0 +1,124 @@
+"""
+What the operator does once its generation succeeded (or an earlier one was reused).
+
+:func:`deliver_results` stores the results under ``output_path`` (or copies a reused generation's
+files), pushes them to XCom, points the extra link at them, annotates the asset events and notes
+the outcome for lineage; :func:`note_generation` notes a generation as soon as it is known, so a
+failure's lineage names it too. Both read and set attributes of the operator they are given
+(``result_link``, ``generation_outcome``): the extra link and the lineage report read those.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_onemin import metrics
+from airflow_provider_onemin.arguments import coerce_integer
+from airflow_provider_onemin.compat import push_optional_xcom
+from airflow_provider_onemin.links import result_link
+from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra
+from airflow_provider_onemin.reuse import index_generation
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+    from airflow_provider_onemin.reuse import Reused
+
+
+def deliver_results(
+    operator: BackgroundReplacerOperator,
+    context: Context,
+    record: dict[str, Any],
+    reused: Reused | None = None,
+) -> list[str]:
+    """
+    Push the results to XCom (and store them) once the generation succeeded or was reused.
+
+    :param operator: the operator whose task instance gets the results.
+    :param context: the task's context.
+    :param record: the generation's 1min.ai record (for a reused one, :attr:`Reused.record`).
+    :param reused: what an earlier generation gave this task instance, when it was reused.
+    :return: the result paths on 1min.ai (XCom ``return_value``).
+    """
+    from airflow_provider_onemin.hooks.records import result_fields
+
+    results, result_urls, seeds = result_fields(record)
+    expected = coerce_integer("num_images", operator.num_images)
+    if isinstance(expected, int) and len(results) != expected:
+        operator.log.warning(
+            "Asked for %d image(s) but 1min.ai returned %d for generation %s.",
+            expected,
+            len(results),
+            record.get("uuid"),
+        )
+    ti = context["ti"]
+    push_optional_xcom(ti, "ai_record_uuid", record.get("uuid"))
+    ti.xcom_push(key="result_urls", value=result_urls)
+    ti.xcom_push(key="seeds", value=seeds)
+    # What the results viewer shows beside each image.
+    ti.xcom_push(key="prompt", value=operator.prompt)
+    ti.xcom_push(key="model", value=record.get("model") or operator.model)
+    # Until something is stored, the link is 1min.ai's own URL (signed or not, it may expire).
+    operator.result_link = next(iter(u for u in result_urls if u), None)
+    stored = _stored_results(operator, context, record, reused)
+    if operator.output_path is not None and operator.output_path != "":
+        from airflow_provider_onemin.storage import storage_conn_id
+
+        conn_id = storage_conn_id(operator.output_path)
+        ti.xcom_push(key="stored_paths", value=stored)
+        push_optional_xcom(ti, "storage_conn_id", conn_id)
+        operator.result_link = result_link(ti, stored, [operator.result_link])
+        seed = seeds[0] if seeds else coerce_integer("seed", operator.seed)
+        extra = asset_event_extra(operator.prompt, seed, seeds, record.get("uuid"), stored, conn_id)
+        if operator.reuse:
+            extra["reused"] = reused is not None
+        annotate_asset_events(context, operator.outlets, operator.output_path, extra)
+    reused_from = reused.reused_from if reused else None
+    outcome = {"results": results, "result_urls": result_urls, "seeds": seeds, "stored_paths": stored}
+    note_generation(operator, record, **outcome, reused_from=reused_from)
+    operator.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
+    return results
+
+
+def note_generation(operator: BackgroundReplacerOperator, record: dict[str, Any], **outcome: Any) -> None:
+    """Keep what this try got for its lineage report (read in this process, not from XCom)."""
+    from airflow_provider_onemin.lineage import GenerationOutcome
+
+    operator.generation_outcome = GenerationOutcome(uuid=record.get("uuid"), **outcome)
+
+
+def _stored_results(
+    operator: BackgroundReplacerOperator, context: Context, record: dict[str, Any], reused: Reused | None
+) -> list[str]:
+    """This task instance's files: copied from an earlier generation, or downloaded (and indexed)."""
+    if operator.reuse:  # None when paid, so a mapped consumer can index it (Airflow 3.0: left out)
+        push_optional_xcom(context["ti"], "reused_from", reused.reused_from if reused else None)
+    if reused is not None:
+        return reused.stored_paths
+    download_urls = operator.hook.result_download_urls(record)
+    operator.result_link = download_urls[0] if download_urls else operator.result_link
+    if operator.output_path is None or operator.output_path == "":
+        return []
+    stored = _store(operator, context, download_urls, record.get("uuid"))
+    if operator.reuse_key is not None:
+        index_generation(
+            operator.output_path, operator.reuse_key, record, stored, context["ti"], operator.log
+        )
+    return stored
+
+
+def _store(
+    operator: BackgroundReplacerOperator, context: Context, download_urls: list[str], uuid: str | None
+) -> list[str]:
+    """Download every result to ``output_path``; return the stored plain URIs in result order."""
+    from airflow_provider_onemin.storage import store_results
+
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", None)
+    names = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
+    map_index = map_index if isinstance(map_index, int) else -1
+    with metrics.storing(operator.model):
+        return store_results(
+            operator.hook, download_urls, operator.output_path, **names, map_index=map_index, uuid=uuid
+        )
