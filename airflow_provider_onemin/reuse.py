@@ -10,8 +10,9 @@ the key as written (their content is on 1min.ai's side or the web's, not read he
 
 **The decisions** the operator asks for: :func:`reuse_earlier` (look the key up in the index kept
 in the output storage, :mod:`.reuse_index`; on a hit copy the files into the task instance's own
-names and say what was saved), :func:`index_generation` (after a paid generation is stored) and
-:func:`dry_run_report` ("would reuse generation X" or "would pay for N images").
+names, :mod:`.reuse_copy`, and say what was saved), :func:`index_generation` (after a paid
+generation is stored) and :func:`dry_run_report` ("would reuse generation X" or "would pay for N
+images").
 
 Two task instances that race on the same *new* request both miss and both pay: the index is not a
 lock (docs/reuse.md).
@@ -154,7 +155,8 @@ def reuse_earlier(output_path: Any, key: RequestKey, ti: Any, log: logging.Logge
     :param ti: the task instance asking (its dag, run, task and map index name the copies).
     :param log: where to say what was reused and what it saved.
     """
-    from airflow_provider_onemin.reuse_index import TaskNames, copy_results, find_reusable, record_copy
+    from airflow_provider_onemin.reuse_copy import copy_results
+    from airflow_provider_onemin.reuse_index import TaskNames, find_reusable, record_copy
 
     names = TaskNames.of(ti)
     hit = find_reusable(output_path, key)

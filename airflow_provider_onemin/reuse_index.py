@@ -13,22 +13,17 @@ of each file, and where complete copies of the files are, newest first, relative
 JSON, does not match its schema or its key, or whose files are all missing or differ from what it
 records, is ignored with a warning, and the request counts as new (it is paid for again).
 
-**A hit** is copied into the task instance's own names (:func:`copy_results`), server-side where
-the filesystem has a copy (S3, GCS, Azure, memory), so every run's folder is complete on its own;
-the copy is then added to the record (:func:`record_copy`), so deleting old runs' folders does not
-make the index forget a request.
+**A hit** is copied into the task instance's own names (:func:`~.reuse_copy.copy_results`,
+re-exported here), so every run's folder is complete on its own; the copy is then added to the
+record (:func:`record_copy`), so deleting old runs' folders does not make the index forget a
+request.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
-import uuid as uuid_module
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,11 +32,25 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_onemin.exceptions import OneMinReuseIndexError
+from airflow_provider_onemin.reuse_copy import copy_results
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_onemin.reuse import RequestKey
+
+__all__ = [
+    "INDEX_FOLDER",
+    "MAX_COPIES",
+    "RECORD_FORMAT",
+    "Reusable",
+    "TaskNames",
+    "copy_results",
+    "find_reusable",
+    "index_path",
+    "record_copy",
+    "record_generation",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +61,6 @@ RECORD_FORMAT = "onemin-reuse/1"
 #: How many complete copies of a request's files a record remembers (newest first).
 MAX_COPIES = 5
 _CHUNK = 1024 * 1024
-_LOCAL_PROTOCOLS = frozenset({"file", "local", ""})
 
 
 @dataclass(frozen=True)
@@ -345,64 +353,3 @@ def _write_record(base: ObjectStoragePath, digest: str, entry: dict[str, Any]) -
             f"({type(exc).__name__}: {exc}). A retry of the task writes it without paying again."
         ) from exc
     return target
-
-
-# --- copying a hit ------------------------------------------------------------------------------
-
-
-def copy_results(output_path: Any, reusable: Reusable, names: TaskNames) -> list[str]:
-    """
-    Copy the earlier files to this task instance's own names; return the new URIs in result order.
-
-    Each copy appears whole or not at all: server-side where the filesystem can copy, else through a
-    temporary file; a file already at its target (the same task instance again) is left as is.
-    """
-    from airflow_provider_onemin.storage import as_storage_path, plain_uri, result_stem
-
-    base = as_storage_path(output_path)
-    copied = []
-    for index, source in enumerate(reusable.sources):
-        stem = result_stem(
-            dag_id=names.dag_id,
-            run_id=names.run_id,
-            task_id=names.task_id,
-            map_index=names.map_index,
-            index=index,
-        )
-        target = base / f"{stem}{os.path.splitext(source.name)[1]}"
-        if target.path != source.path:
-            _copy_file(source, target, reusable.record["files"][index]["size"])
-        copied.append(plain_uri(target))  # stored_paths are plain URIs (no connection id)
-    return copied
-
-
-def _copy_file(source: ObjectStoragePath, target: ObjectStoragePath, size: int) -> None:
-    from airflow_provider_onemin.storage import publish_file
-
-    fs = target.fs
-    if target.protocol not in _LOCAL_PROTOCOLS:
-        try:
-            fs.copy(source.path, target.path)  # server-side: one request, published whole
-        except NotImplementedError:
-            pass
-        else:
-            if fs.size(target.path) != size:
-                with contextlib.suppress(Exception):
-                    fs.rm_file(target.path)
-                raise OSError(f"copying {source} to {target} gave a file of another size")
-            return
-    local = target.protocol in _LOCAL_PROTOCOLS
-    folder = target.parent.path if local else tempfile.gettempdir()
-    if local:
-        os.makedirs(folder, exist_ok=True)
-    spool = os.path.join(folder, f".{target.name}.{uuid_module.uuid4().hex}.part")
-    try:
-        with source.open("rb") as reader, open(spool, "xb") as writer:
-            shutil.copyfileobj(reader, writer, _CHUNK)
-            writer.flush()
-            if local:
-                os.fsync(writer.fileno())
-        publish_file(spool, target, size)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(spool)
