@@ -18,13 +18,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_onemin.emulator.state import FAULT_SYNTAX, parse_fault_spec
+from airflow_provider_onemin.emulator.faults import FAULT_SYNTAX, parse_fault_spec
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
-    from airflow_provider_onemin.emulator.state import Fault
+    from airflow_provider_onemin.emulator.faults import Fault
 
 log = logging.getLogger("airflow_provider_onemin.emulator")
 

@@ -20,7 +20,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.emulator.state import EmulatorState, Fault, parse_fault_spec
+from airflow_provider_onemin.emulator.faults import Fault, parse_fault_spec
+from airflow_provider_onemin.emulator.state import EmulatorState
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
     import uvicorn
 
-    from airflow_provider_onemin.emulator.state import Generation
+    from airflow_provider_onemin.emulator.records import Generation
 
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 
@@ -200,7 +201,7 @@ class EmulatorServer:
         return int(self.state.snapshot()["rate_limited"]["total"])
 
     def add_fault(self, kind: str, count: int = 1, endpoint: str = "features", **params: Any) -> Fault:
-        """Queue a fault for the next ``count`` calls of ``endpoint``; see ``state.FAULT_SYNTAX``."""
+        """Queue a fault for the next ``count`` calls of ``endpoint``; see ``faults.FAULT_SYNTAX``."""
         fault = Fault(kind=kind, count=count, endpoint=endpoint, params=params)
         self.state.add_fault(fault)
         return fault
