@@ -1,0 +1,109 @@
+"""
+The emulator's file routes: uploads (``POST /api/assets``) and downloads, which need no key
+(``GET /asset/{key}`` for uploaded files and result PNGs, ``GET /upstream/{uuid}/{index}.png``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from airflow_provider_onemin.emulator.answers import error_response
+from airflow_provider_onemin.emulator.result_images import find_upstream_result, result_png
+from airflow_provider_onemin.emulator.route_group import RouteGroup
+from airflow_provider_onemin.emulator.uploads import MultipartError, parse_multipart
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class AssetRoutes(RouteGroup):
+    """``POST /api/assets``, ``GET /asset/{key}`` and ``GET /upstream/{uuid}/{index}.png``."""
+
+    async def assets(self, request: Request) -> Response:
+        """``POST /api/assets`` (multipart, file field ``asset``)."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        raw = await request.body()
+        fault = self.state.take_fault("assets")
+        early = await self._before(request, fault, "assets")
+        if early is not None:
+            return early
+        try:
+            parts = parse_multipart(request.headers.get("content-type", ""), raw)
+        except MultipartError as error:
+            response: Response = error_response(400, "UNKNOWN_ERROR", f"Cannot read the upload: {error}.", {})
+            return self._after(request, fault, response)
+        part = parts.get("asset")
+        if part is None or part.filename is None:
+            response = error_response(
+                400, "MISSING_REQUIRED_FIELDS", "Missing required fields.", {"missing": ["asset"]}
+            )
+            return self._after(request, fault, response)
+        asset = self.state.store_asset(
+            part.data, part.filename, part.content_type or "application/octet-stream"
+        )
+        location = f"{self._base_url(request)}/asset/{quote(asset.key, safe='/')}"
+        response = JSONResponse(
+            {
+                "asset": {
+                    "key": asset.key,
+                    "location": location,
+                    "bucket": "onemin-emulator",
+                    "mimetype": asset.content_type,
+                    "size": len(asset.data),
+                    "originalname": asset.filename,
+                },
+                "fileContent": {
+                    "uuid": str(uuid.uuid4()),
+                    "path": asset.key,
+                    "name": asset.filename,
+                    "type": asset.content_type,
+                    "size": len(asset.data),
+                },
+            }
+        )
+        return self._after(request, fault, response)
+
+    async def download_asset(self, request: Request) -> Response:
+        """``GET /asset/{key}``: an uploaded file or a result PNG."""
+        key = request.path_params["key"]
+
+        async def find() -> Response | None:
+            asset = self.state.asset(key)
+            if asset is not None:
+                return Response(asset.data, media_type=asset.content_type)
+            result = self.state.result_of_key(key)
+            if result is None or result[0].status != "SUCCESS":
+                return None
+            return Response(await result_png(*result), media_type="image/png")
+
+        return await self._download(request, find)
+
+    async def download_upstream(self, request: Request) -> Response:
+        """``GET /upstream/{uuid}/{index}.png``."""
+        found = find_upstream_result(
+            self.state, f"{request.path_params['record_uuid']}/{request.path_params['name']}"
+        )
+
+        async def find() -> Response | None:
+            if found is None or found[0].status != "SUCCESS":
+                return None
+            return Response(await result_png(*found), media_type="image/png")
+
+        return await self._download(request, find)
+
+    async def _download(self, request: Request, find: Callable[[], Any]) -> Response:
+        fault = self.state.take_fault("download")
+        early = await self._before(request, fault, "download")
+        if early is not None:
+            return early
+        response = await find()
+        if response is None:
+            response = Response(b"Not Found", status_code=404, media_type="text/plain")
+        return self._after(request, fault, response)
