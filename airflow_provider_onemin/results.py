@@ -5,7 +5,8 @@ What the operator does once its generation succeeded (or an earlier one was reus
 files), pushes them to XCom, points the extra link at them, annotates the asset events and notes
 the outcome for lineage; :func:`note_generation` notes a generation as soon as it is known, so a
 failure's lineage names it too. Both read and set attributes of the operator they are given
-(``result_link``, ``generation_outcome``): the extra link and the lineage report read those.
+(a :class:`~airflow_provider_onemin.operators.background_replacer.BackgroundReplacerOperator`:
+``result_link``, ``generation_outcome``): the extra link and the lineage report read those.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from airflow_provider_onemin.reuse import index_generation
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
     from airflow_provider_onemin.reuse import Reused
 
 
 def deliver_results(
-    operator: BackgroundReplacerOperator,
+    operator: Any,
     context: Context,
     record: dict[str, Any],
     reused: Reused | None = None,
@@ -81,7 +81,7 @@ def deliver_results(
     return results
 
 
-def note_generation(operator: BackgroundReplacerOperator, record: dict[str, Any], **outcome: Any) -> None:
+def note_generation(operator: Any, record: dict[str, Any], **outcome: Any) -> None:
     """Keep what this try got for its lineage report (read in this process, not from XCom)."""
     from airflow_provider_onemin.lineage import GenerationOutcome
 
@@ -89,7 +89,7 @@ def note_generation(operator: BackgroundReplacerOperator, record: dict[str, Any]
 
 
 def _stored_results(
-    operator: BackgroundReplacerOperator, context: Context, record: dict[str, Any], reused: Reused | None
+    operator: Any, context: Context, record: dict[str, Any], reused: Reused | None
 ) -> list[str]:
     """This task instance's files: copied from an earlier generation, or downloaded (and indexed)."""
     if operator.reuse:  # None when paid, so a mapped consumer can index it (Airflow 3.0: left out)
@@ -108,9 +108,7 @@ def _stored_results(
     return stored
 
 
-def _store(
-    operator: BackgroundReplacerOperator, context: Context, download_urls: list[str], uuid: str | None
-) -> list[str]:
+def _store(operator: Any, context: Context, download_urls: list[str], uuid: str | None) -> list[str]:
     """Download every result to ``output_path``; return the stored plain URIs in result order."""
     from airflow_provider_onemin.storage import store_results
 
