@@ -59,7 +59,6 @@ __all__ = [
 ]
 
 
-
 async def get_async_connection(conn_id: str) -> Any:
     """The connection, looked up without blocking the event loop on every minor."""
     from airflow.providers.common.compat.connection import get_async_connection as lookup
@@ -149,12 +148,33 @@ def push_optional_xcom(ti: Any, key: str, value: Any) -> None:
 
     Airflow 3.0's execution API refuses an XCom whose value is ``None`` (the body is required; 3.1
     made it optional) and the task fails; Airflow itself never pushes one there. So on 3.0 a
-    ``None`` is left out: ``xcom_pull`` of the key answers ``None`` all the same. The difference
-    lies in the API server, which a worker cannot ask, so this one check reads the version.
+    ``None`` is left out: ``xcom_pull`` of the key answers ``None`` all the same, but indexing a
+    mapped task's XComs raises for that map index; read those with :func:`mapped_values`. The
+    difference lies in the API server, which a worker cannot ask, so this one check reads the version.
     """
     if value is None and _airflow_minor() < (3, 1):
         return
     ti.xcom_push(key=key, value=value)
+
+
+def mapped_values(mapped: Any, count: int) -> list[Any]:
+    """
+    The values of a mapped task's XCom for map indexes ``0 .. count - 1``, ``None`` where there is none.
+
+    A map index has no value when its task failed, or, on Airflow 3.0, when the value was ``None``
+    (see :func:`push_optional_xcom`). Indexes are read one by one: iterating the sequence probes
+    past its end.
+
+    :param mapped: the resolved XComArg of a mapped task (e.g. ``task.output["key"]`` in a task).
+    :param count: how many map indexes to read.
+    """
+    values = []
+    for index in range(count):
+        try:
+            values.append(mapped[index])
+        except (IndexError, KeyError):
+            values.append(None)
+    return values
 
 
 @cache

@@ -181,6 +181,7 @@ with DAG(
         ti: Any = None,
     ) -> str:
         """Write ``manifest.csv`` (one line per stored result) next to this run's results."""
+        from airflow_provider_onemin.compat import mapped_values
         from airflow_provider_onemin.storage import (
             as_storage_path,
             plain_uri,
@@ -191,10 +192,12 @@ with DAG(
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
         writer.writeheader()
-        # Map index i is plan line i. Index the mapped XComs: iterating them probes past the end.
+        # Map index i is plan line i. A new line's reused_from is None, which Airflow 3.0 does
+        # not store: read it with mapped_values (None where a map index has no value).
+        reused = mapped_values(reused_from, len(rows))
         for position, line in enumerate(rows):
             paths, line_seeds, uuid = stored_paths[position], seeds[position], uuids[position]
-            status = "new" if reused_from[position] is None else "reused"
+            status = "new" if reused[position] is None else "reused"
             for index, path in enumerate(paths):
                 seed = line_seeds[index] if index < len(line_seeds) else line["seed"]
                 writer.writerow(
@@ -242,6 +245,7 @@ with DAG(
             # common-compat: airflow.sdk.exceptions has it only from Airflow 3.2
             from airflow.providers.common.compat.sdk import AirflowFailException
 
+            from airflow_provider_onemin.compat import mapped_values
             from airflow_provider_onemin.publishing import (
                 APPROVED,
                 publish_result,
@@ -250,19 +254,17 @@ with DAG(
             )
             from airflow_provider_onemin.storage import as_storage_path, safe_part
 
-            def each(mapped: Any) -> list[Any]:
-                # A failed line has no XCom: index the mapped XComs (iterating probes past the end).
-                values = []
-                for position in range(len(rows)):
-                    try:
-                        values.append(mapped[position])
-                    except (IndexError, KeyError):
-                        values.append(None)
-                return values
-
             answer = ti.xcom_pull(task_ids="review")
             approved = answer.get("approved") if isinstance(answer, dict) else None
-            results = reviewed_results(rows, each(stored_paths), each(seeds), each(uuids), approved)
+            # A failed line has no XCom: mapped_values gives None there.
+            lines = len(rows)
+            results = reviewed_results(
+                rows,
+                mapped_values(stored_paths, lines),
+                mapped_values(seeds, lines),
+                mapped_values(uuids, lines),
+                approved,
+            )
             for result in results:
                 if result.decision == APPROVED:
                     result.published_path = publish_result(result, OUTPUT_PATH)

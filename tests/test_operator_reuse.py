@@ -20,6 +20,9 @@ from airflow_provider_onemin.exceptions import OneMinConfigurationError
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from tests.airflow_helpers import run_dag
 
+# What differs between minors: XComs of mapped tasks, asset events, None XComs (3.0).
+pytestmark = pytest.mark.compat
+
 PHOTOS = Path(__file__).resolve().parent.parent / "dags" / "sample_photos"
 START = datetime(2026, 1, 1)
 
@@ -82,7 +85,7 @@ def test_second_run_reuses_the_first_runs_generation(
     assert first.state == "success", first.tasks
     assert paid_and_uploaded(onemin_emulator) == (1, 1), "the first run uploads the photo and pays once"
     paid = first.task("replace").xcom
-    assert paid["reused_from"] is None
+    assert paid.get("reused_from") is None  # absent on Airflow 3.0, which stores no None XCom
 
     logged(capfd)
     second = run_dag(dag)

@@ -141,6 +141,8 @@ def test_only_new_or_changed_lines_are_paid_for(
     assert warned and all(f"{victim.name} is ignored: it is not valid JSON" in w for w in warned), warned
 
 
+# On every minor (the scenario test above is the long one: the main suite runs it on 3.3).
+@pytest.mark.compat
 def test_max_new_images_fails_plan_before_anything_is_uploaded_or_paid(
     airflow_db, onemin_emulator, onemin_conn_env, shop
 ) -> None:
@@ -157,6 +159,8 @@ def test_max_new_images_fails_plan_before_anything_is_uploaded_or_paid(
         pipeline.plan.function(params={"max_new_images": 5})
 
 
+# On every minor (the scenario test above is the long one: the main suite runs it on 3.3).
+@pytest.mark.compat
 def test_unpausing_pays_for_what_the_docs_say_and_the_preview_command_shows_it(
     airflow_db, output_dir
 ) -> None:
