@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Airflow matrix (to become the CI leg .ci/legs/30-airflow-matrix.sh once green everywhere). The main leg runs the whole suite on the newest minor; here each older
+# The Airflow matrix, run by the CI leg .ci/legs/30-airflow-matrix.sh. The main leg runs the
+# whole suite on the newest minor; here each older
 # minor (its newest patch) gets its own virtualenv and runs what differs between minors:
 #   * the tests marked `compat` (core, reliability and resume, deferrable, storage, assets, the
 #     connection form, the Variables store; a test joins with @pytest.mark.compat or a module's
@@ -10,8 +11,8 @@
 # provider brings), since its form differs with and without it.
 #
 # Each minor is resolved as Airflow's own constraints would have it: packages as they were on the
-# day after that patch's release (uv's --exclude-newer); this project's direct dependencies are
-# exempt. A failing minor fails the leg, after all have run; each minor's time is printed.
+# day after that patch's release (uv's --exclude-newer), Airflow first; then this project, whose
+# direct dependencies are exempt where their floors need it. A failing minor fails the leg, after all have run; each minor's time is printed.
 # Python: the one CI has (3.11 here); each minor's time is printed.
 set -euo pipefail
 
@@ -54,6 +55,12 @@ run_minor() {
         exempt+=(--exclude-newer-package "$name=2100-01-01T00:00:00Z")
     done
     "$UV" venv --quiet --allow-existing --python "$PYTHON" "$venv"
+    # Airflow first, alone, as of its cut-off: what Airflow itself depends on (fastapi, cadwyn,
+    # pydantic...) stays as it was then. Exempting fastapi (an emulator dependency) in one joint
+    # resolution gave 3.2 a fastapi newer than its cadwyn could route (no task could run) and 3.0
+    # a fastapi its cadwyn could not import. Then this project, whose own floors may be newer than
+    # the cut-off: uv keeps what is installed when it satisfies them.
+    "$UV" pip install --quiet --python "$venv" --exclude-newer "${cutoff}T00:00:00Z" "apache-airflow==$version"
     "$UV" pip install --quiet --python "$venv" --exclude-newer "${cutoff}T00:00:00Z" "${exempt[@]}" \
         -e '.[test]' "apache-airflow==$version"
     "$UV" pip uninstall --quiet --python "$venv" wtforms 2>/dev/null || true
@@ -62,7 +69,7 @@ run_minor() {
     # Only the files holding compat tests are collected: another file may import what a newer
     # minor has at module level. pytest exits 5 when it collects nothing: a failure here too.
     mapfile -t files < <(grep -rlE --include='test_*.py' 'pytest\.mark\.compat' tests | sort)
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider -m compat -rs "${files[@]}" 2>&1 | tee ".ci-matrix-$minor.log"
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider -m compat -rs --durations=10 "${files[@]}" 2>&1 | tee ".ci-matrix-$minor.log"
     grep -Eq '[0-9]+ passed' ".ci-matrix-$minor.log"
     if [ "$minor" = "3.0" ]; then
         "$UV" pip install --quiet --python "$venv" --exclude-newer "${cutoff}T00:00:00Z" wtforms
