@@ -5,6 +5,7 @@ The emulator's file routes: uploads (``POST /api/assets``) and downloads, which 
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -71,7 +72,10 @@ class AssetRoutes(RouteGroup):
         return self._after(request, fault, response)
 
     async def download_asset(self, request: Request) -> Response:
-        """``GET /asset/{key}``: an uploaded file or a result PNG."""
+        """
+        ``GET /asset/{key}``: an uploaded file or a result PNG. A signed link (``?token=``, the
+        record's ``temporaryUrl``) answers 403 once its token is no longer the generation's own.
+        """
         key = request.path_params["key"]
 
         async def find() -> Response | None:
@@ -81,6 +85,9 @@ class AssetRoutes(RouteGroup):
             result = self.state.result_of_key(key)
             if result is None or result[0].status != "SUCCESS":
                 return None
+            token = request.query_params.get("token")
+            if token is not None and token != result[0].token:
+                return _expired_link()
             return Response(await result_png(*result), media_type="image/png")
 
         return await self._download(request, find)
@@ -100,6 +107,8 @@ class AssetRoutes(RouteGroup):
 
     async def _download(self, request: Request, find: Callable[[], Any]) -> Response:
         fault = self.state.take_fault("download")
+        if fault is not None and fault.kind == "expired_link":
+            self._expire_link(request)
         early = await self._before(request, fault, "download")
         if early is not None:
             return early
@@ -107,3 +116,15 @@ class AssetRoutes(RouteGroup):
         if response is None:
             response = Response(b"Not Found", status_code=404, media_type="text/plain")
         return self._after(request, fault, response)
+
+    def _expire_link(self, request: Request) -> None:
+        """The ``expired_link`` fault: the generation of this signed link gets a new token."""
+        result = self.state.result_of_key(request.path_params.get("key", ""))
+        if result is not None and "token" in request.query_params:
+            result[0].token = secrets.token_hex(16)
+
+
+def _expired_link() -> Response:
+    """What an object store answers for a signed link past its expiry (S3's wording)."""
+    body = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    return Response(body, status_code=403, media_type="application/xml")

@@ -28,6 +28,7 @@ FAULT_KINDS: dict[str, tuple[str, ...]] = {
     "bad_request": ("features", "results", "assets", "download"),
     "null_record": ("features", "results"),
     "delay": ("features", "results", "assets", "download"),
+    "expired_link": ("download",),
 }
 
 #: Parameters each kind accepts, with their defaults.
@@ -42,6 +43,7 @@ FAULT_PARAMS: dict[str, dict[str, Any]] = {
     "bad_request": {"error_code": "UNKNOWN_ERROR", "message": None},
     "null_record": {},
     "delay": {"seconds": 1.0, "charge_first": False},
+    "expired_link": {},
 }
 
 BAD_REQUEST_CODES = (
@@ -54,7 +56,8 @@ BAD_REQUEST_CODES = (
 FAULT_SYNTAX = """\
 KIND[:COUNT][:ENDPOINT][:key=value,...]
   KIND      status | reset_before_charge | reset_after_charge | truncated_json | failure |
-            unsafe | out_of_credits | bad_request | null_record | delay
+            unsafe | out_of_credits | bad_request | null_record | delay |
+            expired_link (download only: the signed temporaryUrl expires; 403 until the next poll)
   COUNT     how many matching calls it applies to (default 1)
   ENDPOINT  features | results | assets | download | any (default features)
   params    status: code=503 (429/500/502/503/504/522/524), retry_after=SECONDS or an HTTP date,

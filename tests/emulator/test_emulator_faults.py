@@ -291,3 +291,18 @@ def test_echo_key_repeats_the_sent_key_in_errors_and_records(emu, api):
     emu.add_fault("bad_request", endpoint="results")
     assert sent in api.get(f"{emu.url}/api/results/x").json()["message"]
     assert api.get(f"{emu.url}/api/results/00000000-0000-0000-0000-000000000000").json() == {"aiRecord": None}
+
+
+def test_expired_link_kills_the_signed_link_until_the_next_poll(emu: EmulatorServer, api: requests.Session) -> None:
+    record = _post(emu, api).json()["aiRecord"]
+    stale = record["temporaryUrl"]
+    emu.add_fault("expired_link", endpoint="download")
+    first = requests.get(stale, timeout=10)
+    assert first.status_code == 403 and "expired" in first.text
+    assert requests.get(stale, timeout=10).status_code == 403, "the old link stays dead"
+    plain = stale.split("?", 1)[0]  # an unsigned asset URL is not a signed link: unaffected
+    assert requests.get(plain, timeout=10).status_code == 200
+    fresh = api.get(f"{emu.url}/api/results/{record['uuid']}", timeout=10).json()["aiRecord"]["temporaryUrl"]
+    assert fresh != stale
+    assert requests.get(fresh, timeout=10).status_code == 200
+    assert emu.faults == [] and emu.charges() == 1
