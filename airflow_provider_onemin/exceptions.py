@@ -259,6 +259,35 @@ class OneMinOutputLocationError(OneMinStorageError, OneMinConfigurationError):
 
 class OneMinResultStorageError(OneMinStorageError):
     """Storing the results of a paid generation failed; a retry resumes it without paying again."""
+
+
+class OneMinResultDownloadError(OneMinResultStorageError):
+    """
+    Downloading a result of a paid generation from 1min.ai failed, after the hook's own retries.
+
+    Retryable, whatever the answer was (a 403 included: a signed link expires): the generation's
+    uuid is recorded for the task instance, so a retry (or a clear) polls it again for fresh links
+    and downloads again, without paying again. Nothing is left half-written for that result.
+
+    :param uuid: the generation.
+    :param index: the result whose download failed, from 0.
+    :param status_code: the HTTP status of the last answer, if one came.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        uuid: str | None,
+        index: int,
+        status_code: int | None = None,
+        uri: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.uuid = uuid
+        self.index = index
+        self.status_code = status_code
+        super().__init__(message, uri=uri, reason=reason)
 class OneMinSubmissionStoreError(OneMinError):
     """
     The submission record could not be read or saved (an Airflow Variable on Airflow < 3.3).

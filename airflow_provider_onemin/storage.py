@@ -252,20 +252,42 @@ def store_results(
     :param run_id: the run's id, for the names.
     :param task_id: the task's id, for the names.
     :param map_index: the task instance's map index (-1 when not mapped), for the names.
-    :param uuid: the generation's uuid, named in errors.
+    :param uuid: the generation's uuid, named in errors; with it, a link refused as expired is
+        renewed once by polling the generation (free), see :mod:`~airflow_provider_onemin.result_downloads`.
+    :raises OneMinResultDownloadError: a download failed (retryable: a retry resumes, free).
     """
+    from airflow_provider_onemin.result_downloads import fresh_links, store_with_fresh_link
+
     base = as_storage_path(output_path)
+    renew = fresh_links(hook, uuid)
     stored: list[str] = []
-    for index, url in enumerate(urls):
+    for index in range(len(urls)):
         stem = result_stem(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, index=index)
         hook.log.info("Storing result %d of %d under %s/%s", index + 1, len(urls), plain_uri(base), stem)
         try:
-            stored.append(plain_uri(store_result(hook, url, base, stem)))
+            target, urls = store_with_fresh_link(
+                lambda url, stem=stem: store_result(hook, url, base, stem),
+                urls,
+                index,
+                uuid=uuid,
+                renew=renew,
+                log=hook.log,
+                api_key=_api_key_of(hook),
+            )
         except OneMinError:
             raise  # a failed download says so itself, and that a retry pays nothing again
         except Exception as exc:
             raise _paid_storage_error(exc, base, f"{stem}.*", index, len(urls), uuid) from exc
+        stored.append(plain_uri(target))
     return stored
+
+
+def _api_key_of(hook: OneMinHook) -> str | None:
+    """The key to blank out of messages; None when the connection has none (nothing to hide)."""
+    try:
+        return hook.api_key
+    except Exception:
+        return None
 
 
 def _paid_storage_error(
