@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -100,13 +101,16 @@ def scratch_folder(prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def deployment_class() -> type:
-    """``AirflowDeployment`` from ``tests/deployment.py``: the benchmarks use the tests' harness."""
+def from_tests(module: str) -> Any:
+    """A module of the tests' harness (``tests/<module>.py``): the benchmarks use it too."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from tests.deployment import AirflowDeployment
+    return importlib.import_module(f"tests.{module}")
 
-    return AirflowDeployment
+
+def deployment_class() -> type:
+    """``AirflowDeployment`` from ``tests/deployment.py``."""
+    return from_tests("deployment").AirflowDeployment
 
 
 def run_python(code: str, env: dict[str, str], *, args: Sequence[str] = (), timeout: float = 300) -> Any:

@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from common import from_tests
 
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The tests' process helpers: a free loopback port, and stopping a server with its whole group.
+free_port = from_tests("processes").free_port
+stop_process_tree = from_tests("processes").stop_process_tree
 
 
 @contextmanager
@@ -51,12 +50,7 @@ def redis_server() -> Iterator[str]:
             time.sleep(0.1)
         yield f"redis://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process_tree([process], timeout=10)
 
 
 @contextmanager
@@ -83,12 +77,7 @@ def s3_server() -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process_tree([process], timeout=10)
 
 
 def s3_client(endpoint: str) -> Any:
