@@ -149,7 +149,17 @@ class OneMinServerError(OneMinAPIError):
 
 
 class OneMinTransportError(OneMinError):
-    """The connection failed (refused, reset, timed out) with no answer from 1min.ai."""
+    """
+    The connection failed (refused, reset, timed out) with no answer from 1min.ai.
+
+    :param message: the whole message, with the request and what to do.
+    :param failure: what happened to the connection alone (``the client lost the connection
+        ...``), for a message of another caller's own (a result download's), or None.
+    """
+
+    def __init__(self, message: str, *, failure: str | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 class OneMinUnknownOutcomeError(OneMinFinalError):

@@ -136,7 +136,7 @@ def paid_download_error(
     :param renewed: the link was already renewed once in this try.
     """
     link = link_without_query(url)
-    reason = _reason(error, url, renewed)
+    reason = _reason(error, renewed)
     generation = f"Generation {uuid}" if uuid else "The generation"
     message = (
         f"{generation} is paid for, but downloading result {index + 1} of {count} from {link} failed: "
@@ -156,14 +156,14 @@ def paid_download_error(
     )
 
 
-def _reason(error: OneMinError, url: str, renewed: bool) -> str:
+def _reason(error: OneMinError, renewed: bool) -> str:
     """What went wrong, without the hook's advice for API calls (a refused link is not a bad key)."""
     attempts: Any = getattr(error, "attempts", None)
     tries = f" on each of {attempts} attempts" if isinstance(attempts, int) and attempts > 1 else ""
     if not isinstance(error, OneMinAPIError) or error.status_code is None:
-        # The hook's last error, without its "gave up" preamble, the path again, or its advice.
-        text = str(error).split("Last error: ", 1)[-1].split(". Retried automatically", 1)[0]
-        return text.removeprefix(f"GET {urlsplit(url).path} failed: ").rstrip(".") + tries
+        # What happened to the connection, without the hook's "gave up" preamble or its advice.
+        text = getattr(error, "failure", None) or getattr(error, "last_error", None) or str(error)
+        return text.rstrip(".") + tries
     reason = f"HTTP {error.status_code} ({error.summary or 'no details'}){tries}"
     if error.status_code in EXPIRED_LINK_STATUSES:
         reason += (

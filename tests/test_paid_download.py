@@ -75,6 +75,9 @@ def test_download_error_names_the_paid_generation_not_the_signed_query(
     assert "result 1 of 1" in message
     assert "paid for" in message and "without paying again" in message
     assert says in message
+    # The hook's own framing (how often it retried, its advice for API calls) is not repeated.
+    assert "gave up" not in message and "Retried automatically" not in message
+    assert "Last error" not in message and "failed: GET" not in message
     assert token not in message and "token=" not in message
     assert quick_conn.api_key not in message
     assert "password field" not in message, "a signed link's 403 is not a bad API key"

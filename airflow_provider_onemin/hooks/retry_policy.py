@@ -70,8 +70,12 @@ def short_error(error: OneMinError) -> str:
 
 
 def gave_up(error: OneMinError, what: str, attempts: int, elapsed: float, reason: str) -> OneMinError:
-    """``error`` with a first sentence saying how many attempts were made and why they stopped."""
+    """
+    ``error`` with a first sentence saying how many attempts were made and why they stopped; its
+    own message stays in ``error.last_error``.
+    """
     plural = "s" if attempts != 1 else ""
+    error.last_error = str(error)  # type: ignore[attr-defined]
     error.args = (
         f"{what}: gave up after {attempts} attempt{plural} in {elapsed:.1f} s ({reason}). "
         f"Last error: {error}",

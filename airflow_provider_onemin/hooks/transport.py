@@ -119,7 +119,8 @@ class OneMinTransport(OneMinBaseHook):
         return Retryable(
             OneMinTransportError(
                 f"{method} {path} failed: {happened}. Retried automatically; if it persists, check "
-                "the network or the 1min.ai status."
+                "the network or the 1min.ai status.",
+                failure=happened,
             )
         )
 
