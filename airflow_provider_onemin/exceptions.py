@@ -298,6 +298,8 @@ class OneMinResultDownloadError(OneMinResultStorageError):
         self.index = index
         self.status_code = status_code
         super().__init__(message, uri=uri, reason=reason)
+
+
 class OneMinSubmissionStoreError(OneMinError):
     """
     The submission record could not be read or saved (an Airflow Variable on Airflow < 3.3).

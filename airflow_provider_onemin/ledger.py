@@ -302,7 +302,7 @@ class SubmissionLedger:
         earlier = self._read() or {}
         return OneMinUnknownOutcomeError(
             f"{happened} Check the 1min.ai history for a generation at that time. To release this "
-            f"task instance: delete {self._where()} and clear it, or set \"retry_unknown_outcome\": "
+            f'task instance: delete {self._where()} and clear it, or set "retry_unknown_outcome": '
             "true in the connection's extra knowingly (it may then be charged twice).",
             uuid=uuid,
             sent_at=earlier.get("submitted_at"),

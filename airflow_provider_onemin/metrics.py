@@ -149,7 +149,9 @@ def store_time(model: str, elapsed: timedelta | float) -> None:
     :param model: the model.
     :param elapsed: the duration, as a timedelta or in seconds.
     """
-    _timing(model, "store_duration", elapsed if isinstance(elapsed, timedelta) else timedelta(seconds=elapsed))
+    _timing(
+        model, "store_duration", elapsed if isinstance(elapsed, timedelta) else timedelta(seconds=elapsed)
+    )
 
 
 @contextmanager

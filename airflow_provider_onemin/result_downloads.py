@@ -92,7 +92,9 @@ def store_with_fresh_link(
         raise  # not an image, or too large: it says so itself, and a fresh link would not change it
     except OneMinError as error:
         if renew is None or not may_have_expired(error):
-            raise paid_download_error(error, url, uuid=uuid, index=index, count=len(urls), api_key=api_key) from error
+            raise paid_download_error(
+                error, url, uuid=uuid, index=index, count=len(urls), api_key=api_key
+            ) from error
         refused = error
     log.warning(
         "The download link of result %d of generation %s was refused (HTTP %s), as a signed link is "
@@ -167,7 +169,9 @@ def _reason(error: OneMinError, renewed: bool) -> str:
     reason = f"HTTP {error.status_code} ({error.summary or 'no details'}){tries}"
     if error.status_code in EXPIRED_LINK_STATUSES:
         reason += (
-            ", also with a fresh link polled just before" if renewed else ", as a signed link answers once expired"
+            ", also with a fresh link polled just before"
+            if renewed
+            else ", as a signed link answers once expired"
         )
     return reason
 
@@ -175,5 +179,7 @@ def _reason(error: OneMinError, renewed: bool) -> str:
 def _query_secrets(url: str) -> list[str]:
     """The query string of ``url`` and each of its longer values: what signs a link."""
     query = urlsplit(url).query
-    values = [value for _, value in parse_qsl(query, keep_blank_values=True) if len(value) >= _MIN_SECRET_LENGTH]
+    values = [
+        value for _, value in parse_qsl(query, keep_blank_values=True) if len(value) >= _MIN_SECRET_LENGTH
+    ]
     return [query, *values] if query else []

@@ -140,7 +140,9 @@ if HITLOperator is not None:
                     raise ValueError(f"response_timeout_minutes must be positive, not {minutes:g}")
                 self.response_timeout = timedelta(minutes=minutes)
             ti = context["ti"]
-            gallery = viewer_url(ti.dag_id, ti.run_id, self.gallery_task_id) if plugin_pages_supported() else None
+            gallery = (
+                viewer_url(ti.dag_id, ti.run_id, self.gallery_task_id) if plugin_pages_supported() else None
+            )
             self.body = review_body(lines, gallery) + (f"\n\n{self.body}" if self.body else "")
             self.log.info("Asking for a review of %d line(s); gallery: %s", len(lines), gallery or "-")
             return super().execute(context)

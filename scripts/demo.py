@@ -70,7 +70,11 @@ def check_result(result: Path, source: Path) -> str:
         return f"size {out.size} differs from the source's {src.size}"
     mask = src.getchannel("A")
     opaque = mask.point(lambda a: 255 if a == 255 else 0)
-    diff = ImageChops.difference(out.convert("RGB"), src.convert("RGB")).convert("L").point(lambda d: 255 if d else 0)
+    diff = (
+        ImageChops.difference(out.convert("RGB"), src.convert("RGB"))
+        .convert("L")
+        .point(lambda d: 255 if d else 0)
+    )
     foreground_changed = ImageChops.multiply(diff, opaque).histogram()[255]
     background = ImageChops.invert(mask.point(lambda a: 255 if a > 0 else 0))
     background_changed = ImageChops.multiply(diff, background).histogram()[255]
@@ -85,7 +89,9 @@ def check_result(result: Path, source: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--out", type=Path, default=REPO / "out", help="where results are stored (default ./out)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "out", help="where results are stored (default ./out)"
+    )
     parser.add_argument("--airflow-home", type=Path, default=REPO / ".demo-airflow")
     args = parser.parse_args()
     out_dir = args.out.resolve()
@@ -101,12 +107,17 @@ def main() -> int:
     with EmulatorServer(api_key=api_key, latency=1.0) as emulator:
         print(f"1min.ai emulator listening on {emulator.url} (no real API is contacted)")
         env = demo_environment(emulator.url, api_key, airflow_home, out_dir)
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
+        )
         if metadata.version("apache-airflow-core").startswith("3.0."):
             # Airflow 3.0's `dags test` does not parse the DAG into the database first: its output
             # asset would be unknown there (inactive) and the task refused. Later minors do it.
             subprocess.run(
-                [sys.executable, "-m", "airflow", "dags", "reserialize"], env=env, check=True, capture_output=True
+                [sys.executable, "-m", "airflow", "dags", "reserialize"],
+                env=env,
+                check=True,
+                capture_output=True,
             )
         print(f"Running `airflow dags test {DAG_ID}` (full log: {log_path}) ...")
         with open(log_path, "w") as log:

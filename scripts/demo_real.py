@@ -24,7 +24,9 @@ def main() -> int:
         print("Set ONEMIN_API_KEY to your 1min.ai API key first.", file=sys.stderr)
         return 2
     if os.environ.get("CI") or not sys.stdin.isatty():
-        print("demo-real spends money: it runs only on an interactive terminal, never in CI.", file=sys.stderr)
+        print(
+            "demo-real spends money: it runs only on an interactive terminal, never in CI.", file=sys.stderr
+        )
         return 2
     print(
         "This runs the example DAG against https://api.1min.ai and spends credits:\n"
@@ -49,7 +51,9 @@ def main() -> int:
             "ONEMIN_OUTPUT_PATH": f"file://{out_dir}",
         }
     )
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
+    )
     run = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", DAG_ID], env=env)
     for path in sorted(out_dir.rglob("*.png")):
         print(path)

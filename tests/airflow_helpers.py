@@ -109,7 +109,9 @@ def run_dag(
     return DagRunResult(state=state, run_id=dag_run.run_id, tasks=tasks)
 
 
-def airflow_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def airflow_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run ``airflow <args>`` in a subprocess with the test environment (plus ``env``)."""
     full_env = os.environ.copy()
     full_env.update(env or {})

@@ -40,7 +40,12 @@ def outputs_run(airflow_db, onemin_emulator_server, tmp_path_factory) -> Iterato
     emulator = onemin_emulator_server
     emulator.reset(config=True)
     out = tmp_path_factory.mktemp("assets-out")
-    conn = {"conn_type": "onemin", "host": emulator.url, "password": emulator.api_key, "extra": FAST_TEST_EXTRA}
+    conn = {
+        "conn_type": "onemin",
+        "host": emulator.url,
+        "password": emulator.api_key,
+        "extra": FAST_TEST_EXTRA,
+    }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CONN_ENV_VAR, json.dumps(conn))
         with DAG(dag_id="onemin_outputs_producer", schedule=None, start_date=START, params={"out": str(out)}):
@@ -88,7 +93,9 @@ def _events_for(uri: str) -> list[Any]:
 
     with create_session() as session:
         rows = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == uri)
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == uri)
         ).all()
         return [
             {

@@ -50,9 +50,13 @@ def test_form_shows_api_key_and_base_url() -> None:
         "proxy",
         "ca_bundle",
     }
-    assert all(w.hook_class_name == "airflow_provider_onemin.hooks.onemin.OneMinHook" for w in widgets.values())
+    assert all(
+        w.hook_class_name == "airflow_provider_onemin.hooks.onemin.OneMinHook" for w in widgets.values()
+    )
     sensitive = {w.field_name for w in widgets.values() if w.is_sensitive}
-    assert sensitive == {"proxy"}, "secret extras are masked (format: password); the key is the password field"
+    assert sensitive == {"proxy"}, (
+        "secret extras are masked (format: password); the key is the password field"
+    )
     read_timeout = widgets["extra__onemin__read_timeout"].field
     assert read_timeout["schema"]["title"] == "Read timeout (s)" and read_timeout["value"] == 300
 

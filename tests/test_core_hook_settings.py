@@ -144,7 +144,9 @@ def test_upload_asset_sends_multipart_field_asset(conn_to, tmp_path):
             json.dumps({"asset": {"key": key}, "fileContent": {"path": key}}), content_type="application/json"
         )
 
-    conn_to.expect_request("/api/assets", method="POST", headers={"API-KEY": KEY}).respond_with_handler(handler)
+    conn_to.expect_request("/api/assets", method="POST", headers={"API-KEY": KEY}).respond_with_handler(
+        handler
+    )
     hook = OneMinHook()
     assert hook.upload_asset(str(source)) == "development/images/mug.png"
     assert hook.upload_asset(png, "other.png", content_type="image/png") == "development/images/other.png"
@@ -157,7 +159,9 @@ def test_download_urls_prefer_temporary_url_then_asset_host_then_upstream(conn_t
         "temporaryUrl": "https://signed.example/r0.png?sig=1",
         "aiRecordDetail": {
             "resultObject": ["development/images/r0.png", "development/images/r1.png"],
-            "responseObject": {"data": [{"url": "https://up/0"}, {"url": "https://up/1"}, {"url": "https://up/2"}]},
+            "responseObject": {
+                "data": [{"url": "https://up/0"}, {"url": "https://up/1"}, {"url": "https://up/2"}]
+            },
         },
     }
     assert hook.result_download_urls(record) == [
@@ -250,8 +254,12 @@ def test_temporary_urls_are_read_as_the_answer_schema_allows(httpserver, monkeyp
     else:
         answer["temporaryUrl"] = answer_links["top"]
     httpserver.expect_request("/api/results/u-links").respond_with_json(answer)
-    conn = {"conn_type": "onemin", "host": httpserver.url_for("").rstrip("/"), "password": KEY,
-            "extra": {"max_attempts": 1}}
+    conn = {
+        "conn_type": "onemin",
+        "host": httpserver.url_for("").rstrip("/"),
+        "password": KEY,
+        "extra": {"max_attempts": 1},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_ONEMIN_DEFAULT", json.dumps(conn))
     hook = OneMinHook()
     urls = hook.result_download_urls(hook.get_result("u-links"))

@@ -66,7 +66,15 @@ def test_every_argument_maps_to_its_snake_case_field():
 
 
 def test_template_fields():
-    expected = {"prompt", "image_url", "negative_prompt", "style_reference_images", "style_preset", "seed", "num_images"}
+    expected = {
+        "prompt",
+        "image_url",
+        "negative_prompt",
+        "style_reference_images",
+        "style_preset",
+        "seed",
+        "num_images",
+    }
     assert expected <= set(BackgroundReplacerOperator.template_fields)
     assert "onemin_conn_id" not in BackgroundReplacerOperator.template_fields
 
@@ -143,7 +151,9 @@ def upload_server(httpserver, monkeypatch):
         data = upload.read()
         uploaded.append((upload.filename, data))
         key = f"development/images/up-{len(uploaded)}-{upload.filename}"
-        return Response(json.dumps({"asset": {"key": key}, "fileContent": {"path": key}}), content_type="application/json")
+        return Response(
+            json.dumps({"asset": {"key": key}, "fileContent": {"path": key}}), content_type="application/json"
+        )
 
     httpserver.expect_request("/api/assets", method="POST").respond_with_handler(handler)
     httpserver.uploaded = uploaded
@@ -156,7 +166,11 @@ def test_local_files_are_uploaded_and_their_asset_paths_sent(upload_server, tmp_
     (tmp_path / "ref2.webp").write_bytes(WEBP)
     op = _op(
         image_url=str(tmp_path / "src.png"),
-        style_reference_images=[f"file://{tmp_path / 'ref1.jpg'}", "development/images/already.png", str(tmp_path / "ref2.webp")],
+        style_reference_images=[
+            f"file://{tmp_path / 'ref1.jpg'}",
+            "development/images/already.png",
+            str(tmp_path / "ref2.webp"),
+        ],
     )
     body = op._with_uploaded_images(op.validate_request())
     assert body["promptObject"]["imageUrl"] == "development/images/up-1-src.png"
@@ -239,10 +253,19 @@ def test_missing_file_is_named(upload_server, tmp_path):
         ({"magic_prompt": "MAYBE"}, "promptObject.magic_prompt"),
         ({"style_type": "ANIME"}, "promptObject.style_type"),
         ({"style_preset": "NOT_A_PRESET"}, "promptObject.style_preset"),
-        ({"style_reference_images": [f"development/images/r{i}.png" for i in range(6)]}, "promptObject.style_reference_images"),
-        ({"style_preset": "ART_DECO", "style_reference_images": ["development/images/r.png"]}, "promptObject.style_reference_images"),
+        (
+            {"style_reference_images": [f"development/images/r{i}.png" for i in range(6)]},
+            "promptObject.style_reference_images",
+        ),
+        (
+            {"style_preset": "ART_DECO", "style_reference_images": ["development/images/r.png"]},
+            "promptObject.style_reference_images",
+        ),
         ({"style_preset": "ART_DECO", "style_type": "REALISTIC"}, "promptObject.style_type"),
-        ({"style_reference_images": ["development/images/r.png"], "style_type": "FICTION"}, "promptObject.style_type"),
+        (
+            {"style_reference_images": ["development/images/r.png"], "style_type": "FICTION"},
+            "promptObject.style_type",
+        ),
     ],
 )
 def test_each_rendered_violation_fails_execute_before_any_request(upload_server, arguments, field):

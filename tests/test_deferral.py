@@ -128,7 +128,11 @@ def _deferred_trigger(operator: BackgroundReplacerOperator) -> OneMinResultTrigg
 def _operator(**kwargs: Any) -> BackgroundReplacerOperator:
     with DAG(dag_id="guard", schedule=None, start_date=datetime(2026, 1, 1)):
         return BackgroundReplacerOperator(
-            task_id="replace", prompt="a beach", image_url="development/images/mug.png", deferrable=True, **kwargs
+            task_id="replace",
+            prompt="a beach",
+            image_url="development/images/mug.png",
+            deferrable=True,
+            **kwargs,
         )
 
 
@@ -150,7 +154,9 @@ def test_no_guard_when_the_task_runs_inline(monkeypatch):
     from airflow.sdk.execution_time import task_runner
     from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms
 
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", object.__new__(InProcessSupervisorComms), raising=False)
+    monkeypatch.setattr(
+        task_runner, "SUPERVISOR_COMMS", object.__new__(InProcessSupervisorComms), raising=False
+    )
     assert deferral.resolve_min_defer_time(None) == 0
     assert deferral.resolve_min_defer_time(4) == 4
 

@@ -24,7 +24,9 @@ def _dependency_names() -> list[str]:
 
 def test_readme_install_line_names_every_hard_dependency():
     line = next(
-        line for line in (REPO / "README.md").read_text().splitlines() if "pip install airflow-provider-onemin " in line
+        line
+        for line in (REPO / "README.md").read_text().splitlines()
+        if "pip install airflow-provider-onemin " in line
     )
     comment = line.split("#", 1)[1].lower()
     for name in _dependency_names():

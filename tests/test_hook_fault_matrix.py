@@ -161,8 +161,18 @@ ROWS = [
     ),
     # The server charged before answering a status that means "not processed" (against the
     # contract): the provider cannot tell, re-sends as the contract allows, and pays twice.
-    Row("503, but the server had charged; the re-send succeeds", [fault("status", code=503, charged=True)], None, 2),
-    Row("429, but the server had charged; the re-send succeeds", [fault("status", code=429, charged=True)], None, 2),
+    Row(
+        "503, but the server had charged; the re-send succeeds",
+        [fault("status", code=503, charged=True)],
+        None,
+        2,
+    ),
+    Row(
+        "429, but the server had charged; the re-send succeeds",
+        [fault("status", code=429, charged=True)],
+        None,
+        2,
+    ),
     Row(
         "502, the server had charged, retry_unknown_outcome opted in (pays twice, as documented)",
         [fault("status", code=502, charged=True)],

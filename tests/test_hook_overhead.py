@@ -32,7 +32,9 @@ def no_retry_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tenacity.AsyncRetrying", refuse)
 
 
-def test_a_request_that_succeeds_at_once_skips_the_retry_loop(onemin_conn_env, onemin_emulator, no_retry_loop):
+def test_a_request_that_succeeds_at_once_skips_the_retry_loop(
+    onemin_conn_env, onemin_emulator, no_retry_loop
+):
     hook = OneMinHook()
     record = hook.run_feature(dict(BODY))
     assert hook.get_result(record["uuid"])["status"] == "SUCCESS"

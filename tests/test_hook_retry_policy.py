@@ -434,7 +434,9 @@ def test_untrusted_certificate_is_a_final_setup_error_and_ca_bundle_fixes_it(sel
     ],
 )
 @pytest.mark.parametrize("status", [500, 502, 504, 524])
-def test_paid_post_answered_5xx_is_an_unknown_outcome_whatever_its_body_says(httpserver, monkeypatch, status, body):
+def test_paid_post_answered_5xx_is_an_unknown_outcome_whatever_its_body_says(
+    httpserver, monkeypatch, status, body
+):
     """Failed before: a 5xx whose body spoke of credits was a final out-of-credits error, and the
     operator deleted the record, so clearing the task paid again for a generation that may run."""
     httpserver.expect_request("/api/features", method="POST").respond_with_json(body, status=status)

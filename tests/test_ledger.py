@@ -130,7 +130,9 @@ def test_without_a_store_nothing_is_kept_and_it_says_so(caplog):
     ledger.record_uuid("u-1")
 
 
-def _ledger_with(record: dict[str, Any] | None, fingerprint: str = "now") -> tuple[SubmissionLedger, DictStore]:
+def _ledger_with(
+    record: dict[str, Any] | None, fingerprint: str = "now"
+) -> tuple[SubmissionLedger, DictStore]:
     """A ledger for try 2 of a task instance whose try 1 left ``record``."""
     store = DictStore({STATE_KEY: {**record, "try_number": 1}} if record else {})
     return SubmissionLedger(store, fingerprint, try_number=2, log=LOG), store
@@ -142,7 +144,10 @@ def _ledger_with(record: dict[str, Any] | None, fingerprint: str = "now") -> tup
         (None, "submit"),
         ({"request_hash": "now", "uuid": "u", "submitted_at": "t0"}, "poll u (same request)"),
         ({"request_hash": "then", "uuid": "u", "submitted_at": "t0"}, "poll u (changed request)"),
-        ({"request_hash": "now", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"}, "poll u (same request)"),
+        (
+            {"request_hash": "now", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"},
+            "poll u (same request)",
+        ),
         ({"request_hash": "then", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"}, "submit"),
         ({"request_hash": "now", "uuid": "u", "submitted_at": "t0", "outcome": "failed"}, "submit"),
         ({"request_hash": "now", "uuid": None, "submitted_at": "t0"}, "blocked"),

@@ -47,7 +47,9 @@ def _installed(module: str) -> bool:
         return False
 
 
-needs_statsd = pytest.mark.skipif(not _installed("statsd"), reason="needs the statsd package (lineage CI leg)")
+needs_statsd = pytest.mark.skipif(
+    not _installed("statsd"), reason="needs the statsd package (lineage CI leg)"
+)
 needs_openlineage = pytest.mark.skipif(
     not _installed("openlineage.client"), reason="needs the openlineage extra (lineage CI leg)"
 )
@@ -242,7 +244,10 @@ def test_the_paid_generation_reports_its_files_and_its_request(scenario):
     assert set(paid) == {"START", "COMPLETE"}, _log(scenario)
     complete = paid["COMPLETE"]
     # Local files: namespace "file", name the absolute path (OpenLineage naming, as Airflow's file assets).
-    expected_inputs = [{"namespace": "file", "name": str(PHOTO)}, {"namespace": "file", "name": str(REFERENCE)}]
+    expected_inputs = [
+        {"namespace": "file", "name": str(PHOTO)},
+        {"namespace": "file", "name": str(REFERENCE)},
+    ]
     assert [{k: d[k] for k in ("namespace", "name")} for d in complete["inputs"]] == expected_inputs
     stored = sorted(str(p) for p in scenario.out.rglob("*.png") if "/paid/" in str(p))
     assert len(stored) == 2
@@ -260,7 +265,10 @@ def test_the_paid_generation_reports_its_files_and_its_request(scenario):
     assert facet["reused"] is False
     assert "sourceImage" not in facet  # the source is a dataset
     # What is not a dataset is in the facet; a URL without its query (a signed URL's credential).
-    assert facet["styleReferenceImages"] == ["development/images/linen.png", "https://cdn.example.com/linen.png"]
+    assert facet["styleReferenceImages"] == [
+        "development/images/linen.png",
+        "https://cdn.example.com/linen.png",
+    ]
     assert facet["resultPaths"] == generation.result_keys
     # START knows the request and the inputs, not the generation yet.
     start = paid["START"]

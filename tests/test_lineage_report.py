@@ -47,7 +47,9 @@ def test_dataset_names_follow_the_openlineage_naming_spec(ref, expected):
 
 
 def test_a_signed_url_is_recorded_without_its_credentials():
-    signed = "https://user:pw@bucket.s3.amazonaws.com/a/mug.png?X-Amz-Signature=abc123&X-Amz-Credential=AKIA#frag"
+    signed = (
+        "https://user:pw@bucket.s3.amazonaws.com/a/mug.png?X-Amz-Signature=abc123&X-Amz-Credential=AKIA#frag"
+    )
     recorded = public_reference(signed)
     assert recorded == "https://bucket.s3.amazonaws.com/a/mug.png"
     assert public_reference("development/images/mug.png") == "development/images/mug.png"

@@ -49,7 +49,12 @@ def scripted_conn(httpserver, monkeypatch):
 
 def test_dag_sends_exact_body_and_downstream_gets_paths(airflow_db, scripted_conn):
     server = scripted_conn
-    results = ["development/images/r0.png", "development/images/r1.png", "development/images/r2.png", "development/images/r3.png"]
+    results = [
+        "development/images/r0.png",
+        "development/images/r1.png",
+        "development/images/r2.png",
+        "development/images/r3.png",
+    ]
     server.expect_ordered_request(
         "/api/features",
         method="POST",

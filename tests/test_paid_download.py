@@ -27,7 +27,13 @@ pytestmark = pytest.mark.compat
 START = datetime(2026, 1, 1)
 IDS = {"dag_id": "shop", "run_id": "manual__2026-04-15", "task_id": "replace", "map_index": -1}
 #: Two attempts per download, so a fault with count=2 outlasts the hook's own retries.
-QUICK = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_retry_wait": 2, "poll_interval": 0.05, "max_attempts": 2}
+QUICK = {
+    "backoff_initial": 0.01,
+    "backoff_max": 0.05,
+    "max_retry_wait": 2,
+    "poll_interval": 0.05,
+    "max_attempts": 2,
+}
 
 _EMULATOR: Any = None
 #: What each task's try 1 raised, by task id.
@@ -36,7 +42,12 @@ _RAISED: dict[str, BaseException] = {}
 
 @pytest.fixture
 def quick_conn(onemin_emulator, monkeypatch) -> Any:
-    conn = {"conn_type": "onemin", "host": onemin_emulator.url, "password": onemin_emulator.api_key, "extra": QUICK}
+    conn = {
+        "conn_type": "onemin",
+        "host": onemin_emulator.url,
+        "password": onemin_emulator.api_key,
+        "extra": QUICK,
+    }
     monkeypatch.setenv("AIRFLOW_CONN_ONEMIN_DEFAULT", json.dumps(conn))
     return onemin_emulator
 
@@ -45,7 +56,11 @@ def _paid_generation(hook: OneMinHook) -> dict[str, Any]:
     body = {
         "type": "BACKGROUND_REPLACER",
         "model": "ideogram-3",
-        "promptObject": {"prompt": "a beach at dawn", "imageUrl": "development/images/mug.png", "num_images": 1},
+        "promptObject": {
+            "prompt": "a beach at dawn",
+            "imageUrl": "development/images/mug.png",
+            "num_images": 1,
+        },
     }
     record = hook.run_feature(body)
     return record if hook.check_status(record) else hook.wait_for_result(record["uuid"], poll_interval=0.02)

@@ -36,7 +36,9 @@ def test_connection_types_validate_against_the_stricter_provider_yaml_schema():
     connection_types_schema = {**yaml_schema["properties"]["connection-types"]}
     # The provider.yaml schema keeps shared pieces under "definitions"; carry them along.
     connection_types_schema["definitions"] = yaml_schema.get("definitions", {})
-    errors = list(Draft7Validator(connection_types_schema).iter_errors(get_provider_info()["connection-types"]))
+    errors = list(
+        Draft7Validator(connection_types_schema).iter_errors(get_provider_info()["connection-types"])
+    )
     assert errors == []
 
 

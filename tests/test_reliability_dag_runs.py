@@ -157,7 +157,9 @@ def test_interrupted_and_faulty_tasks_end_classified_and_pay_at_most_once(
     # Failed before the fix: try 2's request looked new, so it was paid for again (two charges).
     intent_random = result.task("crash_before_uuid_random_seed")
     assert (intent_random.state, intent_random.try_number) == ("failed", 2)
-    assert len([g for g in onemin_emulator.records if g.prompt == "intent only, random seed: a foggy pier"]) == 1
+    assert (
+        len([g for g in onemin_emulator.records if g.prompt == "intent only, random seed: a foggy pier"]) == 1
+    )
 
     deferred = result.task("random_seed_deferred")
     assert (deferred.state, deferred.try_number) == ("success", 2)

@@ -67,7 +67,12 @@ class FakeTI:
 
 
 def _answer(uuid: str, status: str) -> dict[str, Any]:
-    record: dict[str, Any] = {"uuid": uuid, "model": "ideogram-3", "type": "BACKGROUND_REPLACER", "status": status}
+    record: dict[str, Any] = {
+        "uuid": uuid,
+        "model": "ideogram-3",
+        "type": "BACKGROUND_REPLACER",
+        "status": status,
+    }
     if status == "SUCCESS":
         record["aiRecordDetail"] = {"resultObject": [f"development/images/{uuid}.png"]}
     return {"aiRecord": record}

@@ -46,7 +46,9 @@ for dag_id in ("key_split_success", "key_split_refused_poll"):
 """
 
 
-def test_key_never_leaves_the_connection_with_task_and_trigger_in_separate_processes(onemin_emulator, tmp_path):
+def test_key_never_leaves_the_connection_with_task_and_trigger_in_separate_processes(
+    onemin_emulator, tmp_path
+):
     from airflow_provider_onemin.emulator.pytest_plugin import FAST_TEST_EXTRA
 
     random_part = secrets.token_hex(12)
@@ -65,7 +67,9 @@ def test_key_never_leaves_the_connection_with_task_and_trigger_in_separate_proce
     fernet = {"core.fernet_key": Fernet.generate_key().decode()}
     with AirflowDeployment(dags, connections={"onemin_default": conn}, config=fernet) as airflow:
         ok = airflow.trigger("key_split_success")
-        assert airflow.wait_for_run("key_split_success", ok, timeout=300)["state"] == "success", airflow.logs()
+        assert airflow.wait_for_run("key_split_success", ok, timeout=300)["state"] == "success", (
+            airflow.logs()
+        )
         # The next poll of the second run is refused with a 400 that repeats the key.
         onemin_emulator.add_fault("bad_request", endpoint="results", message="Bad poll")
         refused = airflow.trigger("key_split_refused_poll")

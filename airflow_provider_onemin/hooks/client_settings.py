@@ -14,6 +14,8 @@ from airflow_provider_onemin.exceptions import OneMinConfigurationError
 
 DEFAULT_BASE_URL = "https://api.1min.ai"
 DEFAULT_ASSET_BASE_URL = "https://asset.1min.ai"
+
+
 @dataclass(frozen=True)
 class OneMinClientSettings:
     """

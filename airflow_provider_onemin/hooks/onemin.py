@@ -152,6 +152,7 @@ class OneMinHook(OneMinTransport):
     def get_result(self, uuid: str) -> dict[str, Any] | None:
         """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
         path = RESULTS_PATH.format(uuid=uuid)
+
         def attempt() -> dict[str, Any] | None:
             return _record_of_results_answer(self._call_json_once("GET", path), path, self.api_key)
 

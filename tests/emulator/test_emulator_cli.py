@@ -25,11 +25,25 @@ PACKAGE = Path(__file__).resolve().parents[2] / "airflow_provider_onemin"
         ("reset_after_charge", {"kind": "reset_after_charge", "count": 1, "endpoint": "features"}),
         (
             "status:2",
-            {"kind": "status", "count": 2, "endpoint": "features", "code": 503, "retry_after": None, "charged": None},
+            {
+                "kind": "status",
+                "count": 2,
+                "endpoint": "features",
+                "code": 503,
+                "retry_after": None,
+                "charged": None,
+            },
         ),
         (
             "status:3:results:code=429,retry_after=1.5",
-            {"kind": "status", "count": 3, "endpoint": "results", "code": 429, "retry_after": 1.5, "charged": None},
+            {
+                "kind": "status",
+                "count": 3,
+                "endpoint": "results",
+                "code": 429,
+                "retry_after": 1.5,
+                "charged": None,
+            },
         ),
         (
             "status:any:code=503,retry_after=Wed, 21 Oct 2026 07:28:00 GMT",

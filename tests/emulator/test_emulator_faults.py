@@ -293,7 +293,9 @@ def test_echo_key_repeats_the_sent_key_in_errors_and_records(emu, api):
     assert api.get(f"{emu.url}/api/results/00000000-0000-0000-0000-000000000000").json() == {"aiRecord": None}
 
 
-def test_expired_link_kills_the_signed_link_until_the_next_poll(emu: EmulatorServer, api: requests.Session) -> None:
+def test_expired_link_kills_the_signed_link_until_the_next_poll(
+    emu: EmulatorServer, api: requests.Session
+) -> None:
     record = _post(emu, api).json()["aiRecord"]
     stale = record["temporaryUrl"]
     emu.add_fault("expired_link", endpoint="download")
