@@ -30,6 +30,7 @@ test-long: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[test,bench]'
