@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
+# Parallel test workers (pytest-xdist), each with its own Airflow home, database, servers and
+# ports. More than the cores: much of the suite waits (on DAG runs, a deployment, render times).
+TEST_WORKERS ?= 3
 
 .PHONY: demo demo-real test test-long lint bench bench-quick clean
 
@@ -22,8 +25,9 @@ demo: $(STAMP)
 demo-real: $(STAMP)
 	$(PY) scripts/demo_real.py
 
+# --dist loadgroup: the tests of a group (tests/conftest.py) run on one worker, one after the other.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test-long: $(STAMP)
 	ONEMIN_LONG_TESTS=1 $(PY) -m pytest -m long

@@ -5,6 +5,12 @@ The environment is set before anything imports Airflow, so the tests never touch
 Airflow home, never load Airflow's example DAGs, and parse this project's own ``dags/``.
 No test reaches the real 1min.ai: connections point at the local emulator or a loopback
 ``pytest-httpserver``.
+
+Under pytest-xdist (``make test``) each worker is a process of its own and gets everything
+here for itself: its Airflow home and sqlite database, its output folder, its emulator and S3
+server (session fixtures), its temporary folders (pytest's, per worker) and its block of ports
+(tests/processes.py). The tests that start a real deployment share one (tests/shared_deployment.py)
+and run on one worker, one after the other.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from pathlib import Path
 from tests.airflow_helpers import REPO
 from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
 
-_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="onemin-airflow-home-"))
+#: This process's Airflow home: the xdist worker's name (gw0, gw1...) in it says whose it is.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix=f"onemin-airflow-home-{_WORKER}-"))
 
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -27,13 +35,58 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 os.environ["AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP"] = r"(airflow|airflow_provider_onemin)\..*"
 os.environ.pop("AIRFLOW_CONN_ONEMIN_DEFAULT", None)
+# The example DAGs store under ONEMIN_OUTPUT_PATH, by default a folder every process on the
+# machine shares (and reuses results from). A test that does not set its own gets this process's.
+os.environ["ONEMIN_OUTPUT_PATH"] = str(_AIRFLOW_HOME / "onemin-out")
 
 import pytest  # noqa: E402
+
+from tests.shared_deployment import (  # noqa: E402
+    MARKER as _DEPLOYMENT_MARKER,
+)
+from tests.shared_deployment import (  # noqa: E402
+    shared_deployment,  # noqa: F401 - a fixture
+    stop_shared_deployment,
+    stop_shared_deployment_after,
+)
+
+
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    return any(defs and defs[-1].scope in ("module", "class", "package") for defs in definitions)
+
+
+# First: pytest-xdist reads the groups in its own hook.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """
+    Groups for pytest-xdist's ``--dist loadgroup`` (``make test``): each group runs on one worker.
+
+    * The deployment tests form one group: they share one deployment; being the longest, they go
+      first, so that they do not start last.
+    * The tests of a module that share a module-scoped fixture (a DAG run they all read) form one
+      group per module, so that the fixture is set up once, not once per worker.
+    """
+    deployment = [item for item in items if item.get_closest_marker(_DEPLOYMENT_MARKER)]
+    for item in deployment:
+        item.add_marker(pytest.mark.xdist_group(_DEPLOYMENT_MARKER))
+    others = [item for item in items if not item.get_closest_marker(_DEPLOYMENT_MARKER)]
+    for item in others:
+        if _shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(f"module-{item.nodeid.split('::')[0]}"))
+    items[:] = deployment + others
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    stop_shared_deployment_after(item, nextitem)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     import shutil
 
+    stop_shared_deployment()
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 

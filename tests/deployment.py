@@ -83,7 +83,10 @@ class AirflowDeployment(AirflowApi):
     :param sql_alchemy_conn: the metadata database (default: SQLite in the home).
     :param parallelism: the LocalExecutor's worker slots.
     :param refresh_interval: seconds between the dag-processor's scans of the DAGs folder
-        (Airflow's default is 300: new files would take minutes to appear).
+        (Airflow's default is 300: new files would take minutes to appear). A new file is parsed
+        at the next scan.
+    :param reparse_interval: seconds before a file already parsed is parsed again. Parsing the
+        folder every few seconds kept the dag-processor busy a tenth of a core while a test waited.
     :param python: the interpreter that runs Airflow (default: this one), for another venv.
     """
 
@@ -101,6 +104,7 @@ class AirflowDeployment(AirflowApi):
         sql_alchemy_conn: str | None = None,
         parallelism: int = 4,
         refresh_interval: int = 5,
+        reparse_interval: int = 120,
         python: str = sys.executable,
     ) -> None:
         self._own_home = home is None
@@ -116,7 +120,9 @@ class AirflowDeployment(AirflowApi):
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._failed = False
         self._tokens: dict[str, str] = {}
-        self.env = self._environment(env or {}, config or {}, sql_alchemy_conn, parallelism, refresh_interval)
+        self.env = self._environment(
+            env or {}, config or {}, sql_alchemy_conn, parallelism, (refresh_interval, reparse_interval)
+        )
         atexit.register(self.stop)
 
     # --- set-up -------------------------------------------------------------------------------
@@ -127,7 +133,7 @@ class AirflowDeployment(AirflowApi):
         config: Mapping[str, Any],
         sql_alchemy_conn: str | None,
         parallelism: int,
-        refresh_interval: int,
+        intervals: tuple[int, int],
     ) -> dict[str, str]:
         # Nothing of the caller's Airflow settings leaks in: this deployment is configured here only.
         env = {
@@ -152,8 +158,8 @@ class AirflowDeployment(AirflowApi):
             "api.secret_key": secrets.token_hex(16),
             "api_auth.jwt_secret": secrets.token_hex(32),
             "database.sql_alchemy_conn": sql_alchemy_conn or f"sqlite:///{self.home / 'airflow.db'}",
-            "dag_processor.refresh_interval": refresh_interval,
-            "dag_processor.min_file_process_interval": refresh_interval,
+            "dag_processor.refresh_interval": intervals[0],
+            "dag_processor.min_file_process_interval": intervals[1],
             "logging.logging_level": "INFO",
             # The worker's and the triggerer's log servers: fixed ports would clash between deployments.
             "logging.worker_log_server_port": free_port(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,11 +19,47 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
+#: free_port() hands out ports from a block of its own per process: the first block without
+#: pytest-xdist, the next ones for its workers ``gw0``, ``gw1``..., all below the kernel's ephemeral
+#: range (32768 and up on Linux).
+#: So a port given to one worker is never given to another, and no outgoing connection (which gets
+#: an ephemeral port) takes it between free_port() and the server's bind.
+_PORT_BASE = 20000
+_PORT_BLOCK = 1000
+_handed_out: set[int] = set()
+
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = _PORT_BASE + index * _PORT_BLOCK
+    return range(start, start + _PORT_BLOCK)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """
+    A TCP port free on the loopback interface right now, from this worker's own block, and not
+    handed out before by this process (a caller may take several before binding any).
+    """
+    block = list(_port_block())
+    # A random start: another checkout's suite may run at the same time with the same blocks.
+    offset = random.randrange(len(block))
+    for _ in range(2):
+        for port in block[offset:] + block[:offset]:
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
+        _handed_out.clear()  # each port of the block was handed out once: the earliest are long free
+    raise RuntimeError(f"no free port in {block[0]}-{block[-1]}")
 
 
 def die_with_parent() -> None:

@@ -1,7 +1,9 @@
 """
-The real-deployment harness (tests/deployment.py) itself: it starts the four components, a DAG
-written after start is parsed within seconds, a deferrable task runs through the separate
-triggerer, its log and XCom are readable through the REST API, and stopping leaves no process.
+The real-deployment harness (tests/deployment.py) itself, on the session's shared deployment
+(tests/shared_deployment.py): the four components run, a DAG written after start is parsed within
+seconds, a deferrable task runs through the separate triggerer, its log and XCom are readable
+through the REST API, and stopping a component leaves no process (the whole deployment's stop
+is checked when the last deployment test ends).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pytest
 import requests
 
 from tests.airflow_helpers import REPO
-from tests.deployment import AirflowDeployment, DeploymentError, descendants
+from tests.deployment import DeploymentError, descendants
 
 pytestmark = pytest.mark.deployment
 
@@ -45,47 +47,44 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_deployment_runs_a_deferrable_task_refuses_strangers_and_leaves_no_process(
-    onemin_emulator, tmp_path
+def test_a_deployment_runs_a_deferrable_task_refuses_strangers_and_stops_a_component_whole(
+    onemin_emulator, shared_deployment
 ):
-    from airflow_provider_onemin.emulator.pytest_plugin import FAST_TEST_EXTRA
-
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    conn = {
-        "conn_type": "onemin",
-        "host": onemin_emulator.url,
-        "password": onemin_emulator.api_key,
-        "extra": FAST_TEST_EXTRA,
-    }
-    deployment = AirflowDeployment(dags, connections={"onemin_default": conn}, users={"admin": "admin"})
-    with deployment as airflow:
-        # Written after start: the short refresh interval must pick it up.
-        (dags / "probe.py").write_text(_DAG.format(image=str(REPO / "dags" / "sample_photos" / "mug.png")))
-        run_id = airflow.trigger("harness_probe")
-        run = airflow.wait_for_run("harness_probe", run_id, timeout=300)
-        assert run["state"] == "success", airflow.logs()
-        assert airflow.xcom("harness_probe", run_id, "replace", "seeds") == [11]
-        log = airflow.task_log("harness_probe", run_id, "replace")
-        assert "Deferring" in log and "1 result(s)" in log
-        # The triggerer, a process of its own, polled the generation (its lines join the task log).
-        assert "Polling generation" in log
-
-        # Refusals, and a component that dies is reported with its name.
-        assert airflow.api("GET", "/api/v2/dags", user=None, expect=None).status_code == 401
-        wrong = requests.post(
-            f"{airflow.url}/auth/token", json={"username": "admin", "password": "not-it"}, timeout=30
-        )
-        assert wrong.status_code == 401
-        airflow.start_component("broken", "no-such-command")
-        with pytest.raises(DeploymentError, match="airflow broken exited"):
-            airflow.wait_until("never", lambda: False, timeout=120)
-        airflow.processes.pop("broken")
-        airflow._failed = False  # the deliberate failure above: remove the home as usual
-
-        pids = {p.pid for p in airflow.processes.values()}
-        pids |= {child for pid in list(pids) for child in descendants(pid)}
-        home = airflow.home
-    assert not [pid for pid in pids if _alive(pid)]
-    assert not home.exists()
+    airflow = shared_deployment.airflow
+    # Written after start: the short refresh interval must pick it up.
+    shared_deployment.write_dag(
+        "probe.py", _DAG.format(image=str(REPO / "dags" / "sample_photos" / "mug.png"))
+    )
+    run_id = airflow.trigger("harness_probe")
+    run = airflow.wait_for_run("harness_probe", run_id, timeout=300)
+    assert run["state"] == "success", airflow.logs()
+    assert airflow.xcom("harness_probe", run_id, "replace", "seeds") == [11]
+    log = airflow.task_log("harness_probe", run_id, "replace")
+    assert "Deferring" in log and "1 result(s)" in log
+    # The triggerer, a process of its own, polled the generation (its lines join the task log).
+    assert "Polling generation" in log
     assert onemin_emulator.charges() == 1
+
+    # Refusals, and a component that dies is reported with its name.
+    assert airflow.api("GET", "/api/v2/dags", user=None, expect=None).status_code == 401
+    wrong = requests.post(
+        f"{airflow.url}/auth/token", json={"username": "admin", "password": "not-it"}, timeout=30
+    )
+    assert wrong.status_code == 401
+    airflow.start_component("broken", "no-such-command")
+    with pytest.raises(DeploymentError, match="airflow broken exited"):
+        airflow.wait_until("never", lambda: False, timeout=120)
+    airflow.processes.pop("broken")
+    airflow._failed = False  # the deliberate failure above: remove the home as usual
+
+    # Stopping a component stops what it started too: a second triggerer (Airflow runs several
+    # side by side) starts its trigger runner as a child process; none may outlive the stop.
+    # (Stopping the whole deployment is checked the same way when the session's last deployment
+    # test ends: tests/shared_deployment.py.)
+    extra = airflow.start_component("triggerer-2", "triggerer")
+    children = airflow.wait_until(
+        "the second triggerer's runner", lambda: descendants(extra.pid), timeout=120
+    )
+    airflow.stop_component("triggerer-2")
+    airflow.processes.pop("triggerer-2")
+    assert not [pid for pid in [extra.pid, *children] if _alive(pid)]

@@ -3,7 +3,8 @@ The results viewer in a real deployment: the plugin comes with the installed pro
 point), the api-server serves it, the extra link of a finished task opens it, its images are the
 stored files, and Airflow's auth decides who sees them.
 
-The example DAG runs once (two images stored as ``file://``); every test reads that run.
+The example DAG runs once (two images stored as ``file://``) in the session's shared deployment
+(tests/shared_deployment.py); every test reads that run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,7 +21,7 @@ import requests
 
 from airflow_provider_onemin.links import OneMinResultLink
 from tests.deployment import TERMINAL_TI_STATES
-from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, viewer_deployment
+from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor
 
 pytestmark = [
     pytest.mark.deployment,
@@ -36,14 +36,13 @@ SCENE = "a rooftop garden at dusk, string lights"
 
 
 @pytest.fixture(scope="module")
-def example_run(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
+def example_run(onemin_emulator_server, shared_deployment) -> dict[str, Any]:
     onemin_emulator_server.reset(config=True)
-    out = tmp_path_factory.mktemp("viewer-out")
-    with viewer_deployment(out, onemin_emulator_server) as airflow:
-        run_id = airflow.trigger(DAG_ID, conf={"scene": SCENE, "seed": 4242})
-        run = airflow.wait_for_run(DAG_ID, run_id, timeout=600)
-        assert run["state"] == "success", airflow.logs()
-        yield {"airflow": airflow, "run_id": run_id, "out": out}
+    airflow = shared_deployment.airflow
+    run_id = airflow.trigger(DAG_ID, conf={"scene": SCENE, "seed": 4242})
+    run = airflow.wait_for_run(DAG_ID, run_id, timeout=600)
+    assert run["state"] == "success", airflow.logs()
+    return {"airflow": airflow, "run_id": run_id, "out": shared_deployment.out}
 
 
 def _get(run: dict[str, Any], path_or_url: str, user: str | None = ADMIN, **kwargs: Any) -> requests.Response:
