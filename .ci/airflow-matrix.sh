@@ -12,8 +12,11 @@
 #
 # Each minor is resolved as Airflow's own constraints would have it: packages as they were on the
 # day after that patch's release (uv's --exclude-newer), Airflow first; then this project, whose
-# direct dependencies are exempt where their floors need it. A failing minor fails the leg, after all have run; each minor's time is printed.
-# Python: the one CI has (3.11 here); each minor's time is printed.
+# direct dependencies are exempt where their floors need it. A failing minor fails the leg, after
+# all have run; each minor's time is printed. Python: the one CI has (3.11 here).
+#
+# `--install` only creates the virtualenvs (.ci/legs/30-airflow-matrix.prepare.sh: .ci/run does
+# that while the main suite runs); a run then finds them installed.
 set -euo pipefail
 
 # minor patch, and the day after its release on PyPI (the resolution cut-off)
@@ -45,8 +48,8 @@ for name in sorted(names - {"apache-airflow", "airflow-provider-onemin"}):
 EOF
 )
 
-run_minor() {
-    # One minor, in its own process so that `set -e` holds (it would not inside `( ... ) || ...`).
+install_minor() {
+    # One minor's virtualenv, resolved as of its cut-off (nothing to do when it is already there).
     local version=$1 cutoff=$2 minor=${1%.*}
     local venv="$ROOT/airflow-$minor" started
     started=$(date +%s)
@@ -66,6 +69,13 @@ run_minor() {
     "$UV" pip uninstall --quiet --python "$venv" wtforms 2>/dev/null || true
     "$venv/bin/python" -c 'import airflow, sys; print("matrix: Airflow", airflow.__version__, "on Python", sys.version.split()[0])'
     echo "matrix: $version installed in $(( $(date +%s) - started )) s"
+}
+
+run_minor() {
+    # One minor, in its own process so that `set -e` holds (it would not inside `( ... ) || ...`).
+    local version=$1 cutoff=$2 minor=${1%.*}
+    local venv="$ROOT/airflow-$minor"
+    install_minor "$version" "$cutoff"
     # Only the files holding compat tests are collected: another file may import what a newer
     # minor has at module level. pytest exits 5 when it collects nothing: a failure here too.
     mapfile -t files < <(grep -rlE --include='test_*.py' 'pytest\.mark\.compat' tests | sort)
@@ -81,6 +91,25 @@ run_minor() {
 if [ "${1:-}" = "--minor" ]; then
     run_minor "$2" "$3"
     exit 0
+fi
+
+if [ "${1:-}" = "--install" ]; then
+    # Only the virtualenvs, side by side (downloads and unpacking: .ci/run runs this during the
+    # suite). The run that follows finds them installed.
+    pids=()
+    for entry in "${MATRIX[@]}"; do
+        read -r version cutoff <<<"$entry"
+        if [ -n "$ONLY" ] && [ "$ONLY" != "$version" ]; then
+            continue
+        fi
+        install_minor "$version" "$cutoff" &
+        pids+=("$!")
+    done
+    failed=0
+    for pid in "${pids[@]}"; do
+        wait "$pid" || failed=1
+    done
+    exit "$failed"
 fi
 
 # The minors run side by side (each in its own process, venv and Airflow home): most of their time

@@ -57,6 +57,21 @@ def _shares_a_module_fixture(item: pytest.Item) -> bool:
     return any(defs and defs[-1].scope in ("module", "class", "package") for defs in definitions)
 
 
+def _join_group(item: pytest.Item, group: str) -> None:
+    """
+    Put ``item`` in an xdist group. pytest-xdist's loadgroup reads the group from a ``@group``
+    suffix of the test's id, which its own hook writes where pytest < 9.2 kept the id; from 9.2
+    on that no longer takes (pytest-dev/pytest-xdist#1386, fixed the same way by #1388), so the
+    suffix is written here.
+    """
+    item.add_marker(pytest.mark.xdist_group(group))
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not hasattr(item, "_id"):
+        return  # no xdist worker, or a pytest whose ids xdist's own hook suffixes
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
 # First: pytest-xdist reads the groups in its own hook.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,11 +85,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     deployment = [item for item in items if item.get_closest_marker(_DEPLOYMENT_MARKER)]
     for item in deployment:
-        item.add_marker(pytest.mark.xdist_group(_DEPLOYMENT_MARKER))
+        _join_group(item, _DEPLOYMENT_MARKER)
     others = [item for item in items if not item.get_closest_marker(_DEPLOYMENT_MARKER)]
     for item in others:
         if _shares_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(f"module-{item.nodeid.split('::')[0]}"))
+            module = item.nodeid.split("::")[0].removeprefix("tests/").removesuffix(".py")
+            _join_group(item, module.replace("/", "."))
     items[:] = deployment + others
 
 

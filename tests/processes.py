@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import random
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,21 +21,30 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-#: free_port() hands out ports from a block of its own per process: the first block without
-#: pytest-xdist, the next ones for its workers ``gw0``, ``gw1``..., all below the kernel's ephemeral
-#: range (32768 and up on Linux).
-#: So a port given to one worker is never given to another, and no outgoing connection (which gets
-#: an ephemeral port) takes it between free_port() and the server's bind.
-_PORT_BASE = 20000
-_PORT_BLOCK = 1000
-_handed_out: set[int] = set()
+#: free_port() hands out ports from this range, below the kernel's ephemeral one (32768 and up on
+#: Linux): no outgoing connection (which gets an ephemeral port) takes one between free_port() and
+#: the server's bind.
+_PORTS = range(20000, 30000)
+#: A port handed out stays reserved by this process until it exits: a lock (flock) on a file of
+#: that port's name here. Every process using free_port() (each pytest-xdist worker, another
+#: checkout's suite, a CI leg beside it) skips a port another holds; the kernel drops the lock
+#: when the holder exits, however it ends.
+_LOCKS = Path(tempfile.gettempdir()) / "onemin-test-ports"
+_held: dict[int, int] = {}
 
 
-def _port_block() -> range:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
-    start = _PORT_BASE + index * _PORT_BLOCK
-    return range(start, start + _PORT_BLOCK)
+def _reserve(port: int) -> bool:
+    if port in _held:
+        return False
+    _LOCKS.mkdir(exist_ok=True)
+    fd = os.open(_LOCKS / f"{port}.lock", os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _held[port] = fd
+    return True
 
 
 def _bindable(port: int) -> bool:
@@ -47,19 +58,18 @@ def _bindable(port: int) -> bool:
 
 def free_port() -> int:
     """
-    A TCP port free on the loopback interface right now, from this worker's own block, and not
-    handed out before by this process (a caller may take several before binding any).
+    A TCP port free on the loopback interface right now and reserved for this process: no other
+    process calling free_port() gets it while this one lives, nor does this one get it twice (a
+    caller may take several before binding any).
     """
-    block = list(_port_block())
-    # A random start: another checkout's suite may run at the same time with the same blocks.
-    offset = random.randrange(len(block))
-    for _ in range(2):
-        for port in block[offset:] + block[:offset]:
-            if port not in _handed_out and _bindable(port):
-                _handed_out.add(port)
+    ports = list(_PORTS)
+    start = random.randrange(len(ports))
+    for port in ports[start:] + ports[:start]:
+        if _reserve(port):
+            if _bindable(port):
                 return port
-        _handed_out.clear()  # each port of the block was handed out once: the earliest are long free
-    raise RuntimeError(f"no free port in {block[0]}-{block[-1]}")
+            os.close(_held.pop(port))  # in use by something that does not take part
+    raise RuntimeError(f"no free port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 def die_with_parent() -> None:

@@ -5,13 +5,10 @@
 set -euo pipefail
 source .ci/checked.sh
 
-if [ ! -x /usr/bin/chromium ]; then
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium > /dev/null
-fi
+bash .ci/legs/40-browser.prepare.sh  # nothing to do when .ci/run has run it already
 make .venv/.installed-test
 # Playwright from PyPI: its driver only; no browser download (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD).
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 .venv/bin/python -m pip install --quiet -e '.[test,browser]'
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 .venv/bin/uv pip install --quiet --python .venv/bin/python -e '.[test,browser]'
 
 # Here the browser is installed: a skip would mean the leg tested nothing.
 if ! checked_tests .ci-browser.log --no-skips -- \
