@@ -15,7 +15,9 @@ and run on one worker, one after the other.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,8 @@ from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto'
 #: This process's Airflow home: the xdist worker's name (gw0, gw1...) in it says whose it is.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix=f"onemin-airflow-home-{_WORKER}-"))
+#: Set by pytest-xdist's controller for its workers: where the run's migrated database is made once.
+_DB_TEMPLATE = "ONEMIN_TEST_DB_TEMPLATE"
 
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -99,9 +103,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     stop_shared_deployment_after(item, nextitem)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    import shutil
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's controller (which runs no test): a folder for the run's template database.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        os.environ[_DB_TEMPLATE] = tempfile.mkdtemp(prefix="onemin-airflow-db-template-")
 
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and os.environ.get(_DB_TEMPLATE):
+        shutil.rmtree(os.environ.pop(_DB_TEMPLATE), ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stop_shared_deployment()
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
@@ -111,15 +124,34 @@ def airflow_home() -> Path:
     return _AIRFLOW_HOME
 
 
-@pytest.fixture(scope="session")
-def airflow_db(airflow_home: Path) -> Path:
-    """A migrated sqlite metadata database (about 3 s, once per session)."""
+def _migrate(home: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
         check=True,
         capture_output=True,
-        env=os.environ.copy(),
+        env={**os.environ, "AIRFLOW_HOME": str(home)},
     )
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_home: Path) -> Path:
+    """
+    A migrated sqlite metadata database in this process's Airflow home (once per session).
+
+    Under pytest-xdist, ``airflow db migrate`` (about 10 CPU-seconds) runs once per test run, not
+    once per worker: the first worker to need a database migrates one into the run's template
+    folder (the other workers wait on its lock), then each worker copies it into its own home.
+    """
+    template = os.environ.get(_DB_TEMPLATE)
+    if not template:
+        _migrate(airflow_home)
+        return airflow_home
+    folder = Path(template)
+    with (folder / "migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "airflow.db").exists():
+            _migrate(folder)
+    shutil.copyfile(folder / "airflow.db", airflow_home / "airflow.db")
     return airflow_home
 
 

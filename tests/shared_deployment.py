@@ -10,7 +10,7 @@ What it is: this repository's ``dags/`` folder as the ``dags-folder`` bundle, re
 under :attr:`SharedDeployment.out`, the session's emulator as 1min.ai (``onemin_default``),
 connections encrypted with a Fernet key (as in production, so a test may read the raw database),
 the viewer's users and, from Airflow 3.2 on, its teams (tests/viewer_support.py), and a ``scratch``
-bundle: a folder where a test writes DAG files of its own, parsed within seconds.
+bundle (of no team): a folder where a test writes DAG files of its own, parsed within seconds.
 
 Stopping it is checked: no process it started (or their descendants) may outlive it, and its home
 is removed. A failure there fails the last test that used it.
@@ -115,6 +115,8 @@ def _start(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> SharedDep
         "core.test_connection": "Enabled",
         # Connections are stored encrypted, as in any production deployment.
         "core.fernet_key": Fernet.generate_key().decode(),
+        # A review that timed out fails within a second or so, not up to 15 (Airflow's default).
+        "scheduler.trigger_timeout_check_interval": 1,
     }
     if multi_team:
         users = {ADMIN: "admin", REVIEWER: f"user:{TEAM}", OUTSIDER: f"user:{OTHER_TEAM}"}

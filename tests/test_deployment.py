@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.airflow_helpers import REPO
-from tests.deployment import DeploymentError, descendants
+from tests.deployment import DeploymentError, descendants, free_port
 
 pytestmark = pytest.mark.deployment
 
@@ -55,33 +55,38 @@ def test_a_deployment_runs_a_deferrable_task_refuses_strangers_and_stops_a_compo
     shared_deployment.write_dag(
         "probe.py", _DAG.format(image=str(REPO / "dags" / "sample_photos" / "mug.png"))
     )
+
+    # While it is parsed: a component that dies is reported with its name.
+    airflow.start_component("broken", "no-such-command")
+    with pytest.raises(DeploymentError, match="airflow broken exited"):
+        airflow.wait_until("never", lambda: False, timeout=120)
+    airflow.processes.pop("broken")
+    airflow._failed = False  # the deliberate failure above: remove the home as usual
+    # A second triggerer (Airflow runs several side by side), on a log server port of its own; it
+    # starts its trigger runner as a child process, which its stop must stop too (below).
+    extra = airflow.start_component(
+        "triggerer-2", "triggerer", env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+    )
+
     run_id = airflow.trigger("harness_probe")
     run = airflow.wait_for_run("harness_probe", run_id, timeout=300)
     assert run["state"] == "success", airflow.logs()
     assert airflow.xcom("harness_probe", run_id, "replace", "seeds") == [11]
     log = airflow.task_log("harness_probe", run_id, "replace")
     assert "Deferring" in log and "1 result(s)" in log
-    # The triggerer, a process of its own, polled the generation (its lines join the task log).
+    # A triggerer, a process of its own, polled the generation (its lines join the task log).
     assert "Polling generation" in log
     assert onemin_emulator.charges() == 1
 
-    # Refusals, and a component that dies is reported with its name.
+    # Refusals.
     assert airflow.api("GET", "/api/v2/dags", user=None, expect=None).status_code == 401
     wrong = requests.post(
         f"{airflow.url}/auth/token", json={"username": "admin", "password": "not-it"}, timeout=30
     )
     assert wrong.status_code == 401
-    airflow.start_component("broken", "no-such-command")
-    with pytest.raises(DeploymentError, match="airflow broken exited"):
-        airflow.wait_until("never", lambda: False, timeout=120)
-    airflow.processes.pop("broken")
-    airflow._failed = False  # the deliberate failure above: remove the home as usual
 
-    # Stopping a component stops what it started too: a second triggerer (Airflow runs several
-    # side by side) starts its trigger runner as a child process; none may outlive the stop.
-    # (Stopping the whole deployment is checked the same way when the session's last deployment
-    # test ends: tests/shared_deployment.py.)
-    extra = airflow.start_component("triggerer-2", "triggerer")
+    # Stopping a component stops what it started too. (Stopping the whole deployment is checked
+    # the same way when the session's last deployment test ends: tests/shared_deployment.py.)
     children = airflow.wait_until(
         "the second triggerer's runner", lambda: descendants(extra.pid), timeout=120
     )
