@@ -162,6 +162,8 @@ class GenerationRoutes(RouteGroup):
             assert fault is not None
             generation.outcome = "FAILURE"
             generation.failure_message = fault.params["message"]
+        if fault is not None and fault.kind == "withheld":
+            generation.kept = fault.params["keep"]
         if not self.state.admit_generation(generation):
             return _in_flight_limit_answer(self.state.config.max_in_flight)
         log.debug(
@@ -233,6 +235,8 @@ class GenerationRoutes(RouteGroup):
         if generation is not None and fault is not None and fault.kind == "failure":
             self.state.fail_generation(generation, fault.params["message"])
             generation.ready_at = min(generation.ready_at, time.monotonic())
+        if generation is not None and fault is not None and fault.kind == "withheld":
+            generation.kept = fault.params["keep"]
         record = None if generation is None else self.record_view(generation, self._base_url(request))
         return self._after(request, fault, JSONResponse({"aiRecord": record}))
 
@@ -252,7 +256,8 @@ class GenerationRoutes(RouteGroup):
         }
         if status == "SUCCESS":
             width, height = generation.resolution
-            detail["resultObject"] = list(generation.result_keys)
+            shown = generation.shown_keys
+            detail["resultObject"] = list(shown)
             detail["responseObject"] = {
                 "created": generation.created_iso,
                 "data": [
@@ -264,13 +269,14 @@ class GenerationRoutes(RouteGroup):
                         "seed": generation.seed,
                         "style_type": generation.prompt_object.get("style_type", "AUTO"),
                     }
-                    for index in range(generation.num_images)
+                    for index in range(len(shown))
                 ],
             }
-            # Like the real API at times: a signed link for the first result only.
-            record["temporaryUrl"] = (
-                f"{base_url}/asset/{quote(generation.result_keys[0], safe='/')}?token={generation.token}"
-            )
+            if shown:
+                # Like the real API at times: a signed link for the first result only.
+                record["temporaryUrl"] = (
+                    f"{base_url}/asset/{quote(shown[0], safe='/')}?token={generation.token}"
+                )
         elif status == "FAILURE":
             detail["resultObject"] = []
             detail["responseObject"] = {"error": generation.failure_message}

@@ -308,3 +308,21 @@ def test_expired_link_kills_the_signed_link_until_the_next_poll(
     assert fresh != stale
     assert requests.get(fresh, timeout=10).status_code == 200
     assert emu.faults == [] and emu.charges() == 1
+
+
+@pytest.mark.parametrize(("keep", "endpoint"), [(0, "features"), (1, "results")])
+def test_withheld_images_leave_a_charged_success_with_fewer_results(
+    emu: EmulatorServer, api: requests.Session, keep: int, endpoint: str
+) -> None:
+    if endpoint == "features":
+        emu.add_fault("withheld", endpoint="features", keep=keep)
+    uuid = _post(emu, api, timeout=60, num_images=2, async_=True).json()["aiRecord"]["uuid"]
+    if endpoint == "results":
+        emu.add_fault("withheld", endpoint="results", keep=keep)
+    for _ in range(2):  # for good: a later poll shows the same
+        record = api.get(f"{emu.url}/api/results/{uuid}", timeout=10).json()["aiRecord"]
+        detail = record["aiRecordDetail"]
+        assert record["status"] == "SUCCESS"
+        assert len(detail["resultObject"]) == keep and len(detail["responseObject"]["data"]) == keep
+        assert ("temporaryUrl" in record) is (keep > 0)
+    assert emu.charges() == 1 and emu.faults == []
