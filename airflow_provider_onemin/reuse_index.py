@@ -10,8 +10,12 @@ of each file, and where complete copies of the files are, newest first, relative
 ``output_path`` (:data:`MAX_COPIES` of them).
 
 **A lookup** (:func:`find_reusable`) trusts nothing it cannot check: a record that is not valid
-JSON, does not match its schema or its key, or whose files are all missing or differ from what it
-records, is ignored with a warning, and the request counts as new (it is paid for again).
+JSON, does not match its schema or its key, lists fewer files than its request asked for, or whose
+files are all missing or differ from what it records, is ignored with a warning, and the request
+counts as new (it is paid for again). Only that, or no record at all, ends in paying: a store
+that fails while the record or its files are read (throttling, 5xx, reset, timeout, refused
+access) raises before anything is paid, classified as input reads are
+(:func:`~.storage_errors.explain`): retryable when it passes by itself, final otherwise.
 
 **A hit** is copied into the task instance's own names (:func:`~.reuse_copy.copy_results`,
 re-exported here), so every run's folder is complete on its own; the copy is then added to the
@@ -31,13 +35,18 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_onemin.exceptions import OneMinReuseIndexError
+from airflow_provider_onemin.exceptions import (
+    OneMinOutputLocationError,
+    OneMinReuseIndexError,
+    OneMinStorageError,
+)
 from airflow_provider_onemin.reuse_copy import copy_results
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.reuse import RequestKey
+    from airflow_provider_onemin.identity import RequestKey
+    from airflow_provider_onemin.storage_errors import StorageFailure
 
 __all__ = [
     "INDEX_FOLDER",
@@ -153,11 +162,16 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
     digest = _digest(key)
     path = _record_path(base, digest)
     try:
-        if not path.exists():
-            return None
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except Exception as exc:
-        _ignore(path, f"it cannot be read ({type(exc).__name__}: {exc})")
+        failure = _failure(path, exc)
+        if failure.kind == "missing":
+            return None  # no record: a new request
+        raise _lookup_error(path, failure) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _ignore(path, f"it is not UTF-8 text ({exc})")
         return None
     record = _parse_record(path, text, digest)
     if record is None:
@@ -193,23 +207,65 @@ def _parse_record(path: ObjectStoragePath, text: str, digest: str) -> dict[str, 
     if any(len(copy["paths"]) != len(record["files"]) for copy in record["copies"]):
         _ignore(path, "a copy does not list one file per result")
         return None
+    asked = (record["request"].get("promptObject") or {}).get("num_images")
+    if isinstance(asked, int) and len(record["files"]) != asked:
+        # Written for a partial answer (by a version that indexed those): not the request's answer.
+        _ignore(path, f"it holds {len(record['files'])} image(s) and the request asked for {asked}")
+        return None
     return record
 
 
 def _check_files(sources: list[ObjectStoragePath], expected: list[dict[str, Any]]) -> str | None:
-    """``None`` when every file is there with its recorded size and SHA-256, else what is wrong."""
+    """
+    ``None`` when every file is there with its recorded size and SHA-256, else what is wrong.
+    A file that cannot be checked (the store fails) raises: that is doubt, not a wrong file.
+    """
     for source, want in zip(sources, expected, strict=True):
         try:
-            if not source.is_file():
-                return f"{source} is missing"
             size = source.stat().st_size
-            if size is not None and size != want["size"]:
-                return f"{source} has {size} bytes, not {want['size']}"
-            if _file_digest(source) != want["sha256"]:
-                return f"{source} differs from the file that was stored (SHA-256)"
+            digest = _file_digest(source)
         except Exception as exc:
-            return f"{source} cannot be read ({type(exc).__name__}: {exc})"
+            failure = _failure(source, exc)
+            if failure.kind in ("missing", "not_a_file"):
+                return f"{source} is missing"
+            raise _lookup_error(source, failure) from None
+        if size is not None and size != want["size"]:
+            return f"{source} has {size} bytes, not {want['size']}"
+        if digest != want["sha256"]:
+            return f"{source} differs from the file that was stored (SHA-256)"
     return None
+
+
+def _failure(path: ObjectStoragePath, error: Exception) -> StorageFailure:
+    """What a failed read of ``path`` means, classified as input reads are (:func:`~.storage_errors.explain`)."""
+    from airflow_provider_onemin.storage_errors import explain
+
+    failure = explain(error)
+    if failure.code and failure.code.isdigit() and failure.kind != "missing":
+        # A bare status (a HEAD's answer has no body): ask for the store's own code, as input reads do.
+        from airflow_provider_onemin.inputs import _explain_refusal
+
+        failure = _explain_refusal(path) or failure
+    return failure
+
+
+def _lookup_error(path: ObjectStoragePath, failure: StorageFailure) -> OneMinStorageError:
+    """
+    The error for a reuse lookup that could not tell whether an earlier generation serves the
+    request: retryable when the store's failure passes by itself, final when it does not.
+    """
+    from airflow_provider_onemin.compat import storage_path_conn_id
+    from airflow_provider_onemin.storage import plain_uri
+
+    where = plain_uri(path)
+    message = (
+        f"The reuse index could not be checked: reading {where} failed: {failure}. Nothing was "
+        "uploaded or paid: whether an earlier generation already answers this request cannot be "
+        f"told, and paying again on doubt could pay twice. {failure.hint(storage_path_conn_id(path))}"
+    ).rstrip()
+    if failure.transient or failure.kind == "other":
+        return OneMinStorageError(message, uri=where, reason=failure.reason)
+    return OneMinOutputLocationError(message, uri=where, reason=failure.reason)
 
 
 def _ignore(path: ObjectStoragePath, why: str) -> None:
