@@ -194,6 +194,15 @@ class OneMinGenerationFailedError(OneMinFinalError):
         super().__init__(message)
 
 
+class OneMinEmptyResultError(OneMinGenerationFailedError):
+    """
+    1min.ai said SUCCESS but gave no usable image (none listed, or every one withheld).
+
+    Final: the generation was probably charged, and a retry would resume the same empty
+    generation. The submission record notes it as failed, so a clear of the task pays for a fresh one.
+    """
+
+
 class OneMinMalformedResponseError(OneMinError):
     """The answer was not JSON, was truncated, or did not have the expected shape."""
 

@@ -5,7 +5,10 @@ Like an idempotency key, the record is written before the paid request is sent a
 by every later try before paying. It is one small dict per task instance (map index included,
 try number not), under :data:`STATE_KEY`:
 
-* ``request_hash``: the hash of the request as rendered (:func:`request_hash`);
+* ``request_key``: the identity of the request paid for (:func:`~.identity.request_key`: its
+  images by their content, so a photo replaced at the same path is another request); records
+  written by earlier versions have ``request_hash`` instead (:func:`request_hash`, image paths),
+  which is still matched so that they resume after an upgrade;
 * ``submitted_at``: when the paid request was (about to be) sent, in UTC;
 * ``try_number``: the try that sent it;
 * ``uuid``: the generation 1min.ai accepted, ``None`` while its answer is not known;
@@ -24,8 +27,6 @@ same three calls; :func:`submission_store` is the one place that picks it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
@@ -36,10 +37,11 @@ from airflow_provider_onemin.exceptions import (
     OneMinRecordMissingError,
     OneMinUnknownOutcomeError,
 )
+from airflow_provider_onemin.identity import legacy_request_hash
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 #: Key of the record in the store; per task instance and map index, never per try.
 STATE_KEY = "onemin_submission"
@@ -121,9 +123,11 @@ def with_record_release(callbacks: Any) -> list[Any]:
 
 
 def request_hash(model: str, prompt_object: dict[str, Any]) -> str:
-    """A stable hash of what the user asked for (image references as given, before upload)."""
-    canonical = json.dumps({"model": model, "promptObject": prompt_object}, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """
+    The identity records written before ``request_key`` had (image references as given, not their
+    content). Only to match such records: see :func:`~.identity.legacy_request_hash`.
+    """
+    return legacy_request_hash(model, prompt_object)
 
 
 @dataclass(frozen=True)
@@ -141,29 +145,42 @@ class SubmissionLedger:
 
     :param store: where the record lives; None (no store in the context) keeps nothing, and a
         retry could then pay again: the ledger warns once.
-    :param fingerprint: :func:`request_hash` of this try's request.
+    :param fingerprint: the identity of this try's request (``request_key(...).digest``, images by
+        content), written in the record as ``request_key``; or a function that computes it, called
+        once, when a decision first needs it (resuming a generation needs no image read).
     :param try_number: this try's number; the record keeps it, so that a generation this try
         submitted is never taken for an earlier try's (a template may render differently when a
         deferred task resumes).
     :param log: the operator's logger.
     :param model: the model, named in the metrics each decision emits (:mod:`~airflow_provider_onemin.metrics`).
+    :param legacy_fingerprint: :func:`request_hash` of this try's request, to match a record written
+        by an earlier version (``request_hash``, no ``request_key``); ``None`` matches none.
     """
 
     def __init__(
         self,
         store: SubmissionStore | None,
-        fingerprint: str,
+        fingerprint: str | Callable[[], str],
         *,
         try_number: int | None = None,
         log: logging.Logger,
         model: str = "unknown",
+        legacy_fingerprint: str | None = None,
     ) -> None:
         self.store = store
-        self.fingerprint = fingerprint
+        self._fingerprint = fingerprint
+        self.legacy_fingerprint = legacy_fingerprint
         self.try_number = try_number
         self.log = log
         self.model = model
         self._intent: dict[str, Any] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The identity of this try's request (computed on first use when given as a function)."""
+        if callable(self._fingerprint):
+            self._fingerprint = self._fingerprint()
+        return self._fingerprint
 
     def _read(self) -> dict[str, Any] | None:
         return None if self.store is None else self.store.get(STATE_KEY)
@@ -221,7 +238,7 @@ class SubmissionLedger:
                 "before 1min.ai's answer was saved: that generation may have been charged and may "
                 "still be running, so nothing is sent now, whatever this attempt's request is."
             )
-        same_request = earlier.get("request_hash") == self.fingerprint
+        same_request = self._same_request(earlier)
         outcome = earlier.get("outcome")
         if outcome == "failed" or (outcome == "succeeded" and not same_request):
             self.log.info(
@@ -253,6 +270,15 @@ class SubmissionLedger:
 
         self.record_outcome(record)
         earlier = self._read() or {}
+        if earlier.get("uuid") != record.get("uuid"):
+            # Another generation than the one on record (Airflow 3.0 hands a retry an earlier try's
+            # event): it says nothing about the recorded one, which may still run.
+            self.log.warning(
+                "The answer names generation %s, but the record names %s: it permits no new payment.",
+                record.get("uuid"),
+                earlier.get("uuid"),
+            )
+            return False
         if not self.submitted_by_earlier_try():
             return False
         if generation_state(record) == "failed":
@@ -262,7 +288,7 @@ class SubmissionLedger:
                 record.get("status"),
             )
             return True
-        if earlier.get("request_hash") != self.fingerprint:
+        if not self._same_request(earlier):
             self.log.info(
                 "Generation %s of an earlier attempt succeeded, but for the request as it was then: "
                 "submitting this attempt's request.",
@@ -270,6 +296,32 @@ class SubmissionLedger:
             )
             return True
         return False
+
+    def _same_request(self, earlier: Mapping[str, Any]) -> bool:
+        """True when ``earlier`` (a record) is about this try's request."""
+        if earlier.get("request_key") is not None:
+            return earlier["request_key"] == self.fingerprint
+        # Written by an earlier version: only its path-based hash is there to compare.
+        legacy = earlier.get("request_hash")
+        return legacy is not None and legacy == self.legacy_fingerprint
+
+    def recorded_uuid(self) -> str | None:
+        """The generation on record, or ``None`` (no record, or an intent whose answer was never saved)."""
+        return (self._read() or {}).get("uuid")
+
+    def has_record(self) -> bool:
+        """True when a record exists (an intent or a generation)."""
+        return bool(self._read())
+
+    def paid_identity(self, uuid: str | None) -> str | None:
+        """
+        The identity (``request_key``) that generation ``uuid`` was paid for, or ``None`` when the
+        record does not say (another generation, or a record written by an earlier version).
+        """
+        record = self._read() or self._intent or {}
+        if uuid is None or record.get("uuid") != uuid:
+            return None
+        return record.get("request_key")
 
     def submitted_by_earlier_try(self) -> bool:
         """
@@ -295,18 +347,35 @@ class SubmissionLedger:
             "unknown to 1min.ai now (aiRecord: null): whether it was charged or still runs cannot be "
             "told, so nothing is sent now.",
             uuid=uuid,
+            # retry_unknown_outcome only lets an intent without a uuid be sent again: this record
+            # names a uuid, and every try would poll it and end here again.
+            release=f"delete {self._where()} and clear it (a new generation is then paid for)",
         ) from error
 
-    def _unknown_outcome(self, happened: str, *, uuid: str | None = None) -> OneMinUnknownOutcomeError:
+    def _unknown_outcome(
+        self, happened: str, *, uuid: str | None = None, release: str | None = None
+    ) -> OneMinUnknownOutcomeError:
         self._count_unknown_outcome()
         earlier = self._read() or {}
+        release = release or (
+            f'delete {self._where()} and clear it, or set "retry_unknown_outcome": true in the '
+            "connection's extra knowingly (it may then be charged twice)"
+        )
         return OneMinUnknownOutcomeError(
             f"{happened} Check the 1min.ai history for a generation at that time. To release this "
-            f'task instance: delete {self._where()} and clear it, or set "retry_unknown_outcome": '
-            "true in the connection's extra knowingly (it may then be charged twice).",
+            f"task instance: {release}.",
             uuid=uuid,
             sent_at=earlier.get("submitted_at"),
         )
+
+    def generation_empty(self, record: Mapping[str, Any]) -> None:
+        """
+        The recorded generation succeeded without a usable image: note it as failed, so the next
+        clear of the task pays for a fresh one instead of resuming this one for ever.
+        """
+        stored = self._read()
+        if stored and stored.get("uuid") == record.get("uuid"):
+            self._write({**stored, "outcome": "failed"})
 
     # --- around the paid request ------------------------------------------------------------
 
@@ -315,7 +384,7 @@ class SubmissionLedger:
         # Milliseconds: the render-time metric starts here.
         submitted_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         self._intent = {
-            "request_hash": self.fingerprint,
+            "request_key": self.fingerprint,
             "uuid": None,
             "submitted_at": submitted_at,
             "try_number": self.try_number,
@@ -327,7 +396,8 @@ class SubmissionLedger:
     def record_uuid(self, uuid: str) -> None:
         """Save the generation 1min.ai accepted: later tries resume it instead of paying again."""
         assert self._intent is not None, "record_intent() comes first"
-        self._write({**self._intent, "uuid": uuid})
+        self._intent = {**self._intent, "uuid": uuid}
+        self._write(self._intent)
 
     def record_outcome(self, record: dict[str, Any]) -> None:
         """

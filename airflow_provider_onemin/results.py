@@ -45,14 +45,20 @@ def deliver_results(
 
     results, result_urls, seeds = result_fields(record)
     expected = coerce_integer("num_images", operator.num_images)
+    ti = context["ti"]
+    incomplete = None
     if isinstance(expected, int) and len(results) != expected:
+        incomplete = {"asked": expected, "returned": len(results)}
         operator.log.warning(
-            "Asked for %d image(s) but 1min.ai returned %d for generation %s.",
+            "Asked for %d image(s) but 1min.ai returned %d for generation %s (the others may have "
+            "been withheld, e.g. as unsafe): XCom incomplete says so, and it is not indexed for reuse.",
             expected,
             len(results),
             record.get("uuid"),
         )
-    ti = context["ti"]
+    # Only for a short answer: a consumer (or a reviewer) can tell a partial answer apart.
+    if incomplete is not None:
+        ti.xcom_push(key="incomplete", value=incomplete)
     push_optional_xcom(ti, "ai_record_uuid", record.get("uuid"))
     ti.xcom_push(key="result_urls", value=result_urls)
     ti.xcom_push(key="seeds", value=seeds)
@@ -101,10 +107,12 @@ def _stored_results(
     if operator.output_path is None or operator.output_path == "":
         return []
     stored = _store(operator, context, download_urls, record.get("uuid"))
-    if operator.reuse_key is not None:
-        index_generation(
-            operator.output_path, operator.reuse_key, record, stored, context["ti"], operator.log
-        )
+    # The key it was paid for (None when unknown), and only a complete answer: a partial one would
+    # be served to every later identical request as if it were all that was asked for.
+    key = getattr(operator, "paid_key", None)
+    expected = coerce_integer("num_images", operator.num_images)
+    if key is not None and len(stored) == expected:
+        index_generation(operator.output_path, key, record, stored, context["ti"], operator.log)
     return stored
 
 

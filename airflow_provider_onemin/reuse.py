@@ -1,12 +1,10 @@
 """
 Pay once per distinct image request: the request key, and what ``reuse=True`` decides.
 
-**The request key** (:func:`request_key`) is the SHA-256 of the request as 1min.ai would see it:
-feature, model and promptObject (so ``num_images``, ``seed`` and every other field), with each
-local or object-storage image replaced by the SHA-256 of its *content*. A re-exported but identical
-photo gives the same key; an edited photo does not. Asset paths and ``http(s)://`` URLs are part of
-the key as written (their content is on 1min.ai's side or the web's, not read here). The operator
-(``reuse=True``) and a pipeline's cost preview (:func:`preview`) both build keys with it.
+**The request key** is the request's identity (:func:`~.identity.request_key`, re-exported here):
+the SHA-256 of the request as 1min.ai would see it, each local or object-storage image replaced by
+the SHA-256 of its *content*. The submission record, the operator (``reuse=True``), a pipeline's
+cost preview (:func:`preview`) and the lineage facet all use that one function.
 
 **The decisions** the operator asks for: :func:`reuse_earlier` (look the key up in the index kept
 in the output storage, :mod:`.reuse_index`; on a hit copy the files into the task instance's own
@@ -20,102 +18,58 @@ lock (docs/reuse.md).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.exceptions import OneMinCostCapError
+from airflow_provider_onemin.identity import KEY_VERSION, RequestKey, content_digest, request_key
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
 
     from airflow_provider_onemin.reuse_index import Reusable
 
-#: Version of the key derivation; changing how keys are built must change it.
-KEY_VERSION = 1
-
-
-@dataclass(frozen=True)
-class RequestKey:
-    """
-    The identity of one image request.
-
-    :param digest: SHA-256 (hex) of :attr:`request`, the record's file name.
-    :param request: the canonical request that was hashed (images replaced by content digests).
-    """
-
-    digest: str
-    request: dict[str, Any]
-
-
-# --- the key ------------------------------------------------------------------------------------
-
-
-def content_digest(ref: str, field: str) -> str:
-    """SHA-256 (hex) of the image at ``ref``, read and checked like an upload (size, type)."""
-    from airflow_provider_onemin.inputs import read_image
-
-    return hashlib.sha256(read_image(ref, field).data).hexdigest()
-
-
-def request_key(
-    model: str,
-    prompt_object: Mapping[str, Any],
-    *,
-    feature: str = FEATURE_BACKGROUND_REPLACER,
-    image_digest: Callable[[str, str], str] = content_digest,
-) -> RequestKey:
-    """
-    The key of a request: what the operator would send, images identified by their content.
-
-    :param model: the model (``ideogram-3``).
-    :param prompt_object: the promptObject as validated, before any upload (local paths and
-        object-storage URLs as the user gave them).
-    :param feature: the feature type.
-    :param image_digest: ``(ref, field) -> sha256 hex`` of a local or object-storage image; the
-        default reads the file (:func:`preview` caches it, so a photo on many lines is read once).
-    :raises OneMinInputFileError: when an image cannot be read or is not an accepted image.
-    """
-    from airflow_provider_onemin.inputs import classify_reference
-
-    def identify(ref: Any, field: str) -> Any:
-        if isinstance(ref, str) and classify_reference(ref) in ("file", "object"):
-            # A dict, so no asset path or URL (always a string) can collide with a content digest.
-            return {"sha256": image_digest(ref, field)}
-        return ref
-
-    canonical = dict(prompt_object)
-    if "imageUrl" in canonical:
-        canonical["imageUrl"] = identify(canonical["imageUrl"], "promptObject.imageUrl")
-    if canonical.get("style_reference_images"):
-        canonical["style_reference_images"] = [
-            identify(ref, f"promptObject.style_reference_images[{index}]")
-            for index, ref in enumerate(canonical["style_reference_images"])
-        ]
-    request = {"key_version": KEY_VERSION, "type": feature, "model": model, "promptObject": canonical}
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return RequestKey(digest=hashlib.sha256(text.encode("utf-8")).hexdigest(), request=request)
-
+# The key lives in .identity (one identity for the record, the index, the preview and lineage).
+__all__ = [
+    "KEY_VERSION",
+    "PreviewLine",
+    "RequestKey",
+    "ReusePreview",
+    "Reused",
+    "content_digest",
+    "dry_run_report",
+    "index_generation",
+    "operator_key",
+    "preview",
+    "request_key",
+    "reuse_earlier",
+]
 
 # --- what the operator asks -----------------------------------------------------------------------
 
 
 def operator_key(
-    reuse: bool, model: str, prompt_object: Mapping[str, Any], carried: Mapping[str, Any] | None = None
+    reuse: bool,
+    model: str,
+    prompt_object: Mapping[str, Any],
+    carried: Mapping[str, Any] | None = None,
+    *,
+    image_digest: Callable[[str, str], str] = content_digest,
 ) -> RequestKey | None:
     """
     The key an operator with ``reuse`` looks up and indexes under; ``None`` without ``reuse``.
 
     :param carried: the key as it travelled through a deferral (``{"digest", "request"}``): the
         request as it was when paid for, whatever its images are now. Else the key is built.
+    :param image_digest: how an image's content digest is taken (:func:`~.identity.request_key`).
     """
     if not reuse:
         return None
-    return RequestKey(**carried) if carried else request_key(model, prompt_object)
+    return RequestKey(**carried) if carried else request_key(model, prompt_object, image_digest=image_digest)
 
 
 @dataclass(frozen=True)

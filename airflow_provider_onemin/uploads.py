@@ -8,6 +8,7 @@ and checked before anything is uploaded, and every problem is reported at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinValidationError
@@ -22,10 +23,14 @@ if TYPE_CHECKING:
 LocalImage = tuple[str, "int | None", "ImageFile"]
 
 
-def read_local_images(body: dict[str, Any]) -> list[LocalImage]:
+def read_local_images(
+    body: dict[str, Any], read: Callable[[str, str], ImageFile] | None = None
+) -> list[LocalImage]:
     """
     Read and check the local and object-storage images of ``body`` (free, nothing is sent).
 
+    :param read: ``(ref, field) -> ImageFile``; default :func:`~.inputs.read_image`. The operator
+        passes :meth:`~.identity.ImageReads.read`, so what is uploaded is what its identity hashed.
     :return: ``(field, reference index or None for imageUrl, image)`` for each one to upload.
     """
     from airflow_provider_onemin.inputs import MAX_REFERENCES_TOTAL_BYTES, classify_reference, read_image
@@ -43,7 +48,7 @@ def read_local_images(body: dict[str, Any]) -> list[LocalImage]:
     problems = []
     for field, ref, index in to_upload:
         try:
-            files.append((field, index, read_image(ref, field)))
+            files.append((field, index, (read or read_image)(ref, field)))
         except OneMinValidationError as exc:
             problems.extend(exc.violations)
     reference_bytes = sum(len(f.data) for _, i, f in files if i is not None)
@@ -57,9 +62,18 @@ def read_local_images(body: dict[str, Any]) -> list[LocalImage]:
     return files
 
 
-def upload_local_images(hook: OneMinHook, body: dict[str, Any], log: logging.Logger) -> dict[str, Any]:
-    """Upload the local and object-storage images of ``body``; return it with their asset paths."""
-    files = read_local_images(body)
+def upload_local_images(
+    hook: OneMinHook,
+    body: dict[str, Any],
+    log: logging.Logger,
+    read: Callable[[str, str], ImageFile] | None = None,
+) -> dict[str, Any]:
+    """
+    Upload the local and object-storage images of ``body``; return it with their asset paths.
+
+    :param read: how each image is read (see :func:`read_local_images`).
+    """
+    files = read_local_images(body, read)
     if not files:
         return body
     prompt_object = dict(body["promptObject"])

@@ -291,7 +291,7 @@ def test_intent_is_saved_before_the_post_and_the_uuid_after(api, httpserver):
     record = op._submit(_ledger(op, store), op.validate_request())
     assert record["uuid"] == UUID
     (intent,) = seen_at_post
-    assert intent["request_hash"] == _hash(op) and intent["uuid"] is None and intent["submitted_at"]
+    assert intent["request_key"] == _hash(op) and intent["uuid"] is None and intent["submitted_at"]
     assert store.get(STATE_KEY) == {**intent, "uuid": UUID}
     assert json.loads(httpserver.log[0][0].get_data())["async"] is True, "submission uses async mode"
 

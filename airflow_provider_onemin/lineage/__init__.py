@@ -10,7 +10,8 @@ report is complete, because OpenLineage uses Airflow's hook-level lineage (where
   object storage, and, when earlier results were reused, the stored files they were copied from;
 * **outputs**: each stored result;
 * **run facet** ``oneMinGeneration`` (:class:`~airflow_provider_onemin.lineage.facets.OneMinGenerationRunFacet`):
-  model, prompt, negative prompt, seed(s), number of images, the generation's uuid, whether it was
+  model, prompt, negative prompt, seed(s), number of images, the generation's uuid, the request's
+  identity (``requestKey``, :func:`~airflow_provider_onemin.identity.request_key`), whether it was
   reused, and the references that are not datasets (1min.ai asset paths and URLs). Never the API key.
 
 Datasets are named as OpenLineage's naming spec says for files and object stores::
@@ -182,6 +183,9 @@ def describe(operator: Any, outcome: GenerationOutcome | None = None) -> Lineage
         "seed": _integer(operator.seed),
         "seeds": [s for s in outcome.seeds if isinstance(s, int)],
         "uuid": uuid,
+        # The request's identity (images by content), as the submission record and the reuse index
+        # name it: computed by the operator (this module reads no file).
+        "requestKey": getattr(getattr(operator, "request_identity", None), "digest", None),
         "reused": bool(reused_from),
         "sourceImage": source_record,
         "styleReferenceImages": other_references,

@@ -17,7 +17,7 @@ from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_
 from airflow_provider_onemin.links import OneMinResultLink
 from airflow_provider_onemin.outlets import literal_output_asset
 from airflow_provider_onemin.results import deliver_results, note_generation
-from airflow_provider_onemin.reuse import operator_key, reuse_earlier
+from airflow_provider_onemin.reuse import reuse_earlier
 from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
+    from airflow_provider_onemin.identity import ImageReads, RequestKey
     from airflow_provider_onemin.ledger import SubmissionLedger
-    from airflow_provider_onemin.reuse import RequestKey
 
 __all__ = ["PROMPT_FIELDS", "STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
 
@@ -149,6 +149,11 @@ class BackgroundReplacerOperator(BaseOperator):
         self.dry_run = dry_run
         self.reuse = reuse
         self.reuse_key: RequestKey | None = None
+        #: This try's request identity (images by content), once computed (:meth:`_identity`).
+        self.request_identity: RequestKey | None = None
+        #: The key a stored generation is indexed under: the one it was paid for, else None.
+        self.paid_key: RequestKey | None = None
+        self._image_reads: tuple[dict[str, Any], ImageReads] | None = None
         if reuse and (output_path is None or output_path == ""):
             raise OneMinConfigurationError(f"Task {self.task_id!r}: reuse=True needs output_path.")
         self.deferrable = deferrable
@@ -231,14 +236,20 @@ class BackgroundReplacerOperator(BaseOperator):
             from airflow_provider_onemin.storage import check_output_writable
 
             check_output_writable(self.output_path)  # no bucket, access denied...: refused before paying
-        self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"])
+        identity = self._identity(body)
+        self.reuse_key = identity if self.reuse else None
         if self.dry_run:
             return self._dry_run(body)
         reused = self.reuse_key and reuse_earlier(self.output_path, self.reuse_key, context["ti"], self.log)
         if reused:
             metrics.generation_reused(self.model, images=len(reused.stored_paths))
             return deliver_results(self, context, reused.record, reused)
-        ledger = self._ledger(context, body)
+        return self._resume_or_submit(context, self._ledger(context, body), body)
+
+    def _resume_or_submit(
+        self, context: Context, ledger: SubmissionLedger, body: dict[str, Any]
+    ) -> list[str]:
+        """What the record allows: poll an earlier try's generation to its end first, then pay if it may."""
         earlier = ledger.earlier_generation(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
         if earlier is not None:
             record = self._wait(ledger, earlier.uuid)
@@ -246,13 +257,34 @@ class BackgroundReplacerOperator(BaseOperator):
                 return self._end(context, ledger, record)
         return self._submit_and_wait(context, ledger, body)
 
+    def _identity(self, body: dict[str, Any]) -> RequestKey:
+        """
+        This try's request identity (:func:`~.identity.request_key`), its images read once: every
+        problem with them is reported at once, and the upload sends the bytes hashed here.
+        """
+        from airflow_provider_onemin.identity import ImageReads, request_key
+        from airflow_provider_onemin.uploads import read_local_images
+
+        if self.request_identity is None or self._image_reads is None or self._image_reads[0] != body:
+            reads = ImageReads()
+            read_local_images(body, reads.read)
+            self.request_identity = request_key(self.model, body["promptObject"], image_digest=reads.digest)
+            self._image_reads = (body, reads)
+        return self.request_identity
+
     def _ledger(self, context: Context, body: dict[str, Any]) -> SubmissionLedger:
         from airflow_provider_onemin.ledger import SubmissionLedger, submission_store
 
-        fingerprint = request_hash(self.model, body["promptObject"])
         try_number = getattr(context.get("ti"), "try_number", None)
-        store = submission_store(context)
-        return SubmissionLedger(store, fingerprint, try_number=try_number, log=self.log, model=self.model)
+        return SubmissionLedger(
+            submission_store(context),
+            # Computed when a decision needs it: resuming this try's own generation reads no image.
+            lambda: self._identity(body).digest,
+            try_number=try_number,
+            log=self.log,
+            model=self.model,
+            legacy_fingerprint=request_hash(self.model, body["promptObject"]),
+        )
 
     def _submit_and_wait(self, context: Context, ledger: SubmissionLedger, body: dict[str, Any]) -> list[str]:
         """Pay for this try's request, wait for it to end, and finish."""
@@ -266,7 +298,50 @@ class BackgroundReplacerOperator(BaseOperator):
         ledger.record_outcome(record)
         note_generation(self, record)  # a failure's lineage names the generation too
         self.hook.check_status(record)
+        self._check_usable(ledger, record)
+        self.paid_key = self._paid_key(ledger, record)
         return deliver_results(self, context, record)
+
+    def _check_usable(self, ledger: SubmissionLedger, record: dict[str, Any]) -> None:
+        """A success without any usable image is a final error; the record lets a clear pay anew."""
+        from airflow_provider_onemin.exceptions import OneMinEmptyResultError
+        from airflow_provider_onemin.hooks.records import result_fields
+
+        if any(isinstance(path, str) and path for path in result_fields(record)[0]):
+            return
+        uuid = record.get("uuid")
+        ledger.generation_empty(record)
+        raise OneMinEmptyResultError(
+            f"1min.ai reported generation {uuid} as {record.get('status')} but returned no usable "
+            "image (none listed, e.g. every one withheld as unsafe). It was probably charged: check "
+            "the 1min.ai history. A retry would get the same empty answer, so the task fails now; "
+            "clear this task instance to pay for a fresh generation (generation "
+            f"{uuid} is not resumed again).",
+            uuid=uuid,
+            status=record.get("status"),
+        )
+
+    def _paid_key(self, ledger: SubmissionLedger, record: dict[str, Any]) -> RequestKey | None:
+        """
+        The key to index ``record``'s results under: the identity it was paid for, never one this
+        try computed for a request that may differ (a photo replaced since, a template rendered
+        otherwise). ``None`` when the record cannot say which: nothing is indexed then.
+        """
+        if not self.reuse:
+            return None
+        uuid = record.get("uuid")
+        paid = ledger.paid_identity(uuid)
+        key = self.reuse_key or self._identity(self.validate_request())
+        if paid is not None and paid == key.digest:
+            return key
+        self.log.warning(
+            "Generation %s is delivered but not indexed for reuse: %s",
+            uuid,
+            "its submission record does not say which request it was paid for (written by an earlier version)"
+            if paid is None
+            else f"it was paid for as request {paid[:12]}, and this attempt's request is {key.digest[:12]}",
+        )
+        return None
 
     def _wait(self, ledger: SubmissionLedger, uuid: str) -> dict[str, Any]:
         """Poll ``uuid`` to its end (in the triggerer when deferrable) and return its last record."""
@@ -307,10 +382,11 @@ class BackgroundReplacerOperator(BaseOperator):
         ``reuse_key``: the request's key at submission (``dag.test()`` drops it: built again).
         """
         from airflow_provider_onemin.exceptions import OneMinRecordMissingError
+        from airflow_provider_onemin.identity import RequestKey
         from airflow_provider_onemin.triggers.background_replacer import ended_record_from_event
 
         body = self.validate_request()
-        self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"], carried=reuse_key)
+        self.reuse_key = RequestKey(**reuse_key) if self.reuse and reuse_key else None
         ledger = self._ledger(context, body)
         try:
             record = ended_record_from_event(event or {})
@@ -320,6 +396,16 @@ class BackgroundReplacerOperator(BaseOperator):
             # Airflow 3.0 hands every retry this same event (its next_method outlives the failed
             # try), so the retry would never resume: one free look at the generation first.
             record = self._ended_after_timeout(timeout)
+        if ledger.has_record() and record.get("uuid") != ledger.recorded_uuid():
+            # An event of another generation than the one on record (Airflow 3.0 hands a retry an
+            # earlier try's event): it decides nothing; the record is judged as a new try would.
+            self.log.warning(
+                "The trigger event names generation %s, but the submission record names %s: "
+                "going by the record.",
+                record.get("uuid"),
+                ledger.recorded_uuid(),
+            )
+            return self._resume_or_submit(context, ledger, body)
         if ledger.may_submit_after(record):
             return self._submit_and_wait(context, ledger, body)
         return self._end(context, ledger, record)
@@ -377,4 +463,6 @@ class BackgroundReplacerOperator(BaseOperator):
         """Upload local and object-storage images; return the body with their asset paths."""
         from airflow_provider_onemin.uploads import upload_local_images
 
-        return upload_local_images(self.hook, body, self.log)
+        self._identity(body)  # the bytes the record's identity names are the bytes uploaded
+        assert self._image_reads is not None
+        return upload_local_images(self.hook, body, self.log, self._image_reads[1].read)
