@@ -355,3 +355,21 @@ def test_the_preview_fails_as_the_run_would_on_a_throttled_index(scripted_s3) ->
     with pytest.raises(OneMinStorageError, match="reuse index could not be checked") as caught:
         preview("s3://onemin_s3_scripted@bucket/out", [request])
     assert not caught.value.final
+
+
+def test_what_the_lookup_error_says_works_a_retry_once_the_store_recovers(scripted_s3) -> None:
+    """The error says "Airflow's retries try again": once the store answers, the same lookup goes on."""
+    from airflow_provider_onemin.reuse_index import find_reusable
+
+    store = {"throttling": True}
+
+    def answer(request):
+        if store["throttling"]:
+            return _s3_error("SlowDown", 503)
+        return _s3_error("NoSuchKey", 404)
+
+    scripted_s3.expect_request(f"/bucket/out/.onemin-reuse/{_KEY}.json").respond_with_handler(answer)
+    with pytest.raises(OneMinStorageError, match="Airflow's retries try again"):
+        find_reusable("s3://onemin_s3_scripted@bucket/out", _KEY)
+    store["throttling"] = False
+    assert find_reusable("s3://onemin_s3_scripted@bucket/out", _KEY) is None, "the retry looks it up"
