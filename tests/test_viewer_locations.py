@@ -21,6 +21,7 @@ from airflow_provider_onemin.viewer.locations import (
     parse_location,
     resolve,
 )
+from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -190,3 +191,18 @@ def test_log_lines_drop_credentials_and_queries():
         describe("s3://AKIA:secret@bucket/k.png?X-Amz-Signature=abc") == "s3://bucket/k.png (query dropped)"
     )
     assert describe("/data/out/x.png") == "/data/out/x.png"
+
+
+def test_an_s3_result_is_read_with_the_configured_connection_only(s3_server, s3_bucket) -> None:  # noqa: F811
+    s3_server.client().put_object(Bucket=s3_bucket, Key="backgrounds/d/r/result-0.png", Body=PNG)
+    uri = f"s3://{s3_bucket}/backgrounds/d/r/result-0.png"
+    reader = [parse_location(f"s3://onemin_s3_reader@{s3_bucket}/backgrounds/")]
+    with open_allowed(resolve(uri, "onemin_s3_reader", reader)) as handle:
+        assert handle.read() == PNG
+    # The same object under a location configured with a connection that may list but not read:
+    # the read fails, so the configured connection is the one used.
+    lister = [parse_location(f"s3://onemin_s3_lister@{s3_bucket}/backgrounds/")]
+    with pytest.raises(Exception) as error:  # noqa: PT011 - s3fs's choice (PermissionError, OSError)
+        with open_allowed(resolve(uri, "onemin_s3_lister", lister)) as handle:
+            handle.read()
+    assert "AccessDenied" in repr(error.value) or isinstance(error.value, PermissionError)
