@@ -277,8 +277,14 @@ def test_a_refused_file_is_logged_without_the_uri_s_secrets(crafted_run):
 def test_a_user_who_may_see_the_dag_is_refused_a_file_outside_its_locations(crafted_run):
     # The reviewer reads this DAG's pages and images (test_a_viewer_of_the_owning_team_may_look);
     # a file in a folder configured for the deployment but not for the DAG's team stays closed.
-    page = f"/onemin/dags/{DAG_ID}/runs/{crafted_run['run_id']}/tasks/publish"
-    assert _get(crafted_run, page, user=REVIEWER).status_code == 200
+    page = _get(
+        crafted_run, f"/onemin/dags/{DAG_ID}/runs/{crafted_run['run_id']}/tasks/publish", user=REVIEWER
+    )
+    assert page.status_code == 200
+    # The page says which files it will not show, instead of a broken picture.
+    shown = [bool(re.search(r"<img ", f)) for f in re.findall(r"<figure .*?</figure>", page.text, flags=re.S)]
+    assert shown == [expected == 200 for _, _, expected in CRAFTED]
+    assert page.text.count('class="refused"') == sum(expected != 200 for _, _, expected in CRAFTED)
     assert _crafted_image(crafted_run, 0, user=REVIEWER).status_code == 200
     sibling = next(i for i, case in enumerate(CRAFTED) if "{shared}" in case[1])
     answer = _crafted_image(crafted_run, sibling, user=REVIEWER)

@@ -16,7 +16,7 @@ JPEG or WebP image.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,13 +33,14 @@ from airflow_provider_onemin.inputs import sniff_image_type
 from airflow_provider_onemin.viewer import URL_PREFIX, viewer_path
 from airflow_provider_onemin.viewer.locations import (
     Allowed,
+    Location,
     LocationRefused,
     configured_locations,
     describe,
     open_allowed,
     resolve,
 )
-from airflow_provider_onemin.viewer.results import TaskResults, run_results
+from airflow_provider_onemin.viewer.results import StoredImage, TaskResults, run_results
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -79,24 +80,50 @@ def _dag_team(dag_id: str) -> str | None:
     return get_team_name(dag_id) if get_team_name is not None else None
 
 
-def _allowed(dag_id: str, uri: str, xcom_conn_id: str | None) -> Allowed:
-    """Where the api-server may read ``uri`` for this DAG, or 403 (logged, without secrets)."""
+def _locations(dag_id: str) -> tuple[str | None, list[Location] | None]:
+    """The DAG's team and the folders the viewer may read for it (``None``: a malformed setting)."""
     team = _dag_team(dag_id)
     try:
-        return resolve(uri, xcom_conn_id, configured_locations(team))
-    except LocationRefused as exc:
-        log.warning(
-            "Refusing to serve %s for DAG %s (team %s): %s; see [onemin] viewer_locations",
-            describe(uri),
-            dag_id,
-            team,
-            exc,
-        )
-    except ValueError as exc:  # a malformed setting: refuse everything rather than half of it
-        log.error("Refusing to serve any image: %s", exc)
+        return team, configured_locations(team)
+    except ValueError as exc:  # refuse everything rather than apply half of the setting
+        log.error("Refusing to serve any image of DAG %s (team %s): %s", dag_id, team, exc)
+        return team, None
+
+
+def _allowed(dag_id: str, uri: str, xcom_conn_id: str | None) -> Allowed:
+    """Where the api-server may read ``uri`` for this DAG, or 403 (logged, without secrets)."""
+    team, locations = _locations(dag_id)
+    if locations is not None:
+        try:
+            return resolve(uri, xcom_conn_id, locations)
+        except LocationRefused as exc:
+            log.warning(
+                "Refusing to serve %s for DAG %s (team %s): %s; see [onemin] viewer_locations",
+                describe(uri),
+                dag_id,
+                team,
+                exc,
+            )
     raise HTTPException(
         status.HTTP_403_FORBIDDEN, "The stored file is outside the viewer's configured locations"
     )
+
+
+def _servable(results: list[TaskResults]) -> Callable[[TaskResults, StoredImage], bool]:
+    """Whether the page may show an image (else it says why instead of a broken picture)."""
+    by_dag = {dag_id: _locations(dag_id)[1] for dag_id in {r.dag_id for r in results}}
+
+    def servable(result: TaskResults, image: StoredImage) -> bool:
+        locations = by_dag.get(result.dag_id)
+        if locations is None:
+            return False
+        try:
+            resolve(image.uri, result.storage_conn_id, locations)
+        except LocationRefused:
+            return False
+        return True
+
+    return servable
 
 
 def _stream(handle: Any, head: bytes) -> Iterator[bytes]:
@@ -142,6 +169,7 @@ def create_app() -> FastAPI:
                 f"{_root(request)}{viewer_path(r.dag_id, r.run_id, r.task_id)}/images/{r.map_index}/{i.index}"
             ),
             task_page=lambda r: f"{_root(request)}{viewer_path(r.dag_id, r.run_id, r.task_id, r.map_index)}",
+            servable=_servable(results),
         )
         return HTMLResponse(body)
 
