@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.storage import safe_part
 from tests.deployment import TERMINAL_TI_STATES
 from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, shared_folder, viewer_deployment
 
@@ -196,15 +197,22 @@ def test_a_stored_file_that_is_no_longer_an_image_is_not_served(example_run):
 # output folder), with the connection named there (none for a local folder).
 
 #: ``stored_paths`` written by hand into a second run's ``publish`` task instance, and the answer
-#: each must get. ``{out}`` is the team's configured folder, ``{shared}`` a sibling folder that only
-#: the deployment-wide setting names.
+#: each must get. ``{out}`` is the team's configured folder, ``{own}`` the folder the operator would
+#: store that task instance's results in, ``{shared}`` a sibling folder that only the
+#: deployment-wide setting names.
 CRAFTED = [
-    ("inside the configured folder", "file://{out}/crafted/inside.png", 200),
+    ("inside the configured folder, the task instance's own name", "file://{own}/result-0.png", 200),
     ("file:// outside every folder", "file:///etc/passwd", 403),
     ("a plain path outside every folder", "/etc/passwd", 403),
     ("a sibling folder with the same name prefix", "file://{shared}/image.png", 403),
-    ("'..' out of the configured folder", "file://{out}/../{shared_name}/image.png", 403),
-    ("a symlink inside pointing outside", "file://{out}/crafted/link.png", 403),
+    ("'..' out of the configured folder", "file://{own}/../../../../{shared_name}/image.png", 403),
+    ("a symlink inside pointing outside", "file://{own}/result-1.png", 403),
+    (
+        "another task's result in the same folder",
+        "file://{out}/{dag}/{run}/replace_background/result-0.png",
+        403,
+    ),
+    ("a file inside that no task stores", "file://{out}/crafted/result-0.png", 403),
     ("the configured folder itself", "file://{out}", 403),
     ("another bucket", "s3://another-bucket/backgrounds/image.png", 403),
     ("a connection id in the URI", "s3://onemin_default@another-bucket/image.png", 403),
@@ -234,15 +242,21 @@ def crafted_run(example_run) -> dict[str, Any]:
     run_id = airflow.trigger(DAG_ID, conf={"scene": "a quiet harbour", "seed": 7})
     assert airflow.wait_for_run(DAG_ID, run_id, timeout=600)["state"] == "success", airflow.logs()
     real = Path(urlsplit(airflow.xcom(DAG_ID, run_id, TASK_ID, "stored_paths")[0]).path)
+    own = out / safe_part(DAG_ID) / safe_part(run_id) / "publish"
     shared = shared_folder(out)
-    shared.mkdir(exist_ok=True)
-    (out / "crafted").mkdir(exist_ok=True)
-    shutil.copyfile(real, out / "crafted" / "inside.png")
-    shutil.copyfile(real, shared / "image.png")
-    link = out / "crafted" / "link.png"
-    if not link.is_symlink():
-        link.symlink_to(shared / "image.png")
-    names = {"out": out, "shared": shared, "shared_name": shared.name}
+    for folder in (own, shared, out / "crafted"):
+        folder.mkdir(parents=True, exist_ok=True)
+    for copy in (own / "result-0.png", shared / "image.png", out / "crafted" / "result-0.png"):
+        shutil.copyfile(real, copy)
+    (own / "result-1.png").symlink_to(shared / "image.png")
+    names = {
+        "out": out,
+        "own": own,
+        "dag": safe_part(DAG_ID),
+        "run": safe_part(run_id),
+        "shared": shared,
+        "shared_name": shared.name,
+    }
     uris = [uri.format(**names) for _, uri, _ in CRAFTED]
     _write_xcom(airflow, run_id, "publish", "stored_paths", uris)
     return {**example_run, "run_id": run_id, "image": real.read_bytes()}
@@ -313,8 +327,6 @@ def _hitl_path(run_id: str) -> str:
 
 
 def _review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
-    from airflow_provider_onemin.storage import safe_part
-
     return list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
 
 

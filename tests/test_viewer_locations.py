@@ -15,6 +15,7 @@ import pytest
 
 from airflow_provider_onemin.viewer.locations import (
     LocationRefused,
+    check_owner,
     configured_locations,
     describe,
     open_allowed,
@@ -206,3 +207,46 @@ def test_an_s3_result_is_read_with_the_configured_connection_only(s3_server, s3_
         with open_allowed(resolve(uri, "onemin_s3_lister", lister)) as handle:
             handle.read()
     assert "AccessDenied" in repr(error.value) or isinstance(error.value, PermissionError)
+
+
+#: The run id and its folder name as docs/storage.md shows them (test_docs_match_code checks the
+#: docs against the code), so the layout here is not computed by the code under test.
+OWNER = {
+    "dag_id": "shop",
+    "run_id": "manual__2026-04-15T10:30:00+00:00",
+    "task_id": "replace",
+    "map_index": 2,
+}
+RUN_FOLDER = "manual__2026-04-15T10_30_00_00_00-d1e276ae"
+
+
+def _owned(uri: str) -> None:
+    locations = [parse_location("/data/out"), parse_location("s3://aws_m@assets/backgrounds")]
+    check_owner(resolve(uri, "aws_m" if uri.startswith("s3") else None, locations), **OWNER)
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["/data/out", "/data/out/nested/output_path", "s3://assets/backgrounds", "s3://assets/backgrounds/x"],
+)
+def test_a_task_instance_may_show_the_files_the_operator_names_for_it(prefix):
+    _owned(f"{prefix}/shop/{RUN_FOLDER}/replace/map-2/result-0.png")
+    _owned(f"{prefix}/shop/{RUN_FOLDER}/replace/map-2/result-3.webp")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "other_dag/{run}/replace/map-2/result-0.png",
+        "shop/another-run/replace/map-2/result-0.png",
+        "shop/{run}/publish/map-2/result-0.png",
+        "shop/{run}/replace/map-3/result-0.png",
+        "shop/{run}/replace/result-0.png",  # the unmapped instance's file
+        "shop/{run}/replace/map-2/manifest.csv",
+        "shop/{run}/replace/map-2/result-x.png",
+        "shop/{run}/replace/map-2/result-0.png.d/secret",
+    ],
+)
+def test_a_task_instance_may_not_show_another_ones_files(tail):
+    with pytest.raises(LocationRefused, match="not a result stored by this task instance"):
+        _owned("/data/out/" + tail.format(run=RUN_FOLDER))

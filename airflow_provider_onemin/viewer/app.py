@@ -35,6 +35,7 @@ from airflow_provider_onemin.viewer.locations import (
     Allowed,
     Location,
     LocationRefused,
+    check_owner,
     configured_locations,
     describe,
     open_allowed,
@@ -90,12 +91,13 @@ def _locations(dag_id: str) -> tuple[str | None, list[Location] | None]:
         return team, None
 
 
-def _allowed(dag_id: str, uri: str, xcom_conn_id: str | None) -> Allowed:
-    """Where the api-server may read ``uri`` for this DAG, or 403 (logged, without secrets)."""
+def _allowed(result: TaskResults, uri: str) -> Allowed:
+    """Where the api-server may read ``uri`` for this task instance, or 403 (logged, without secrets)."""
+    dag_id = result.dag_id
     team, locations = _locations(dag_id)
     if locations is not None:
         try:
-            return resolve(uri, xcom_conn_id, locations)
+            return _resolve(result, uri, locations)
         except LocationRefused as exc:
             log.warning(
                 "Refusing to serve %s for DAG %s (team %s): %s; see [onemin] viewer_locations",
@@ -109,6 +111,18 @@ def _allowed(dag_id: str, uri: str, xcom_conn_id: str | None) -> Allowed:
     )
 
 
+def _resolve(result: TaskResults, uri: str, locations: list[Location]) -> Allowed:
+    allowed = resolve(uri, result.storage_conn_id, locations)
+    check_owner(
+        allowed,
+        dag_id=result.dag_id,
+        run_id=result.run_id,
+        task_id=result.task_id,
+        map_index=result.map_index,
+    )
+    return allowed
+
+
 def _servable(results: list[TaskResults]) -> Callable[[TaskResults, StoredImage], bool]:
     """Whether the page may show an image (else it says why instead of a broken picture)."""
     by_dag = {dag_id: _locations(dag_id)[1] for dag_id in {r.dag_id for r in results}}
@@ -118,7 +132,7 @@ def _servable(results: list[TaskResults]) -> Callable[[TaskResults, StoredImage]
         if locations is None:
             return False
         try:
-            resolve(image.uri, result.storage_conn_id, locations)
+            _resolve(result, image.uri, locations)
         except LocationRefused:
             return False
         return True
@@ -223,7 +237,7 @@ def create_app() -> FastAPI:
         stored = results[0].image(index) if results else None
         if stored is None:
             raise _not_found("Image")
-        allowed = _allowed(dag_id, stored.uri, results[0].storage_conn_id)
+        allowed = _allowed(results[0], stored.uri)
         try:
             handle = open_allowed(allowed)
         except FileNotFoundError:

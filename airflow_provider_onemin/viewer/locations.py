@@ -181,6 +181,33 @@ def resolve(uri: str, xcom_conn_id: str | None, locations: list[Location]) -> Al
     raise LocationRefused("outside every configured viewer location")
 
 
+def check_owner(allowed: Allowed, *, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
+    """
+    Refuse a file that is not one the operator stores for this task instance.
+
+    The operator names every result ``<output_path>/<dag>/<run>/<task>[/map-<k>]/result-<i>.<ext>``
+    (:func:`~airflow_provider_onemin.storage.result_stem`; reused results are copied there too), so
+    a task instance's XCom cannot show another DAG's, run's or task's file from the same folder.
+
+    :raises LocationRefused: the file's folder is not the task instance's own.
+    """
+    from airflow_provider_onemin.storage import safe_part
+
+    owner = [safe_part(dag_id), safe_part(run_id), safe_part(task_id)]
+    if map_index >= 0:
+        owner.append(f"map-{map_index}")
+    parts = (allowed.local_path or urlsplit(allowed.uri).path).split("/")
+    name = parts[-1]
+    stem, _, extension = name.partition(".")
+    if (
+        parts[-1 - len(owner) : -1] != owner
+        or not stem.startswith("result-")
+        or not stem.removeprefix("result-").isdigit()
+        or not extension.isalnum()
+    ):
+        raise LocationRefused("not a result stored by this task instance")
+
+
 def open_allowed(allowed: Allowed) -> IO[bytes]:
     """Open an :class:`Allowed` file for reading (a local one must be a regular file)."""
     if allowed.local_path is not None:
@@ -218,6 +245,7 @@ __all__ = [
     "Allowed",
     "Location",
     "LocationRefused",
+    "check_owner",
     "configured_locations",
     "describe",
     "open_allowed",
