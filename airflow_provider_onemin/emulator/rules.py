@@ -189,7 +189,7 @@ def check_request(
         return None, Refusal(
             "UNKNOWN_ERROR",
             f"Feature type {feature!r} is not served by this emulator.",
-            {"features": features},
+            {"features": features, "violations": [f"type: must be one of {', '.join(features)}"]},
             context,
         )
     rules = models.get((feature, model)) if isinstance(model, str) else None
