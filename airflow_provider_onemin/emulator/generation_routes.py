@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_onemin.emulator import images
 from airflow_provider_onemin.emulator.answers import FEATURE, error_response
+from airflow_provider_onemin.emulator.input_files import file_violations
 from airflow_provider_onemin.emulator.models import MODELS
 from airflow_provider_onemin.emulator.records import Generation, key_fingerprint
 from airflow_provider_onemin.emulator.result_images import find_upstream_result, result_png_now
@@ -119,6 +120,15 @@ class GenerationRoutes(RouteGroup):
         body, rules = checked
         prompt_object = body["promptObject"]
         loop = asyncio.get_running_loop()
+        broken = await loop.run_in_executor(None, file_violations, rules, prompt_object, self._held_bytes)
+        if broken:
+            return error_response(
+                400,
+                "EXTERNAL_API_RESPONSE_WITH_ERROR",
+                "A file of the request could not be used: " + "; ".join(broken),
+                {"violations": broken},
+                {"feature": body["type"], "model": body["model"]},
+            )
         try:
             source = await loop.run_in_executor(None, self._source_bytes, prompt_object["imageUrl"])
             resolution = images.source_size(source)
@@ -259,6 +269,15 @@ class GenerationRoutes(RouteGroup):
         The source image: an uploaded asset, a result of an earlier generation, a link to either
         on this emulator, or (any other path or link) a synthetic product photo.
         """
+        held = self._held_bytes(image_url)
+        return images.synthetic_product(image_url) if held is None else held
+
+    def _held_bytes(self, image_url: str) -> bytes | None:
+        """
+        The bytes of an uploaded asset or earlier result named by a path or a link to this
+        emulator; ``None`` for any other path or link. A link to this emulator that leads
+        nowhere raises :class:`~airflow_provider_onemin.emulator.images.SourceImageError`.
+        """
         key = image_url
         if image_url.startswith(("http://", "https://")):
             path = unquote(urlsplit(image_url).path)
@@ -270,7 +289,7 @@ class GenerationRoutes(RouteGroup):
                     raise images.SourceImageError(f"no result at {image_url}")
                 return result_png_now(*found)
             else:
-                return images.synthetic_product(image_url)
+                return None
             if self.state.asset(key) is None and self.state.result_of_key(key) is None:
                 raise images.SourceImageError(f"no asset at {image_url}")
         asset = self.state.asset(key)
@@ -279,4 +298,4 @@ class GenerationRoutes(RouteGroup):
         result = self.state.result_of_key(key)
         if result is not None:
             return result_png_now(*result)
-        return images.synthetic_product(key)
+        return None

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.emulator.rules import ModelRules, integer, one_of, paths, text
+from airflow_provider_onemin.emulator.rules import (
+    MEGABYTE,
+    FileLimit,
+    ModelRules,
+    integer,
+    one_of,
+    paths,
+    text,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -79,6 +87,12 @@ IDEOGRAM_3 = ModelRules(
     required=("prompt", "imageUrl", "num_images"),
     cross=(_ideogram_style_rules,),
     count_field="num_images",
+    # Seed: each image <= 10 MB, style references <= 10 MB together; JPEG, PNG or WebP. The
+    # contract: "The source image obeys the same format and 10 MB limit."
+    files={
+        "imageUrl": FileLimit(10 * MEGABYTE),
+        "style_reference_images": FileLimit(10 * MEGABYTE, max_total_bytes=10 * MEGABYTE),
+    },
 )
 
 #: Every ``(feature, model)`` the emulator serves.

@@ -106,6 +106,26 @@ def boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "must be true or false"
 
 
+#: "10 MB" of the contract: it does not say whether 10**6 or 2**20 bytes a megabyte; the emulator
+#: takes the larger reading, which refuses less.
+MEGABYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileLimit:
+    """
+    What the files a field names must be (checked when the emulator holds them).
+
+    :param max_bytes: largest size of each file.
+    :param max_total_bytes: largest size of all the field's files together (``None``: no limit).
+    :param formats: the image formats allowed, as Pillow names them.
+    """
+
+    max_bytes: int
+    max_total_bytes: int | None = None
+    formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
+
+
 @dataclass(frozen=True)
 class ModelRules:
     """
@@ -117,6 +137,7 @@ class ModelRules:
     :param required: the fields that must be present.
     :param cross: rules that look at several fields at once.
     :param count_field: the field saying how many images to make (``None``: one image).
+    :param files: limits on the files named by fields (an asset path, or a list of them).
     """
 
     feature: str
@@ -125,6 +146,7 @@ class ModelRules:
     required: tuple[str, ...]
     cross: tuple[CrossCheck, ...] = ()
     count_field: str | None = None
+    files: Mapping[str, FileLimit] = field(default_factory=dict)
 
     def violations(self, prompt_object: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Every ``(field, message)`` the promptObject breaks, missing fields first."""
