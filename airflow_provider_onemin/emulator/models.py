@@ -16,6 +16,7 @@ from airflow_provider_onemin.emulator.rules import (
     MEGABYTE,
     FileLimit,
     ModelRules,
+    dimensions,
     integer,
     one_of,
     paths,
@@ -95,5 +96,88 @@ IDEOGRAM_3 = ModelRules(
     },
 )
 
-#: Every ``(feature, model)`` the emulator serves.
-MODELS: dict[tuple[str, str], ModelRules] = {(rules.feature, rules.model): rules for rules in (IDEOGRAM_3,)}
+# ----------------------------------------------------------------------------------------------
+# Other Background Replacer models: the contract's "Other models and features" table (from the
+# public API pages and clients, unverified live). Where two versions of a page differ, the fields
+# of both are taken; where a rule is not stated (a prompt's length, file limits), none is made up.
+# ----------------------------------------------------------------------------------------------
+
+QUALITIES = ("low", "medium", "high")
+#: gpt-image-2 lists ``background`` (``auto``); gpt-image-1's other page version lists all three.
+BACKGROUNDS = ("auto", "opaque", "transparent")
+
+CLIPDROP = ModelRules(
+    feature=BACKGROUND_REPLACER,
+    model="clipdrop",
+    fields={"prompt": text(), "imageUrl": text(non_empty=True)},
+    required=("prompt", "imageUrl"),
+)
+
+
+def _gpt_image_1(model: str) -> ModelRules:
+    return ModelRules(
+        feature=BACKGROUND_REPLACER,
+        model=model,
+        fields={
+            "prompt": text(max_length=4000),
+            "imageUrl": text(non_empty=True),
+            "size": one_of("1024x1024", "1024x1536", "1536x1024"),
+            "quality": one_of(*QUALITIES),
+            # One version of the page:
+            "n": integer(1, 10),
+            "output_format": one_of("png", "jpeg", "webp"),
+            "output_compression": integer(0, 100),
+            # The other:
+            "background": one_of(*BACKGROUNDS),
+        },
+        required=("prompt", "imageUrl", "size"),
+        count_field="n",
+    )
+
+
+GPT_IMAGE_2 = ModelRules(
+    feature=BACKGROUND_REPLACER,
+    model="gpt-image-2",
+    fields={
+        "prompt": text(),
+        "imageUrl": text(non_empty=True),
+        "size": dimensions(
+            multiple_of=16, min_pixels=655_360, max_pixels=8_294_400, max_side=3840, max_ratio=3
+        ),
+        "quality": one_of(*QUALITIES),
+        "background": one_of(*BACKGROUNDS),
+    },
+    required=("prompt", "imageUrl", "size", "quality"),
+)
+
+RECRAFT = ModelRules(
+    feature=BACKGROUND_REPLACER,
+    model="recraft",
+    fields={
+        "prompt": text(),
+        "imageUrl": text(non_empty=True),
+        "n": integer(1, 1),
+        # Styles come from GET /api/recraft/styles?taskType=recraftv3, which the emulator does
+        # not serve: any string is taken.
+        "style": text(),
+        "substyle": text(),
+        "negative_prompt": text(),
+        "task_type": one_of("recraftv3"),
+    },
+    required=("prompt", "imageUrl"),
+    count_field="n",
+)
+
+#: Every ``(feature, model)`` the emulator serves. (BACKGROUND_REMOVER waits for a renderer of
+#: transparent cut-outs: its rules alone would answer a replaced background.)
+MODELS: dict[tuple[str, str], ModelRules] = {
+    (rules.feature, rules.model): rules
+    for rules in (
+        IDEOGRAM_3,
+        CLIPDROP,
+        _gpt_image_1("gpt-image-1"),
+        _gpt_image_1("gpt-image-1-mini"),
+        GPT_IMAGE_2,
+        RECRAFT,
+    )
+}

@@ -101,6 +101,33 @@ def paths(*, max_items: int) -> ValueCheck:
     return check
 
 
+def dimensions(
+    *, multiple_of: int, min_pixels: int, max_pixels: int, max_side: int, max_ratio: float
+) -> ValueCheck:
+    """
+    A size ``"WxH"`` in pixels: both sides multiples of ``multiple_of``, ``W*H`` from
+    ``min_pixels`` to ``max_pixels``, no side over ``max_side``, long side at most ``max_ratio``
+    times the short one.
+    """
+
+    def check(value: Any) -> str | None:
+        width, _, height = value.partition("x") if isinstance(value, str) else ("", "", "")
+        if not (width.isascii() and width.isdigit() and height.isascii() and height.isdigit()):
+            return f"must be a size WIDTHxHEIGHT in pixels, like 1024x1536; {value!r} given"
+        w, h = int(width), int(height)
+        if w == 0 or h == 0 or w % multiple_of or h % multiple_of:
+            return f"both sides must be multiples of {multiple_of} ({value} given)"
+        if not min_pixels <= w * h <= max_pixels:
+            return f"must have {min_pixels} to {max_pixels} pixels ({value} has {w * h})"
+        if max(w, h) > max_side:
+            return f"no side may be longer than {max_side} ({value} given)"
+        if max(w, h) > max_ratio * min(w, h):
+            return f"the long side may be at most {max_ratio:g} times the short one ({value} given)"
+        return None
+
+    return check
+
+
 def boolean(value: Any) -> str | None:
     """A JSON boolean."""
     return None if isinstance(value, bool) else "must be true or false"

@@ -57,10 +57,11 @@ class Case:
     field: str | None = None
     code: str | None = None
     provider_stricter: str | None = None
+    base: dict[str, Any] | None = None
 
     def body(self) -> dict[str, Any]:
-        """The seed's example with this case's change."""
-        body = copy.deepcopy(SEED_EXAMPLE)
+        """The seed's example (or ``base``) with this case's change."""
+        body = copy.deepcopy(self.base or SEED_EXAMPLE)
         self.change(body)
         return body
 
