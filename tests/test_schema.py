@@ -1,6 +1,6 @@
 """
 Schema tests: every rule of the 1min.ai seed for the ideogram-3 Background Replacer body, checked
-through ``airflow_provider_onemin.validation`` (the public way the provider validates a request).
+through ``airflow_provider_onemin.schemas.validation`` (the public way the provider validates a request).
 
 Each rejected body must name the offending field path and state the rule; all violations of a
 body are reported at once. The answer schema is covered through ``validate_answer``.
@@ -23,7 +23,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinMalformedResponseError,
     OneMinValidationError,
 )
-from airflow_provider_onemin.validation import (
+from airflow_provider_onemin.schemas.validation import (
     request_schema,
     request_violations,
     supported_models,
@@ -637,7 +637,7 @@ def test_malformed_answers_rejected(answer: Any, named: str) -> None:
 def test_answer_missing_status_is_not_also_blamed_for_a_missing_detail() -> None:
     # Only a SUCCESS record must carry aiRecordDetail; an answer without a status must not be
     # told that aiRecordDetail is required.
-    from airflow_provider_onemin.validation import answer_violations
+    from airflow_provider_onemin.schemas.validation import answer_violations
 
     violations = answer_violations({"aiRecord": {"uuid": "u-1"}})
     assert violations == ["aiRecord.status: is required"]

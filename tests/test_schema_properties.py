@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_onemin.validation import request_violations
+from airflow_provider_onemin.schemas.validation import request_violations
 
 FAST_PROFILE = "onemin-fast"
 LONG_PROFILE = "onemin-long"

@@ -117,7 +117,7 @@ def _write_url_file(path: Path, url: str) -> None:
 
 def _warm_up() -> None:
     # The request validator pulls in Airflow (about a second); load it before the first call.
-    import airflow_provider_onemin.validation  # noqa: F401
+    import airflow_provider_onemin.schemas.validation  # noqa: F401
 
 
 def main(argv: Sequence[str] | None = None) -> int:

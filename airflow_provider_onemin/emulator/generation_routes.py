@@ -116,7 +116,7 @@ class GenerationRoutes(RouteGroup):
             return None, error_response(
                 400, "UNKNOWN_ERROR", f"Feature type {feature!r} is not served by this emulator.", {}, context
             )
-        from airflow_provider_onemin.validation import request_violations, supported_models
+        from airflow_provider_onemin.schemas.validation import request_violations, supported_models
 
         if model not in supported_models():
             return None, error_response(

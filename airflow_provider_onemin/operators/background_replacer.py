@@ -9,24 +9,24 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_onemin import metrics
-from airflow_provider_onemin.arguments import PROMPT_FIELDS, is_templated, prompt_object_of
 from airflow_provider_onemin.compat import conf
+from airflow_provider_onemin.delivery.outlets import literal_output_asset
+from airflow_provider_onemin.delivery.results import deliver_results, note_generation
 from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinError, OneMinTimeoutError
-from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_release
-from airflow_provider_onemin.links import OneMinResultLink
-from airflow_provider_onemin.outlets import literal_output_asset
-from airflow_provider_onemin.results import deliver_results, note_generation
-from airflow_provider_onemin.reuse import operator_key, reuse_earlier
-from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.inputs.arguments import PROMPT_FIELDS, is_templated, prompt_object_of
+from airflow_provider_onemin.lineage import metrics
+from airflow_provider_onemin.links.results import OneMinResultLink
+from airflow_provider_onemin.reuse.policy import operator_key, reuse_earlier
+from airflow_provider_onemin.schemas.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.submissions.ledger import STATE_KEY, request_hash, with_record_release
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Asset, Context
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
-    from airflow_provider_onemin.ledger import SubmissionLedger
-    from airflow_provider_onemin.reuse import RequestKey
+    from airflow_provider_onemin.reuse.policy import RequestKey
+    from airflow_provider_onemin.submissions.ledger import SubmissionLedger
 
 __all__ = ["PROMPT_FIELDS", "STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
 
@@ -155,7 +155,7 @@ class BackgroundReplacerOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         if min_defer_time is not None:
-            from airflow_provider_onemin.deferral import resolve_min_defer_time
+            from airflow_provider_onemin.triggers.deferral import resolve_min_defer_time
 
             resolve_min_defer_time(min_defer_time)  # a bad value fails the DAG import, not the deferral
         self.min_defer_time = min_defer_time
@@ -179,7 +179,7 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def validate_request(self) -> dict[str, Any]:
         """Validate the request against the model's schema; return the body or raise."""
-        from airflow_provider_onemin.validation import validate_request
+        from airflow_provider_onemin.schemas.validation import validate_request
 
         body = self.request_body()
         validate_request(body, self.model)
@@ -201,19 +201,19 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def get_openlineage_facets_on_start(self) -> OperatorLineage:
         """The images read and the request (see :mod:`airflow_provider_onemin.lineage`)."""
-        from airflow_provider_onemin.lineage import operator_lineage
+        from airflow_provider_onemin.lineage.report import operator_lineage
 
         return operator_lineage(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Also the stored results and the generation they come from."""
-        from airflow_provider_onemin.lineage import operator_lineage
+        from airflow_provider_onemin.lineage.report import operator_lineage
 
         return operator_lineage(self)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
         """What the failed try read, and the generation it got, if any."""
-        from airflow_provider_onemin.lineage import operator_lineage
+        from airflow_provider_onemin.lineage.report import operator_lineage
 
         return operator_lineage(self)
 
@@ -228,7 +228,7 @@ class BackgroundReplacerOperator(BaseOperator):
     def execute(self, context: Context) -> list[str]:
         body = self.validate_request()
         if self.output_path is not None and self.output_path != "":
-            from airflow_provider_onemin.storage import check_output_writable
+            from airflow_provider_onemin.storage.results import check_output_writable
 
             check_output_writable(self.output_path)  # no bucket, access denied...: refused before paying
         self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"])
@@ -247,7 +247,7 @@ class BackgroundReplacerOperator(BaseOperator):
         return self._submit_and_wait(context, ledger, body)
 
     def _ledger(self, context: Context, body: dict[str, Any]) -> SubmissionLedger:
-        from airflow_provider_onemin.ledger import SubmissionLedger, submission_store
+        from airflow_provider_onemin.submissions.ledger import SubmissionLedger, submission_store
 
         fingerprint = request_hash(self.model, body["promptObject"])
         try_number = getattr(context.get("ti"), "try_number", None)
@@ -286,7 +286,7 @@ class BackgroundReplacerOperator(BaseOperator):
         The connection is not even read. The task's outlets are dropped for this run: a success
         with no file stored must not announce new results to asset-scheduled DAGs.
         """
-        from airflow_provider_onemin.dry_run import log_dry_run
+        from airflow_provider_onemin.operators._dry_run import log_dry_run
 
         log_dry_run(
             body, output_path=self.output_path, reuse_key=self.reuse_key, outlets=self.outlets, log=self.log
@@ -334,8 +334,8 @@ class BackgroundReplacerOperator(BaseOperator):
         return record
 
     def _defer(self, uuid: str) -> None:
-        from airflow_provider_onemin.deferral import resolve_min_defer_time
         from airflow_provider_onemin.triggers.background_replacer import OneMinResultTrigger
+        from airflow_provider_onemin.triggers.deferral import resolve_min_defer_time
 
         settings = self.hook.settings
         poll_interval = settings.poll_interval if self.poll_interval is None else self.poll_interval
@@ -375,6 +375,6 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
         """Upload local and object-storage images; return the body with their asset paths."""
-        from airflow_provider_onemin.uploads import upload_local_images
+        from airflow_provider_onemin.inputs.uploads import upload_local_images
 
         return upload_local_images(self.hook, body, self.log)
