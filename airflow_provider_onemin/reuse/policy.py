@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.exceptions import OneMinCostCapError
 from airflow_provider_onemin.reuse.key import RequestKey
-from airflow_provider_onemin.schemas.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
     import logging
