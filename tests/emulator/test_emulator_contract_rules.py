@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from contract_cases import CASES, MISSING, SEED_EXAMPLE, SEED_STYLE_PRESETS, Case
 
-from airflow_provider_onemin.validation import request_violations
+from airflow_provider_onemin.schemas.validation import request_violations
 
 if TYPE_CHECKING:
     import requests

@@ -84,11 +84,11 @@ def test_the_emulator_source_imports_nothing_of_the_provider() -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "def f():\n    from airflow_provider_onemin.validation import request_violations\n",
+        "def f():\n    from airflow_provider_onemin.schemas.validation import request_violations\n",
         "if TYPE_CHECKING:\n    import airflow_provider_onemin.hooks.onemin\n",
         "from .. import validation\n",
         "from ..schemas import validation\n",
-        "importlib.import_module('airflow_provider_onemin.validation')\n",
+        "importlib.import_module('airflow_provider_onemin.schemas.validation')\n",
     ],
 )
 def test_the_scan_finds_each_way_of_importing_the_provider(source: str) -> None:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_onemin.emulator.models import MODELS
 from airflow_provider_onemin.emulator.rules import check_request
-from airflow_provider_onemin.validation import request_violations
+from airflow_provider_onemin.schemas.validation import request_violations
 
 EXAMPLES = 300
 BLANKS = ["", " ", "\t\n", "\u00a0", "\u3000"]
