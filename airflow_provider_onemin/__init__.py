@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_onemin.viewer.locations import DEFAULT_LOCATIONS as DEFAULT_VIEWER_LOCATIONS
-
 __version__ = "0.1.0"
 
 INTEGRATION_NAME = "1min.ai"
@@ -67,6 +65,10 @@ CONNECTION_FIELDS: dict[str, Any] = {
     },
 }
 
+
+#: Where the results viewer may read when ``[onemin] viewer_locations`` is unset: the folder the
+#: example DAGs store into when ``ONEMIN_OUTPUT_PATH`` is unset; local only, no connection.
+DEFAULT_VIEWER_LOCATIONS = "/tmp/onemin-out"
 
 #: The provider's Airflow settings (``[onemin]``, or ``AIRFLOW__ONEMIN__<OPTION>``).
 CONFIG: dict[str, Any] = {
@@ -132,6 +134,6 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONNECTION_FIELDS,
             }
         ],
-        "extra-links": ["airflow_provider_onemin.links.OneMinResultLink"],
+        "extra-links": ["airflow_provider_onemin.links.results.OneMinResultLink"],
         "config": CONFIG,
     }

@@ -20,8 +20,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from airflow_provider_onemin.links import OneMinResultLink
-from airflow_provider_onemin.storage import safe_part
+from airflow_provider_onemin.links.results import OneMinResultLink
+from airflow_provider_onemin.storage.results import safe_part
 from tests.deployment import TERMINAL_TI_STATES
 from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, shared_folder, viewer_deployment
 

@@ -32,11 +32,13 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from airflow_provider_onemin import DEFAULT_VIEWER_LOCATIONS
+
 SECTION = "onemin"
 OPTION = "viewer_locations"
-#: The folder the example DAGs store into when ``ONEMIN_OUTPUT_PATH`` is unset: local only, no
-#: connection. A deployment that stores elsewhere (another folder, S3...) sets ``viewer_locations``.
-DEFAULT_LOCATIONS = "/tmp/onemin-out"
+#: Unset: the example DAGs' folder, local only. A deployment that stores elsewhere (another folder,
+#: S3...) sets ``viewer_locations``.
+DEFAULT_LOCATIONS = DEFAULT_VIEWER_LOCATIONS
 
 _LOCAL_SCHEMES = frozenset({"file", "local"})
 
@@ -186,12 +188,12 @@ def check_owner(allowed: Allowed, *, dag_id: str, run_id: str, task_id: str, map
     Refuse a file that is not one the operator stores for this task instance.
 
     The operator names every result ``<output_path>/<dag>/<run>/<task>[/map-<k>]/result-<i>.<ext>``
-    (:func:`~airflow_provider_onemin.storage.result_stem`; reused results are copied there too), so
+    (:func:`~airflow_provider_onemin.storage.results.result_stem`; reused results are copied there too), so
     a task instance's XCom cannot show another DAG's, run's or task's file from the same folder.
 
     :raises LocationRefused: the file's folder is not the task instance's own.
     """
-    from airflow_provider_onemin.storage import safe_part
+    from airflow_provider_onemin.storage.results import safe_part
 
     owner = [safe_part(dag_id), safe_part(run_id), safe_part(task_id)]
     if map_index >= 0:
