@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
-from airflow_provider_onemin.ledger import STATE_KEY, request_hash, submission_store
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+from airflow_provider_onemin.submissions.ledger import STATE_KEY, request_hash, submission_store
 from tests.airflow_helpers import run_dag
 
 PHOTOS = Path(__file__).resolve().parent.parent / "dags" / "sample_photos"
@@ -221,7 +221,7 @@ def test_a_partial_answer_indexed_by_the_previous_version_is_paid_for_and_the_pr
     airflow_db, onemin_emulator, onemin_conn_env, output_dir, photo
 ) -> None:
     """Failed before the fix: the preview counted the line as reused and the run served 1 image of 2."""
-    from airflow_provider_onemin.reuse import preview
+    from airflow_provider_onemin.reuse.policy import preview
 
     key = "f22b8be5fb766e21b349b6254d8e8a6ed5bb67827f7905b405acceae381bddcd"
     request = {

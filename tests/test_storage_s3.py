@@ -23,8 +23,8 @@ from airflow_provider_onemin.exceptions import (
     OneMinStorageError,
 )
 from airflow_provider_onemin.hooks.onemin import OneMinHook
-from airflow_provider_onemin.inputs import read_image
-from airflow_provider_onemin.storage import (
+from airflow_provider_onemin.inputs.images import read_image
+from airflow_provider_onemin.storage.results import (
     as_storage_path,
     check_output_writable,
     storage_conn_id,
@@ -261,7 +261,7 @@ def test_too_old_s3fs_is_named_not_blamed_on_a_missing_extra(tmp_path, monkeypat
 
 def test_missing_extra_says_to_install_it(monkeypatch) -> None:
     """The test venv has the extra, so its absence is staged at the one lookup that reports it."""
-    from airflow_provider_onemin import storage_location
+    from airflow_provider_onemin.storage.results import location as storage_location
 
     real = storage_location._installed_version
     monkeypatch.setattr(
@@ -276,7 +276,7 @@ def test_missing_extra_says_to_install_it(monkeypatch) -> None:
 def test_floor_in_code_matches_the_extra() -> None:
     import tomllib
 
-    from airflow_provider_onemin.storage_location import S3FS_FLOOR
+    from airflow_provider_onemin.storage.location import S3FS_FLOOR
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     assert f"s3fs>={S3FS_FLOOR}" in pyproject["project"]["optional-dependencies"]["s3"]
@@ -314,7 +314,7 @@ def test_a_store_failing_during_a_reuse_lookup_is_retryable_before_paying(
     Failed before the fix: the lookup counted a throttled or failing read as "no earlier
     generation", so the task paid (and the plan's preview said "reused" for the same line).
     """
-    from airflow_provider_onemin.reuse_index import find_reusable
+    from airflow_provider_onemin.reuse.index import find_reusable
 
     record_path = f"/bucket/out/.onemin-reuse/{_KEY}.json"
     if what == "the record":
@@ -334,7 +334,7 @@ def test_a_store_failing_during_a_reuse_lookup_is_retryable_before_paying(
 
 
 def test_no_record_is_a_new_request(scripted_s3) -> None:
-    from airflow_provider_onemin.reuse_index import find_reusable
+    from airflow_provider_onemin.reuse.index import find_reusable
 
     scripted_s3.expect_request(f"/bucket/out/.onemin-reuse/{_KEY}.json").respond_with_response(
         _s3_error("NoSuchKey", 404)
@@ -346,7 +346,7 @@ def test_the_preview_fails_as_the_run_would_on_a_throttled_index(scripted_s3) ->
     """Failed before the fix: the preview counted the line as new while the store was throttling."""
     import re
 
-    from airflow_provider_onemin.reuse import preview
+    from airflow_provider_onemin.reuse.policy import preview
 
     scripted_s3.expect_request(re.compile(r"/bucket/out/\.onemin-reuse/.*")).respond_with_response(
         _s3_error("SlowDown", 503)
@@ -359,7 +359,7 @@ def test_the_preview_fails_as_the_run_would_on_a_throttled_index(scripted_s3) ->
 
 def test_what_the_lookup_error_says_works_a_retry_once_the_store_recovers(scripted_s3) -> None:
     """The error says "Airflow's retries try again": once the store answers, the same lookup goes on."""
-    from airflow_provider_onemin.reuse_index import find_reusable
+    from airflow_provider_onemin.reuse.index import find_reusable
 
     store = {"throttling": True}
 

@@ -5,7 +5,7 @@ Like an idempotency key, the record is written before the paid request is sent a
 by every later try before paying. It is one small dict per task instance (map index included,
 try number not), under :data:`STATE_KEY`:
 
-* ``request_key``: the identity of the request paid for (:func:`~.identity.request_key`: its
+* ``request_key``: the identity of the request paid for (:func:`~airflow_provider_onemin.reuse.key.request_key`: its
   images by their content, so a photo replaced at the same path is another request); records
   written by earlier versions have ``request_hash`` instead (:func:`request_hash`, image paths),
   which is still matched so that they resume after an upgrade;
@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from airflow_provider_onemin import metrics
 from airflow_provider_onemin.exceptions import (
     OneMinError,
     OneMinRecordMissingError,
     OneMinUnknownOutcomeError,
 )
-from airflow_provider_onemin.identity import legacy_request_hash
+from airflow_provider_onemin.lineage import metrics
+from airflow_provider_onemin.reuse.key import legacy_request_hash
 
 if TYPE_CHECKING:
     import logging
@@ -86,7 +86,7 @@ def submission_store(context: Mapping[str, Any]) -> SubmissionStore | None:
     The store of this task instance's submission record, or None when there is none.
 
     The one place that picks it: the context's ``task_state_store`` where Airflow has one (3.3+),
-    else Airflow Variables (:mod:`~airflow_provider_onemin.variable_store`), which also survive
+    else Airflow Variables (:mod:`~airflow_provider_onemin.submissions.variable_store`), which also survive
     retries and are shared by every worker. None only outside a task instance.
     """
     store = context.get("task_state_store")
@@ -94,7 +94,7 @@ def submission_store(context: Mapping[str, Any]) -> SubmissionStore | None:
         return TaskStateStore(store)
     if context.get("ti") is None:
         return None
-    from airflow_provider_onemin.variable_store import VariableSubmissionStore
+    from airflow_provider_onemin.submissions.variable_store import VariableSubmissionStore
 
     return VariableSubmissionStore.for_task_instance(context["ti"])
 
@@ -125,7 +125,7 @@ def with_record_release(callbacks: Any) -> list[Any]:
 def request_hash(model: str, prompt_object: dict[str, Any]) -> str:
     """
     The identity records written before ``request_key`` had (image references as given, not their
-    content). Only to match such records: see :func:`~.identity.legacy_request_hash`.
+    content). Only to match such records: see :func:`~airflow_provider_onemin.reuse.key.legacy_request_hash`.
     """
     return legacy_request_hash(model, prompt_object)
 
@@ -152,7 +152,7 @@ class SubmissionLedger:
         submitted is never taken for an earlier try's (a template may render differently when a
         deferred task resumes).
     :param log: the operator's logger.
-    :param model: the model, named in the metrics each decision emits (:mod:`~airflow_provider_onemin.metrics`).
+    :param model: the model, named in the metrics each decision emits (:mod:`~airflow_provider_onemin.lineage.metrics`).
     :param legacy_fingerprint: :func:`request_hash` of this try's request, to match a record written
         by an earlier version (``request_hash``, no ``request_key``); ``None`` matches none.
     """

@@ -1,5 +1,5 @@
 """
-The reuse index, kept with the results in the output storage (see :mod:`.reuse` for the key).
+The reuse index, kept with the results in the output storage (see :mod:`.policy` for how the key is built).
 
 It lives in the output storage itself, so it works across workers, executors and
 metadata-database resets: one small JSON record per request at
@@ -15,9 +15,9 @@ files are all missing or differ from what it records, is ignored with a warning,
 counts as new (it is paid for again). Only that, or no record at all, ends in paying: a store
 that fails while the record or its files are read (throttling, 5xx, reset, timeout, refused
 access) raises before anything is paid, classified as input reads are
-(:func:`~.storage_errors.explain`): retryable when it passes by itself, final otherwise.
+(:func:`~airflow_provider_onemin.storage.errors.explain`): retryable when it passes by itself, final otherwise.
 
-**A hit** is copied into the task instance's own names (:func:`~.reuse_copy.copy_results`,
+**A hit** is copied into the task instance's own names (:func:`~airflow_provider_onemin.reuse.copies.copy_results`,
 re-exported here), so every run's folder is complete on its own; the copy is then added to the
 record (:func:`record_copy`), so deleting old runs' folders does not make the index forget a
 request.
@@ -40,13 +40,12 @@ from airflow_provider_onemin.exceptions import (
     OneMinReuseIndexError,
     OneMinStorageError,
 )
-from airflow_provider_onemin.reuse_copy import copy_results
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.identity import RequestKey
-    from airflow_provider_onemin.storage_errors import StorageFailure
+    from airflow_provider_onemin.reuse.key import RequestKey
+    from airflow_provider_onemin.storage.errors import StorageFailure
 
 __all__ = [
     "INDEX_FOLDER",
@@ -54,7 +53,6 @@ __all__ = [
     "RECORD_FORMAT",
     "Reusable",
     "TaskNames",
-    "copy_results",
     "find_reusable",
     "index_path",
     "record_copy",
@@ -126,7 +124,7 @@ class Reusable:
 
     @property
     def stored_paths(self) -> list[str]:
-        from airflow_provider_onemin.storage import plain_uri
+        from airflow_provider_onemin.storage.results import plain_uri
 
         return [plain_uri(path) for path in self.sources]  # plain: no connection id inside
 
@@ -136,7 +134,7 @@ class Reusable:
 
 def index_path(output_path: Any, key: RequestKey | str) -> ObjectStoragePath:
     """Where the record of ``key`` lives under ``output_path``."""
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     return _record_path(as_storage_path(output_path), _digest(key))
 
@@ -156,7 +154,7 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
     Every file of the copy returned exists with the size and SHA-256 the record gives. A record
     that cannot be trusted is ignored with a warning that names it and says why.
     """
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     base = as_storage_path(output_path)
     digest = _digest(key)
@@ -237,13 +235,13 @@ def _check_files(sources: list[ObjectStoragePath], expected: list[dict[str, Any]
 
 
 def _failure(path: ObjectStoragePath, error: Exception) -> StorageFailure:
-    """What a failed read of ``path`` means, classified as input reads are (:func:`~.storage_errors.explain`)."""
-    from airflow_provider_onemin.storage_errors import explain
+    """What a failed read of ``path`` means, classified as input reads are (:func:`~airflow_provider_onemin.storage.errors.explain`)."""
+    from airflow_provider_onemin.storage.errors import explain
 
     failure = explain(error)
     if failure.code and failure.code.isdigit() and failure.kind != "missing":
         # A bare status (a HEAD's answer has no body): ask for the store's own code, as input reads do.
-        from airflow_provider_onemin.inputs import _explain_refusal
+        from airflow_provider_onemin.inputs.images import _explain_refusal
 
         failure = _explain_refusal(path) or failure
     return failure
@@ -255,7 +253,7 @@ def _lookup_error(path: ObjectStoragePath, failure: StorageFailure) -> OneMinSto
     request: retryable when the store's failure passes by itself, final when it does not.
     """
     from airflow_provider_onemin.compat import storage_path_conn_id
-    from airflow_provider_onemin.storage import plain_uri
+    from airflow_provider_onemin.storage.results import plain_uri
 
     where = plain_uri(path)
     message = (
@@ -335,7 +333,7 @@ def record_generation(
     :return: where the record was written.
     :raises OneMinReuseIndexError: when it cannot be written (the files stay where they are).
     """
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     base = as_storage_path(output_path)
     detail = record.get("aiRecordDetail") or {}
@@ -371,7 +369,7 @@ def record_copy(output_path: Any, reusable: Reusable, stored_paths: list[str], n
     Add the copy a task instance just made to the record, newest first (best effort: a failure is
     logged, the copy and the earlier record stay valid).
     """
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     try:
         base = as_storage_path(output_path)
@@ -398,7 +396,7 @@ def _copy_entry(paths: list[str], names: TaskNames) -> dict[str, Any]:
 
 
 def _write_record(base: ObjectStoragePath, digest: str, entry: dict[str, Any]) -> ObjectStoragePath:
-    from airflow_provider_onemin.storage import write_file_atomically
+    from airflow_provider_onemin.storage.results import write_file_atomically
 
     target = _record_path(base, digest)
     try:

@@ -1,14 +1,14 @@
 """
 Pay once per distinct image request: the request key, and what ``reuse=True`` decides.
 
-**The request key** is the request's identity (:func:`~.identity.request_key`, re-exported here):
+**The request key** is the request's identity (:func:`~airflow_provider_onemin.reuse.key.request_key`, re-exported here):
 the SHA-256 of the request as 1min.ai would see it, each local or object-storage image replaced by
 the SHA-256 of its *content*. The submission record, the operator (``reuse=True``), a pipeline's
 cost preview (:func:`preview`) and the lineage facet all use that one function.
 
 **The decisions** the operator asks for: :func:`reuse_earlier` (look the key up in the index kept
-in the output storage, :mod:`.reuse_index`; on a hit copy the files into the task instance's own
-names, :mod:`.reuse_copy`, and say what was saved), :func:`index_generation` (after a paid
+in the output storage, :mod:`.index`; on a hit copy the files into the task instance's own
+names, :mod:`.copies`, and say what was saved), :func:`index_generation` (after a paid
 generation is stored) and :func:`dry_run_report` ("would reuse generation X" or "would pay for N
 images").
 
@@ -24,16 +24,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.exceptions import OneMinCostCapError
-from airflow_provider_onemin.identity import KEY_VERSION, RequestKey, content_digest, request_key
-from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.reuse.key import KEY_VERSION, RequestKey, content_digest, request_key
+from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
     import logging
     from collections.abc import Callable
 
-    from airflow_provider_onemin.reuse_index import Reusable
+    from airflow_provider_onemin.reuse.index import Reusable
 
-# The key lives in .identity (one identity for the record, the index, the preview and lineage).
+# The key lives in .key (one identity for the record, the index, the preview and lineage).
 __all__ = [
     "KEY_VERSION",
     "PreviewLine",
@@ -65,7 +65,7 @@ def operator_key(
 
     :param carried: the key as it travelled through a deferral (``{"digest", "request"}``): the
         request as it was when paid for, whatever its images are now. Else the key is built.
-    :param image_digest: how an image's content digest is taken (:func:`~.identity.request_key`).
+    :param image_digest: how an image's content digest is taken (:func:`~airflow_provider_onemin.reuse.key.request_key`).
     """
     if not reuse:
         return None
@@ -109,8 +109,8 @@ def reuse_earlier(output_path: Any, key: RequestKey, ti: Any, log: logging.Logge
     :param ti: the task instance asking (its dag, run, task and map index name the copies).
     :param log: where to say what was reused and what it saved.
     """
-    from airflow_provider_onemin.reuse_copy import copy_results
-    from airflow_provider_onemin.reuse_index import TaskNames, find_reusable, record_copy
+    from airflow_provider_onemin.reuse.copies import copy_results
+    from airflow_provider_onemin.reuse.index import TaskNames, find_reusable, record_copy
 
     names = TaskNames.of(ti)
     hit = find_reusable(output_path, key)
@@ -155,7 +155,7 @@ def index_generation(
     log: logging.Logger,
 ) -> None:
     """Index a paid generation once its files are stored, so a later identical request reuses it."""
-    from airflow_provider_onemin.reuse_index import TaskNames, record_generation
+    from airflow_provider_onemin.reuse.index import TaskNames, record_generation
 
     path = record_generation(output_path, key, record, stored_paths, TaskNames.of(ti))
     log.info("Indexed generation %s as request %s in %s.", record.get("uuid"), key.digest[:12], path)
@@ -163,7 +163,7 @@ def index_generation(
 
 def dry_run_report(output_path: Any, key: RequestKey | None, num_images: int) -> str:
     """What a run would do: reuse (which generation) or pay (for how many images); no key, no reuse."""
-    from airflow_provider_onemin.reuse_index import find_reusable
+    from airflow_provider_onemin.reuse.index import find_reusable
 
     if key is None:
         return f"would pay for {num_images} image(s)"
@@ -243,9 +243,9 @@ def preview(
     :param model: the operators' model.
     :raises OneMinValidationError: when a request is invalid (all its problems, before any is paid).
     """
-    from airflow_provider_onemin.arguments import prompt_object_of
-    from airflow_provider_onemin.reuse_index import find_reusable
-    from airflow_provider_onemin.validation import validate_request
+    from airflow_provider_onemin.inputs.arguments import prompt_object_of
+    from airflow_provider_onemin.reuse.index import find_reusable
+    from airflow_provider_onemin.schemas.validation import validate_request
 
     digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
     lines = []

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import logging
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
-    from airflow_provider_onemin.inputs import ImageFile
+    from airflow_provider_onemin.inputs.images import ImageFile
 
 #: An image to upload: the field it came from, its style-reference index (None for imageUrl), its file.
 LocalImage = tuple[str, "int | None", "ImageFile"]
@@ -29,11 +29,15 @@ def read_local_images(
     """
     Read and check the local and object-storage images of ``body`` (free, nothing is sent).
 
-    :param read: ``(ref, field) -> ImageFile``; default :func:`~.inputs.read_image`. The operator
-        passes :meth:`~.identity.ImageReads.read`, so what is uploaded is what its identity hashed.
+    :param read: ``(ref, field) -> ImageFile``; default :func:`~airflow_provider_onemin.inputs.images.read_image`. The operator
+        passes :meth:`~airflow_provider_onemin.reuse.key.ImageReads.read`, so what is uploaded is what its identity hashed.
     :return: ``(field, reference index or None for imageUrl, image)`` for each one to upload.
     """
-    from airflow_provider_onemin.inputs import MAX_REFERENCES_TOTAL_BYTES, classify_reference, read_image
+    from airflow_provider_onemin.inputs.images import (
+        MAX_REFERENCES_TOTAL_BYTES,
+        classify_reference,
+        read_image,
+    )
 
     prompt_object = body["promptObject"]
     image_url = prompt_object["imageUrl"]

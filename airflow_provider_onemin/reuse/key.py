@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.validation import FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.schemas.features import FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
-    from airflow_provider_onemin.inputs import ImageFile
+    from airflow_provider_onemin.inputs.images import ImageFile
 
 #: Version of the key derivation; changing how keys are built must change it (reuse index records
 #: name their key: a new derivation would orphan every record, and an upgrade re-buy a catalogue).
@@ -52,7 +52,7 @@ class RequestKey:
 
 def content_digest(ref: str, field: str) -> str:
     """SHA-256 (hex) of the image at ``ref``, read and checked like an upload (size, type)."""
-    from airflow_provider_onemin.inputs import read_image
+    from airflow_provider_onemin.inputs.images import read_image
 
     return hashlib.sha256(read_image(ref, field).data).hexdigest()
 
@@ -68,7 +68,7 @@ class ImageReads:
 
     def read(self, ref: str, field: str) -> ImageFile:
         """The image at ``ref`` (read and checked on first use; see :func:`~.inputs.read_image`)."""
-        from airflow_provider_onemin.inputs import read_image
+        from airflow_provider_onemin.inputs.images import read_image
 
         if ref not in self._files:
             self._files[ref] = read_image(ref, field)
@@ -98,7 +98,7 @@ def request_key(
     :raises OneMinInputFileError: when an image cannot be read or is not an accepted image.
     :raises OneMinStorageError: when its store is throttling, failing or unreachable (retryable).
     """
-    from airflow_provider_onemin.inputs import classify_reference
+    from airflow_provider_onemin.inputs.images import classify_reference
 
     def identify(ref: Any, field: str) -> Any:
         if isinstance(ref, str) and classify_reference(ref) in ("file", "object"):
