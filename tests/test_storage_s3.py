@@ -261,7 +261,7 @@ def test_too_old_s3fs_is_named_not_blamed_on_a_missing_extra(tmp_path, monkeypat
 
 def test_missing_extra_says_to_install_it(monkeypatch) -> None:
     """The test venv has the extra, so its absence is staged at the one lookup that reports it."""
-    from airflow_provider_onemin.storage.results import location as storage_location
+    from airflow_provider_onemin.storage import location as storage_location
 
     real = storage_location._installed_version
     monkeypatch.setattr(
