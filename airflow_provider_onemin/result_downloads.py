@@ -14,11 +14,14 @@ a retry the earlier try's trigger event), so the link is renewed once, in the sa
 the uuid (free).
 
 Messages name the generation, the result and the link without its query string (the signature),
-never the API key.
+never the API key. :func:`link_without_query` is the one way this package drops a signature, and
+:func:`without_signatures` applies it to whatever is about to be written (XCom, trigger events,
+the reuse index): a link needed later is renewed by polling the uuid (:func:`fresh_links`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -42,6 +45,11 @@ T = TypeVar("T")
 EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
 # Shorter query values ("host", "3600") are not secret and would blank ordinary words.
 _MIN_SECRET_LENGTH = 8
+#: The field of a record that holds signed download links: dropped, not merely shortened, so
+#: that nothing downloads from a link that lost its signature (the asset URL of the key serves).
+SIGNED_LINK_FIELD = "temporaryUrl"
+# An http(s) URL inside a text, up to whitespace or a quote.
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+", re.IGNORECASE)
 
 
 def may_have_expired(error: BaseException) -> bool:
@@ -50,9 +58,37 @@ def may_have_expired(error: BaseException) -> bool:
 
 
 def link_without_query(url: str) -> str:
-    """``url`` without its query string and fragment: a signed link without its signature."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    """
+    ``url`` without its query string, fragment and user info: a signed link without its
+    signature (and without a password, should one be in it).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL urllib can read (a stray bracket): cut at the query all the same
+        return re.split(r"[?#]", url, maxsplit=1)[0]
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def without_signatures(value: T) -> T:
+    """
+    A copy of ``value`` fit to be written anywhere: every ``http(s)`` URL in its strings
+    (whole or inside a text) goes through :func:`link_without_query`, and every signed-link field
+    (:data:`SIGNED_LINK_FIELD`) is left out. Dicts, lists and tuples are copied; other values are
+    returned as they are.
+
+    :param value: a record, a trigger event, a list of URLs, a message...
+    """
+    if isinstance(value, str):
+        if "://" not in value:
+            return value
+        return _URL_IN_TEXT.sub(lambda match: link_without_query(match.group()), value)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {  # type: ignore[return-value]
+            key: without_signatures(item) for key, item in value.items() if key != SIGNED_LINK_FIELD
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(without_signatures(item) for item in value)  # type: ignore[return-value]
+    return value
 
 
 def fresh_links(hook: OneMinHook, uuid: str | None) -> Callable[[], list[str]] | None:

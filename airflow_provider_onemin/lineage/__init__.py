@@ -39,7 +39,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from airflow_provider_onemin.inputs import classify_reference
 
@@ -120,12 +120,12 @@ def public_reference(ref: str) -> str:
     ``ref`` as it may be recorded: a URL loses its user info, query string and fragment (a signed
     URL's signature is a credential); an asset path is kept as it is.
     """
+    from airflow_provider_onemin.result_downloads import link_without_query
+
     text = ref.strip()
     if classify_reference(text) != "url":
         return text
-    parts = urlsplit(text)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return link_without_query(text)
 
 
 def _integer(value: Any) -> int | None:
