@@ -59,7 +59,7 @@ def failure_reason(record: dict[str, Any]) -> str:
     The reason a failed record gives, wherever the API put it (record, detail or response); a
     link in it without its query string (a signature is a credential, and the reason is logged).
     """
-    from airflow_provider_onemin.result_downloads import without_signatures
+    from airflow_provider_onemin.hooks.signatures import without_signatures
 
     detail = record.get("aiRecordDetail") or {}
     response = detail.get("responseObject") if isinstance(detail.get("responseObject"), dict) else {}

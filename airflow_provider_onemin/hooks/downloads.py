@@ -4,7 +4,7 @@ refused, and the error that says the generation is paid for when the download st
 
 Downloads are free, so the hook retries them on every transient failure; a failure that reaches
 here used up those retries or was refused. The generation is paid for and its uuid is recorded for
-the task instance (:mod:`~airflow_provider_onemin.ledger`), so the error is retryable whatever the
+the task instance (:mod:`~airflow_provider_onemin.submissions.ledger`), so the error is retryable whatever the
 answer was: a retry polls that uuid again, which signs fresh links, and downloads again without
 paying again.
 
@@ -14,16 +14,14 @@ a retry the earlier try's trigger event), so the link is renewed once, in the sa
 the uuid (free).
 
 Messages name the generation, the result and the link without its query string (the signature),
-never the API key. :func:`link_without_query` is the one way this package drops a signature, and
-:func:`without_signatures` applies it to whatever is about to be written (XCom, trigger events,
-the reuse index): a link needed later is renewed by polling the uuid (:func:`fresh_links`).
+never the API key (:mod:`.signatures` drops a signature; a link needed later is renewed by polling
+the uuid, :func:`fresh_links`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from airflow_provider_onemin.exceptions import (
     OneMinAPIError,
@@ -32,6 +30,9 @@ from airflow_provider_onemin.exceptions import (
     OneMinResultDownloadError,
 )
 from airflow_provider_onemin.hooks.answers import redact
+from airflow_provider_onemin.hooks.signatures import link_without_query, without_signatures
+
+__all__ = ["link_without_query", "without_signatures"]  # re-exported: the one way to drop a signature
 
 if TYPE_CHECKING:
     import logging
@@ -45,50 +46,11 @@ T = TypeVar("T")
 EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
 # Shorter query values ("host", "3600") are not secret and would blank ordinary words.
 _MIN_SECRET_LENGTH = 8
-#: The field of a record that holds signed download links: dropped, not merely shortened, so
-#: that nothing downloads from a link that lost its signature (the asset URL of the key serves).
-SIGNED_LINK_FIELD = "temporaryUrl"
-# An http(s) URL inside a text, up to whitespace or a quote.
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+", re.IGNORECASE)
 
 
 def may_have_expired(error: BaseException) -> bool:
     """True when ``error`` is an answer that a signed link gives once it has expired."""
     return isinstance(error, OneMinAPIError) and error.status_code in EXPIRED_LINK_STATUSES
-
-
-def link_without_query(url: str) -> str:
-    """
-    ``url`` without its query string, fragment and user info: a signed link without its
-    signature (and without a password, should one be in it).
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # not a URL urllib can read (a stray bracket): cut at the query all the same
-        return re.split(r"[?#]", url, maxsplit=1)[0]
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
-
-
-def without_signatures(value: T) -> T:
-    """
-    A copy of ``value`` fit to be written anywhere: every ``http(s)`` URL in its strings
-    (whole or inside a text) goes through :func:`link_without_query`, and every signed-link field
-    (:data:`SIGNED_LINK_FIELD`) is left out. Dicts, lists and tuples are copied; other values are
-    returned as they are.
-
-    :param value: a record, a trigger event, a list of URLs, a message...
-    """
-    if isinstance(value, str):
-        if "://" not in value:
-            return value
-        return _URL_IN_TEXT.sub(lambda match: link_without_query(match.group()), value)  # type: ignore[return-value]
-    if isinstance(value, dict):
-        return {  # type: ignore[return-value]
-            key: without_signatures(item) for key, item in value.items() if key != SIGNED_LINK_FIELD
-        }
-    if isinstance(value, (list, tuple)):
-        return type(value)(without_signatures(item) for item in value)  # type: ignore[return-value]
-    return value
 
 
 def fresh_links(hook: OneMinHook, uuid: str | None) -> Callable[[], list[str]] | None:

@@ -1,0 +1,59 @@
+"""
+Signed links are credentials: the one way this package drops a signature before anything is written.
+
+A signed link (a record's ``temporaryUrl``, a ``responseObject.data[].url`` with a query string, a
+pre-signed object-store URL) opens for whoever holds it until it expires. :func:`link_without_query`
+keeps a link's scheme, host and path; :func:`without_signatures` applies it to whatever is about to
+be written (XCom, the extra link, trigger events and ``next_kwargs``, the reuse index, messages).
+A link needed later is renewed by polling the uuid (:func:`.downloads.fresh_links`).
+
+Imports nothing of the provider, so every layer may use it (lineage included).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+T = TypeVar("T")
+
+#: The field of a record that holds signed download links: dropped, not merely shortened, so
+#: that nothing downloads from a link that lost its signature (the asset URL of the key serves).
+SIGNED_LINK_FIELD = "temporaryUrl"
+# An http(s) URL inside a text, up to whitespace or a quote.
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def link_without_query(url: str) -> str:
+    """
+    ``url`` without its query string, fragment and user info: a signed link without its
+    signature (and without a password, should one be in it).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL urllib can read (a stray bracket): cut at the query all the same
+        return re.split(r"[?#]", url, maxsplit=1)[0]
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def without_signatures(value: T) -> T:
+    """
+    A copy of ``value`` fit to be written anywhere: every ``http(s)`` URL in its strings
+    (whole or inside a text) goes through :func:`link_without_query`, and every signed-link field
+    (:data:`SIGNED_LINK_FIELD`) is left out. Dicts, lists and tuples are copied; other values are
+    returned as they are.
+
+    :param value: a record, a trigger event, a list of URLs, a message...
+    """
+    if isinstance(value, str):
+        if "://" not in value:
+            return value
+        return _URL_IN_TEXT.sub(lambda match: link_without_query(match.group()), value)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {  # type: ignore[return-value]
+            key: without_signatures(item) for key, item in value.items() if key != SIGNED_LINK_FIELD
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(without_signatures(item) for item in value)  # type: ignore[return-value]
+    return value
