@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 import requests
 from airflow.sdk import DAG, chain
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from tests.airflow_helpers import DagRunResult, run_dag
@@ -294,3 +296,32 @@ def test_a_failed_generation_s_reason_keeps_no_signature(signing_emulator) -> No
         hook.check_status(hook.run_feature(body))
     assert "source unreadable: https://cdn.example.com/photo.png" in str(caught.value), "the reason is kept"
     assert secret not in str(caught.value) and "X-Amz" not in str(caught.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.text(alphabet="KLMNOPQRSTUVWXYZ0123456789", min_size=8, max_size=24),
+    path=st.lists(st.text(alphabet="abcdefghij-_.", min_size=1, max_size=8), min_size=1, max_size=3),
+    before=st.sampled_from(["", "failed at ", "(see ", "reason: '"]),
+    after=st.sampled_from(["", " now", ").", "' refused", "\nnext line"]),
+)
+def test_without_signatures_leaves_no_signature_in_records_lists_or_texts(
+    secret, path, before, after
+) -> None:
+    from airflow_provider_onemin.hooks.signatures import without_signatures
+
+    link = "https://cdn.example.com/" + "/".join(path)
+    record = {
+        "uuid": "u-1",
+        "temporaryUrl": [f"{link}?token={secret}"],
+        "aiRecordDetail": {"responseObject": {"data": [{"url": f"{link}?X-Amz-Signature={secret}&e=60"}]}},
+        "message": f"{before}https://user:{secret}@cdn.example.com/x?sig={secret}#{secret}{after}",
+        "pair": (f"{link}#{secret}", 3),
+    }
+    cleaned = without_signatures(record)
+    assert secret not in json.dumps(cleaned)
+    assert "temporaryUrl" not in cleaned, "a signed-link field goes whole"
+    assert cleaned["aiRecordDetail"]["responseObject"]["data"][0]["url"] == link, "the link itself is kept"
+    assert cleaned["message"].startswith(f"{before}https://cdn.example.com/x")
+    assert cleaned["pair"] == (link, 3) and cleaned["uuid"] == "u-1"
+    assert record["temporaryUrl"] == [f"{link}?token={secret}"], "the record itself is not changed"
