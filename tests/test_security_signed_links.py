@@ -325,3 +325,26 @@ def test_without_signatures_leaves_no_signature_in_records_lists_or_texts(
     assert cleaned["message"].startswith(f"{before}https://cdn.example.com/x")
     assert cleaned["pair"] == (link, 3) and cleaned["uuid"] == "u-1"
     assert record["temporaryUrl"] == [f"{link}?token={secret}"], "the record itself is not changed"
+
+
+def test_debug_logs_of_a_download_keep_no_signature(signing_emulator, caplog) -> None:
+    """With DEBUG logging (a user chasing a problem), the HTTP library logs each request line."""
+    import io
+    import logging
+
+    from airflow_provider_onemin.hooks.onemin import OneMinHook
+
+    emulator, secret = signing_emulator
+    hook = OneMinHook()
+    body = {
+        "type": "BACKGROUND_REPLACER",
+        "model": "ideogram-3",
+        "promptObject": {"prompt": "a lake", "imageUrl": "development/images/mug.png", "num_images": 1},
+    }
+    record = hook.run_feature(body)
+    (url,) = hook.result_download_urls(record)
+    assert secret in url, "the link in hand is signed"
+    with caplog.at_level(logging.DEBUG):
+        assert hook.download(url, io.BytesIO()) > 0
+    assert any("GET /asset/" in line for line in caplog.messages), "the request line was logged"
+    assert secret not in caplog.text

@@ -12,6 +12,7 @@ Imports nothing of the provider, so every layer may use it (lineage included).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +24,10 @@ T = TypeVar("T")
 SIGNED_LINK_FIELD = "temporaryUrl"
 # An http(s) URL inside a text, up to whitespace or a quote.
 _URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+", re.IGNORECASE)
+# The request line urllib3 logs at DEBUG: "GET /path?query HTTP/1.1" (a path, not a URL).
+_REQUEST_LINE = re.compile(r'"([A-Z]+) (\S+) (HTTP/[\d.]+)"')
+#: The HTTP libraries' loggers that write request URLs (urllib3 at DEBUG, httpx at INFO).
+HTTP_LOGGERS = ("urllib3.connectionpool", "httpx")
 
 
 def link_without_query(url: str) -> str:
@@ -57,3 +62,28 @@ def without_signatures(value: T) -> T:
     if isinstance(value, (list, tuple)):
         return type(value)(without_signatures(item) for item in value)  # type: ignore[return-value]
     return value
+
+
+class SignatureFilter(logging.Filter):
+    """Rewrites a log record's message without signatures (request lines and URLs alike)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = without_signatures(
+            _REQUEST_LINE.sub(lambda m: f'"{m[1]} {link_without_query(m[2])} {m[3]}"', message)
+        )
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def hide_signatures_in_http_logs() -> None:
+    """
+    Make the HTTP libraries' loggers (:data:`HTTP_LOGGERS`) write no signature: a user who turns
+    on DEBUG logging to chase a problem would otherwise have each signed download link in the
+    task log. Idempotent; called when a hook makes its HTTP clients.
+    """
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, SignatureFilter) for existing in logger.filters):
+            logger.addFilter(SignatureFilter())
