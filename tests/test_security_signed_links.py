@@ -99,6 +99,8 @@ def _clear_and_rerun(dag: Any, run_id: str, monkeypatch: pytest.MonkeyPatch) -> 
         session.flush()
         return run
 
+    if not hasattr(dagrun_module, "get_or_create_dagrun"):  # dag.test() finds its run elsewhere before 3.3
+        pytest.skip("this Airflow's dag.test() makes its run elsewhere; the clear is shown on 3.3")
     with create_session() as session:
         logical_date = session.scalar(
             select(DagRun.logical_date).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
