@@ -167,11 +167,18 @@ def test_every_field_is_part_of_the_key(change: dict) -> None:
     assert request_key("another-model", prompt_object(photo)).digest != base.digest
 
 
-def test_key_without_a_seed_is_a_key_too() -> None:
+def test_key_without_a_seed_is_a_key_too(tmp_path: Path) -> None:
+    # A request without a seed is reused like any other: the same photo under another name gives
+    # the same key (nothing random stands in for the missing seed), and leaving the seed out is
+    # another request than giving one.
     photo = str(PHOTOS / "mug.png")
+    copy = tmp_path / "mug-copy.png"
+    shutil.copy(photo, copy)
     no_seed = {k: v for k, v in prompt_object(photo).items() if k != "seed"}
-    assert request_key("ideogram-3", no_seed).digest == request_key("ideogram-3", dict(no_seed)).digest
-    assert request_key("ideogram-3", no_seed).digest != request_key("ideogram-3", prompt_object(photo)).digest
+    key = request_key("ideogram-3", no_seed)
+    assert key.digest == request_key("ideogram-3", {**no_seed, "imageUrl": str(copy)}).digest
+    assert "seed" not in key.request["promptObject"]
+    assert key.digest != request_key("ideogram-3", prompt_object(photo)).digest
 
 
 def test_asset_paths_and_urls_are_kept_as_written_and_style_references_are_hashed(tmp_path: Path) -> None:
