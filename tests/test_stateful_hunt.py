@@ -160,6 +160,43 @@ def test_found_a_retry_after_the_photo_changed_hands_out_the_old_photos_picture(
         hunt.oracle()
 
 
+@pytest.mark.xfail(
+    strict=False, reason="issue 19 item 1: a clear resumes the recorded generation of the old photo"
+)
+def test_found_a_clear_after_the_photo_changed_hands_out_the_old_photos_picture(hunt_env) -> None:
+    with replay(hunt_env, "edit_photos") as hunt:
+        run = hunt._new_instance("lamp.png", PROMPTS[0], 1, None)
+        hunt._try(run)  # paid, stored, indexed
+        hunt.oracle()
+        (hunt.photos / "lamp.png").write_bytes(photo_variant(0))  # a new product photo, same path
+        hunt._try(run)  # the user clears the task instance
+        hunt.oracle()
+
+
+@pytest.mark.xfail(
+    strict=False, reason="issue 19 item 2: a storage hiccup reading the index counts as a miss"
+)
+def test_found_a_storage_hiccup_reading_the_index_pays_again(hunt_env) -> None:
+    with replay(hunt_env, "hiccups") as hunt:
+        hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7))  # paid, stored, indexed
+        hunt.oracle()
+        hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7), hiccup_at=2)  # S3 SlowDown once
+        hunt.oracle()
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 19 item 7: a generation paid by a run that died before indexing it is paid again by "
+    "the next run of the same request",
+)
+def test_found_a_paid_but_unindexed_generation_is_paid_again_by_the_next_run(hunt_env) -> None:
+    with replay(hunt_env) as hunt:
+        hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7), crash_after="storage.store_result")
+        hunt.oracle()
+        hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7))
+        hunt.oracle()
+
+
 @pytest.mark.xfail(strict=False, reason="issue 19 item 5: the trigger event carries the signed temporaryUrl")
 def test_found_a_deferred_try_persists_the_signed_link_in_its_event(hunt_env) -> None:
     with replay(hunt_env, "deferral") as hunt:
