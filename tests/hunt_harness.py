@@ -31,7 +31,7 @@ from typing import Any
 
 from PIL import Image
 
-from airflow_provider_onemin.ledger import STATE_KEY
+from airflow_provider_onemin.submissions.ledger import STATE_KEY
 
 __all__ = ["STATE_KEY"]
 
@@ -103,21 +103,21 @@ class WorkerCrash(BaseException):
 #: is named ``<owner or module>.<function>`` (:func:`step_name`).
 CRASH_POINTS: tuple[tuple[str, str | None, str], ...] = (
     ("airflow_provider_onemin.hooks.onemin", "OneMinHook", "upload_asset"),
-    ("airflow_provider_onemin.ledger", "SubmissionLedger", "record_intent"),
+    ("airflow_provider_onemin.submissions.ledger", "SubmissionLedger", "record_intent"),
     ("airflow_provider_onemin.hooks.onemin", "OneMinHook", "run_feature"),
-    ("airflow_provider_onemin.ledger", "SubmissionLedger", "record_uuid"),
+    ("airflow_provider_onemin.submissions.ledger", "SubmissionLedger", "record_uuid"),
     ("airflow_provider_onemin.hooks.onemin", "OneMinHook", "wait_for_end"),
-    ("airflow_provider_onemin.ledger", "SubmissionLedger", "record_outcome"),
-    ("airflow_provider_onemin.storage", None, "store_result"),
-    ("airflow_provider_onemin.storage", None, "write_file_atomically"),
-    ("airflow_provider_onemin.reuse_index", None, "record_generation"),
-    ("airflow_provider_onemin.reuse_copy", None, "copy_results"),
-    ("airflow_provider_onemin.reuse_index", None, "record_copy"),
+    ("airflow_provider_onemin.submissions.ledger", "SubmissionLedger", "record_outcome"),
+    ("airflow_provider_onemin.storage.results", None, "store_result"),
+    ("airflow_provider_onemin.storage.results", None, "write_file_atomically"),
+    ("airflow_provider_onemin.reuse.index", None, "record_generation"),
+    ("airflow_provider_onemin.reuse.copies", None, "copy_results"),
+    ("airflow_provider_onemin.reuse.index", None, "record_copy"),
 )
 
 
 def step_name(module: str, owner: str | None, function: str) -> str:
-    return f"{owner or module.rsplit('.', 1)[-1]}.{function}"
+    return f"{owner or module.removeprefix('airflow_provider_onemin.')}.{function}"
 
 
 #: ObjectStoragePath calls a storage hiccup may hit.

@@ -18,8 +18,8 @@ from airflow_provider_onemin.exceptions import (
     OneMinUnknownOutcomeError,
 )
 from airflow_provider_onemin.hooks.records import check_status
-from airflow_provider_onemin.ledger import STATE_KEY, SubmissionLedger, request_hash
-from airflow_provider_onemin.reuse import operator_key, request_key
+from airflow_provider_onemin.reuse.policy import operator_key, request_key
+from airflow_provider_onemin.submissions.ledger import STATE_KEY, SubmissionLedger, request_hash
 
 LOG = logging.getLogger("test_paid_decisions")
 PROMPT = {"prompt": "a beach", "imageUrl": "development/images/mug.png", "num_images": 1}

@@ -191,7 +191,7 @@ def test_found_a_storage_hiccup_reading_the_index_pays_again(hunt_env) -> None:
 )
 def test_found_a_paid_but_unindexed_generation_is_paid_again_by_the_next_run(hunt_env) -> None:
     with replay(hunt_env) as hunt:
-        hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7), crash_after="storage.store_result")
+        hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7), crash_after="storage.results.store_result")
         hunt.oracle()
         hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7))
         hunt.oracle()
