@@ -150,7 +150,11 @@ def test_a_request_without_a_seed_is_reused_too(
     dag = one_task_dag("reuse_no_seed", output_dir, "development/images/mug.png")
     first, second = run_dag(dag), run_dag(dag)
     assert paid_and_uploaded(onemin_emulator) == (1, 0), "an asset path needs no upload; one payment"
-    assert second.task("replace").xcom["seeds"] == first.task("replace").xcom["seeds"], "the earlier pick"
+    # The emulator derives a missing seed from the request, so equal seeds would not tell a
+    # reuse from a second payment: the generation handed out must be the first run's.
+    paid = first.task("replace").xcom
+    assert second.task("replace").xcom["reused_from"]["uuid"] == paid["ai_record_uuid"], "the earlier pick"
+    assert second.task("replace").xcom["seeds"] == paid["seeds"]
 
 
 def test_deferrable_generation_is_indexed_and_reused(
