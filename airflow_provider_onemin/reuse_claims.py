@@ -321,6 +321,7 @@ def claim_or_reuse(
     folder = claims_folder(output_path, key)
     deadline = time.monotonic() + timeout
     waited_for: int | None = None
+    seen: Any = None  # the index record as last looked at while waiting
     while True:
         state = current_claim(folder)
         if state is not None and state.closed and find_reusable(output_path, key) is not None:
@@ -373,9 +374,30 @@ def claim_or_reuse(
                 f", generation {state.uuid}" if state.uuid else "",
                 max(0.0, deadline - time.monotonic()),
             )
+        seen, indexed = _index_changed(output_path, key, seen)
+        if indexed and find_reusable(output_path, key) is not None:
+            # Indexed while the claim is still open (its owner died before releasing it).
+            reused = reuse_earlier(output_path, key, ti, log)
+            if reused is not None:
+                return reused, None
         if time.monotonic() >= deadline:
             raise _wait_error(state, key, timeout)
         time.sleep(interval)
+
+
+def _index_changed(output_path: Any, key: RequestKey, seen: Any) -> tuple[Any, bool]:
+    """A cheap look at the index record (its listing entry): ``(what it is now, changed since seen)``."""
+    from airflow_provider_onemin.reuse_index import index_path
+
+    path = index_path(output_path, key)
+    with contextlib.suppress(AttributeError):
+        path.fs.invalidate_cache(path.parent.path)
+    try:
+        info = path.fs.info(path.path)
+    except FileNotFoundError:
+        return None, False
+    now = (info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("ETag"))
+    return now, now != seen
 
 
 def _wait_error(state: ClaimState, key: RequestKey, timeout: float) -> OneMinReuseWaitError:

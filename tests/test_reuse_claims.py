@@ -317,3 +317,18 @@ def test_a_failure_before_paying_releases_a_failure_after_keeps_the_claim(tmp_pa
     assert json.loads((state.folder / f"{state.number:06d}.claim.json").read_text())["owner"] == {
         **vars(Owner.of(make_ti(1)))
     }
+
+
+def test_a_result_indexed_under_a_claim_never_released_is_reused(tmp_path: Path) -> None:
+    output, key = str(tmp_path / "out"), make_key()
+    log = logging.getLogger("onemin.test.claims")
+    owner_ti = make_ti(0)
+    _, owner = _claim(output, key, owner_ti)
+    owner.paying()
+    stored = pay_and_store(output, key, owner_ti, owner, log)
+    # The owner died between indexing and releasing: remove its release, as if never written.
+    released = claims_folder(output, key) / f"{owner.number:06d}.released.json"
+    os.unlink(released.path)
+    reused, claim = _claim(output, key, make_ti(1), timeout=5)
+    assert claim is None and reused is not None
+    assert read_stored(output, reused.stored_paths[0]) == read_stored(output, stored[0])
