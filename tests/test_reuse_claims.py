@@ -105,10 +105,12 @@ def run_task(
     log: logging.Logger,
     paid: Callable[[Any], None],
     before_paying: Callable[[], None] = lambda: None,
+    at_claim: Callable[[], Any] = lambda: None,
 ) -> bytes:
     """One racer, as the operator runs: index lookup, claim or wait, pay when holding the claim."""
     reused = reuse_earlier(output_path, key, ti, log)
     if reused is None:
+        at_claim()
         reused, claim = claim_or_reuse(output_path, key, ti, log, timeout=60, interval=0.02)
         if reused is None:
             assert claim is not None
@@ -145,8 +147,13 @@ def race_threads(output_path: str, racers: int) -> tuple[list[Any], list[bytes]]
         assert waiting.wait_for(racers - 1), f"only {waiting.count} of {racers - 1} racers waited"
 
     tis = [make_ti(i % 3, run=f"run-{i // 3}") for i in range(racers)]
+    # All missed the index; all claim at the same instant: only the conditional create tells them apart.
+    at_claim = threading.Barrier(racers).wait
     with ThreadPoolExecutor(racers) as pool:
-        futures = [pool.submit(run_task, output_path, key, ti, log, paid, everyone_else_waits) for ti in tis]
+        futures = [
+            pool.submit(run_task, output_path, key, ti, log, paid, everyone_else_waits, at_claim)
+            for ti in tis
+        ]
         images = [future.result(timeout=120) for future in futures]
     return payments, images
 
