@@ -108,5 +108,5 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONNECTION_FIELDS,
             }
         ],
-        "extra-links": ["airflow_provider_onemin.links.OneMinResultLink"],
+        "extra-links": ["airflow_provider_onemin.links.results.OneMinResultLink"],
     }

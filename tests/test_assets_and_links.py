@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 from airflow.sdk import DAG, Asset, AssetAlias, ObjectStoragePath, task
 
-from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.links.results import OneMinResultLink
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from tests.airflow_helpers import DagRunResult, airflow_version, register_dags, run_dag
 

@@ -14,7 +14,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinRequestRejectedError,
     OneMinUnknownOutcomeError,
 )
-from airflow_provider_onemin.ledger import (
+from airflow_provider_onemin.submissions.ledger import (
     STATE_KEY,
     SubmissionLedger,
     TaskStateStore,

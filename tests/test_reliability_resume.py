@@ -28,12 +28,12 @@ from airflow_provider_onemin.exceptions import (
     OneMinTimeoutError,
     OneMinUnknownOutcomeError,
 )
-from airflow_provider_onemin.ledger import SubmissionLedger, TaskStateStore
 from airflow_provider_onemin.operators.background_replacer import (
     STATE_KEY,
     BackgroundReplacerOperator,
     request_hash,
 )
+from airflow_provider_onemin.submissions.ledger import SubmissionLedger, TaskStateStore
 
 UUID = "7d3f2c1e-0a9b-4c8d-8e7f-6a5b4c3d2e1f"
 NEW_UUID = "11111111-2222-4333-8444-555555555555"

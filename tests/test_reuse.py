@@ -19,15 +19,15 @@ from airflow.sdk import ObjectStoragePath
 from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinReuseIndexError
-from airflow_provider_onemin.reuse import request_key
-from airflow_provider_onemin.reuse_index import (
+from airflow_provider_onemin.reuse.copies import copy_results
+from airflow_provider_onemin.reuse.index import (
     TaskNames,
-    copy_results,
     find_reusable,
     index_path,
     record_copy,
     record_generation,
 )
+from airflow_provider_onemin.reuse.policy import request_key
 
 PHOTOS = Path(__file__).resolve().parent.parent / "dags" / "sample_photos"
 FIRST = TaskNames("shop", "scheduled__2026-04-14T00:00:00+00:00", "replace", 3)
@@ -59,7 +59,7 @@ def ai_record(record_uuid: str = "gen-1", credit=None) -> dict:
 
 def store(base: ObjectStoragePath, names: TaskNames, contents=(PNG_A, PNG_B)) -> list[str]:
     """Put files where the operator's storage step would, as it would name them."""
-    from airflow_provider_onemin.storage import plain_uri, result_stem
+    from airflow_provider_onemin.storage.results import plain_uri, result_stem
 
     stored = []
     for index, data in enumerate(contents):
@@ -277,7 +277,7 @@ def test_a_record_that_cannot_be_trusted_is_ignored_with_a_warning(
     path = Path(record_generation(local_root, key, ai_record(), stored, FIRST).path)
     damage(path, [Path(ObjectStoragePath(uri).path) for uri in stored])
 
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse.index"):
         assert find_reusable(local_root, key) is None
     warnings = _warnings(caplog)
     assert len(warnings) == 1 and reason in warnings[0], warnings
@@ -288,7 +288,7 @@ def test_a_record_under_another_key_is_ignored(key, local_root, caplog) -> None:
     record_generation(local_root, key, ai_record(), store(local_root, FIRST), FIRST)
     other = request_key("ideogram-3", prompt_object("development/images/other.png"))
     shutil.copy(index_path(local_root, key).path, index_path(local_root, other).path)
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse.index"):
         assert find_reusable(local_root, other) is None
     assert "records key" in _warnings(caplog)[0]
 
@@ -301,7 +301,7 @@ def test_a_record_cannot_point_outside_the_output_folder(key, local_root, caplog
     record = json.loads(path.read_text())
     record["copies"][0]["paths"][0] = bad
     path.write_text(json.dumps(record))
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse.index"):
         assert find_reusable(local_root, key) is None
     assert "record schema" in _warnings(caplog)[0]
 
@@ -385,7 +385,7 @@ def test_object_store_copy_is_server_side_where_it_can_be(key, memory_root: Obje
 
 
 def test_reuse_earlier_copies_and_says_what_it_saved(key, local_root, caplog) -> None:
-    from airflow_provider_onemin.reuse import index_generation, reuse_earlier
+    from airflow_provider_onemin.reuse.policy import index_generation, reuse_earlier
 
     logger = logging.getLogger("test_reuse_operator")
     with caplog.at_level(logging.INFO):
@@ -406,7 +406,7 @@ def test_reuse_earlier_copies_and_says_what_it_saved(key, local_root, caplog) ->
 
 
 def test_dry_run_report_says_reuse_or_pay(key, local_root) -> None:
-    from airflow_provider_onemin.reuse import dry_run_report
+    from airflow_provider_onemin.reuse.policy import dry_run_report
 
     assert dry_run_report(local_root, key, 2) == (
         f"would pay for 2 image(s): no earlier generation of request {key.digest[:12]}"

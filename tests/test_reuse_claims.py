@@ -1,5 +1,5 @@
 """
-Claims (reuse_claims.py): identical requests racing for the same new image pay once.
+Claims (reuse/claims.py): identical requests racing for the same new image pay once.
 
 Threads and processes race on a local folder and on S3 (moto's server, where the conditional
 create is ``If-None-Match: *``). Each racer does what the operator does: look the request up,
@@ -27,8 +27,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_onemin.exceptions import OneMinClaimLostError, OneMinReuseWaitError
-from airflow_provider_onemin.reuse import RequestKey, reuse_earlier
-from airflow_provider_onemin.reuse_claims import (
+from airflow_provider_onemin.reuse.claims import (
     Claim,
     Owner,
     claim_or_reuse,
@@ -37,8 +36,10 @@ from airflow_provider_onemin.reuse_claims import (
     current_claim,
     release_unpaid,
 )
-from airflow_provider_onemin.reuse_index import TaskNames, record_generation
-from airflow_provider_onemin.storage import as_storage_path, plain_uri, result_stem
+from airflow_provider_onemin.reuse.index import TaskNames, record_generation
+from airflow_provider_onemin.reuse.key import RequestKey
+from airflow_provider_onemin.reuse.policy import reuse_earlier
+from airflow_provider_onemin.storage.results import as_storage_path, plain_uri, result_stem
 
 WAITING = "is being paid for by"
 

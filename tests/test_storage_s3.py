@@ -23,8 +23,8 @@ from airflow_provider_onemin.exceptions import (
     OneMinStorageError,
 )
 from airflow_provider_onemin.hooks.onemin import OneMinHook
-from airflow_provider_onemin.inputs import read_image
-from airflow_provider_onemin.storage import (
+from airflow_provider_onemin.inputs.images import read_image
+from airflow_provider_onemin.storage.results import (
     as_storage_path,
     check_output_writable,
     storage_conn_id,
@@ -261,7 +261,7 @@ def test_too_old_s3fs_is_named_not_blamed_on_a_missing_extra(tmp_path, monkeypat
 
 def test_missing_extra_says_to_install_it(monkeypatch) -> None:
     """The test venv has the extra, so its absence is staged at the one lookup that reports it."""
-    from airflow_provider_onemin import storage_location
+    from airflow_provider_onemin.storage import location as storage_location
 
     real = storage_location._installed_version
     monkeypatch.setattr(
@@ -276,7 +276,7 @@ def test_missing_extra_says_to_install_it(monkeypatch) -> None:
 def test_floor_in_code_matches_the_extra() -> None:
     import tomllib
 
-    from airflow_provider_onemin.storage_location import S3FS_FLOOR
+    from airflow_provider_onemin.storage.location import S3FS_FLOOR
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     assert f"s3fs>={S3FS_FLOOR}" in pyproject["project"]["optional-dependencies"]["s3"]

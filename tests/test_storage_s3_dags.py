@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
 
-from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.links.results import OneMinResultLink
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from tests.airflow_helpers import run_dag
 from tests.test_pipeline import load_pipeline

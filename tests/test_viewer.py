@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.links.results import OneMinResultLink
 from tests.deployment import TERMINAL_TI_STATES
 from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, viewer_deployment
 
@@ -197,7 +197,7 @@ def _hitl_path(run_id: str) -> str:
 
 
 def _review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
-    from airflow_provider_onemin.storage import safe_part
+    from airflow_provider_onemin.storage.results import safe_part
 
     return list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
 

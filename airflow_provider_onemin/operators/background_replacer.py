@@ -9,39 +9,24 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_onemin import metrics
-from airflow_provider_onemin.arguments import PROMPT_FIELDS, is_templated, prompt_object_of
-from airflow_provider_onemin.compat import conf
-from airflow_provider_onemin.exceptions import (
-    OneMinConfigurationError,
-    OneMinError,
-    OneMinTimeoutError,
-    OneMinUnknownOutcomeError,
-)
-from airflow_provider_onemin.ledger import STATE_KEY, request_hash, with_record_release
-from airflow_provider_onemin.links import OneMinResultLink
-from airflow_provider_onemin.outlets import literal_output_asset
-from airflow_provider_onemin.results import deliver_results, note_generation
-from airflow_provider_onemin.reuse import operator_key, reuse_earlier
-from airflow_provider_onemin.reuse_claims import (
-    claim_or_reuse,
-    held_claim,
-    release,
-    release_unpaid,
-    wait_settings,
-)
-from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+# Only what a DAG file needs to build the operator is imported here: everything the task does
+# when it runs (the client, storage, reuse, the submission record, metrics) is imported where it
+# is used, so that parsing a DAG does not pay for it.
+from airflow_provider_onemin.inputs.arguments import PROMPT_FIELDS, is_templated, prompt_object_of
+from airflow_provider_onemin.links.results import OneMinResultLink
+from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Asset, Context
 
+    from airflow_provider_onemin.exceptions import OneMinTimeoutError
     from airflow_provider_onemin.hooks.onemin import OneMinHook
-    from airflow_provider_onemin.ledger import SubmissionLedger
-    from airflow_provider_onemin.reuse import RequestKey
-    from airflow_provider_onemin.reuse_claims import Claim
+    from airflow_provider_onemin.reuse.claims import Claim
+    from airflow_provider_onemin.reuse.key import RequestKey
+    from airflow_provider_onemin.submissions.ledger import SubmissionLedger
 
-__all__ = ["PROMPT_FIELDS", "STATE_KEY", "BackgroundReplacerOperator", "request_hash"]
+__all__ = ["PROMPT_FIELDS", "BackgroundReplacerOperator"]
 
 
 class BackgroundReplacerOperator(BaseOperator):
@@ -139,12 +124,15 @@ class BackgroundReplacerOperator(BaseOperator):
         dry_run: bool = False,
         reuse: bool = False,
         reuse_wait_timeout: float | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool | None = None,
         poll_interval: float | None = None,
         poll_timeout: float | None = None,
         min_defer_time: float | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_onemin.delivery.outlets import literal_output_asset
+        from airflow_provider_onemin.submissions.ledger import with_record_release
+
         if "outlets" not in kwargs and not dry_run:
             asset = literal_output_asset(output_path)
             if asset is not None:
@@ -170,12 +158,18 @@ class BackgroundReplacerOperator(BaseOperator):
         self.reuse_wait_timeout = reuse_wait_timeout
         self.claim: Claim | None = None  # this task instance pays for its request under it
         if reuse and (output_path is None or output_path == ""):
+            from airflow_provider_onemin.exceptions import OneMinConfigurationError
+
             raise OneMinConfigurationError(f"Task {self.task_id!r}: reuse=True needs output_path.")
+        if deferrable is None:
+            from airflow_provider_onemin.compat import conf
+
+            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         if min_defer_time is not None:
-            from airflow_provider_onemin.deferral import resolve_min_defer_time
+            from airflow_provider_onemin.triggers.deferral import resolve_min_defer_time
 
             resolve_min_defer_time(min_defer_time)  # a bad value fails the DAG import, not the deferral
         self.min_defer_time = min_defer_time
@@ -199,7 +193,7 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def validate_request(self) -> dict[str, Any]:
         """Validate the request against the model's schema; return the body or raise."""
-        from airflow_provider_onemin.validation import validate_request
+        from airflow_provider_onemin.schemas.validation import validate_request
 
         body = self.request_body()
         validate_request(body, self.model)
@@ -215,25 +209,27 @@ class BackgroundReplacerOperator(BaseOperator):
         Use it to schedule a consumer DAG: ``schedule=[replace.output_asset]``. ``None`` when
         ``output_path`` is unset or templated.
         """
+        from airflow_provider_onemin.delivery.outlets import literal_output_asset
+
         return literal_output_asset(self.output_path)
 
     # --- lineage (the OpenLineage provider calls these when it is installed) ----------------
 
     def get_openlineage_facets_on_start(self) -> OperatorLineage:
         """The images read and the request (see :mod:`airflow_provider_onemin.lineage`)."""
-        from airflow_provider_onemin.lineage import operator_lineage
+        from airflow_provider_onemin.lineage.report import operator_lineage
 
         return operator_lineage(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Also the stored results and the generation they come from."""
-        from airflow_provider_onemin.lineage import operator_lineage
+        from airflow_provider_onemin.lineage.report import operator_lineage
 
         return operator_lineage(self)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
         """What the failed try read, and the generation it got, if any."""
-        from airflow_provider_onemin.lineage import operator_lineage
+        from airflow_provider_onemin.lineage.report import operator_lineage
 
         return operator_lineage(self)
 
@@ -246,9 +242,14 @@ class BackgroundReplacerOperator(BaseOperator):
         return OneMinHook(onemin_conn_id=self.onemin_conn_id)
 
     def execute(self, context: Context) -> list[str]:
+        from airflow_provider_onemin.delivery.results import deliver_results
+        from airflow_provider_onemin.lineage import metrics
+        from airflow_provider_onemin.reuse.claims import claim_or_reuse, release_unpaid, wait_settings
+        from airflow_provider_onemin.reuse.policy import operator_key, reuse_earlier
+
         body = self.validate_request()
         if self.output_path is not None and self.output_path != "":
-            from airflow_provider_onemin.storage import check_output_writable
+            from airflow_provider_onemin.storage.results import check_output_writable
 
             check_output_writable(self.output_path)  # no bucket, access denied...: refused before paying
         self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"])
@@ -279,7 +280,11 @@ class BackgroundReplacerOperator(BaseOperator):
             raise
 
     def _ledger(self, context: Context, body: dict[str, Any]) -> SubmissionLedger:
-        from airflow_provider_onemin.ledger import SubmissionLedger, submission_store
+        from airflow_provider_onemin.submissions.ledger import (
+            SubmissionLedger,
+            request_hash,
+            submission_store,
+        )
 
         fingerprint = request_hash(self.model, body["promptObject"])
         try_number = getattr(context.get("ti"), "try_number", None)
@@ -295,6 +300,10 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _end(self, context: Context, ledger: SubmissionLedger, record: dict[str, Any]) -> list[str]:
         """The generation ended: the ledger notes how; a failure raises, a success is finished."""
+        from airflow_provider_onemin.delivery.results import deliver_results, note_generation
+        from airflow_provider_onemin.exceptions import OneMinError
+        from airflow_provider_onemin.reuse.claims import release
+
         ledger.record_outcome(record)
         note_generation(self, record)  # a failure's lineage names the generation too
         try:
@@ -324,7 +333,7 @@ class BackgroundReplacerOperator(BaseOperator):
         The connection is not even read. The task's outlets are dropped for this run: a success
         with no file stored must not announce new results to asset-scheduled DAGs.
         """
-        from airflow_provider_onemin.dry_run import log_dry_run
+        from airflow_provider_onemin.operators._dry_run import log_dry_run
 
         log_dry_run(
             body, output_path=self.output_path, reuse_key=self.reuse_key, outlets=self.outlets, log=self.log
@@ -344,7 +353,9 @@ class BackgroundReplacerOperator(BaseOperator):
         earlier try's, this try may still have its own request to pay for (the ledger says).
         ``reuse_key``: the request's key at submission (``dag.test()`` drops it: built again).
         """
-        from airflow_provider_onemin.exceptions import OneMinRecordMissingError
+        from airflow_provider_onemin.exceptions import OneMinRecordMissingError, OneMinTimeoutError
+        from airflow_provider_onemin.reuse.claims import held_claim
+        from airflow_provider_onemin.reuse.policy import operator_key
         from airflow_provider_onemin.triggers.background_replacer import ended_record_from_event
 
         body = self.validate_request()
@@ -373,8 +384,8 @@ class BackgroundReplacerOperator(BaseOperator):
         return record
 
     def _defer(self, uuid: str) -> None:
-        from airflow_provider_onemin.deferral import resolve_min_defer_time
         from airflow_provider_onemin.triggers.background_replacer import OneMinResultTrigger
+        from airflow_provider_onemin.triggers.deferral import resolve_min_defer_time
 
         settings = self.hook.settings
         poll_interval = settings.poll_interval if self.poll_interval is None else self.poll_interval
@@ -394,6 +405,10 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _submit(self, ledger: SubmissionLedger, body: dict[str, Any]) -> dict[str, Any]:
         """Send the paid request once; the ledger records the intent before and the uuid after."""
+        from airflow_provider_onemin.delivery.results import note_generation
+        from airflow_provider_onemin.exceptions import OneMinError, OneMinUnknownOutcomeError
+        from airflow_provider_onemin.reuse.claims import release
+
         if self.claim:
             self.claim.paying()  # before the intent: from now on a waiter never pays for this request
         submitted_at = ledger.record_intent()
@@ -419,6 +434,16 @@ class BackgroundReplacerOperator(BaseOperator):
 
     def _with_uploaded_images(self, body: dict[str, Any]) -> dict[str, Any]:
         """Upload local and object-storage images; return the body with their asset paths."""
-        from airflow_provider_onemin.uploads import upload_local_images
+        from airflow_provider_onemin.inputs.uploads import upload_local_images
 
         return upload_local_images(self.hook, body, self.log)
+
+
+def __getattr__(name: str) -> Any:
+    # Names this module exported before the submission record had a module of its own; imported
+    # on first use so that a DAG file does not load the submission record's code.
+    if name in ("STATE_KEY", "request_hash"):
+        from airflow_provider_onemin.submissions import ledger
+
+        return getattr(ledger, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

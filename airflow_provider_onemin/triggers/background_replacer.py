@@ -24,7 +24,6 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_onemin.deferral import hold_until
 from airflow_provider_onemin.exceptions import (
     OneMinAPIError,
     OneMinAuthenticationError,
@@ -38,6 +37,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinUnsafeContentError,
 )
 from airflow_provider_onemin.hooks.records import check_status, generation_state
+from airflow_provider_onemin.triggers.deferral import hold_until
 
 #: Errors an event may name; anything else comes back as a plain (retryable) OneMinError.
 _EVENT_ERRORS: dict[str, type[OneMinError]] = {
@@ -74,7 +74,7 @@ class OneMinResultTrigger(BaseTrigger):
         across triggerer restarts so that a restart does not extend the wait.
     :param min_defer_time: seconds after the deferral before which no event is sent: an end seen
         sooner is held back until then, so that the scheduler has read the end of the deferring
-        run before the task resumes (see :mod:`airflow_provider_onemin.deferral`). 0: no hold.
+        run before the task resumes (see :mod:`airflow_provider_onemin.triggers.deferral`). 0: no hold.
     :param not_before: the moment (epoch seconds) that hold ends; set on the first deferral from
         ``min_defer_time`` and kept across triggerer restarts.
     """

@@ -27,7 +27,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from airflow_provider_onemin.inputs import sniff_image_type
+from airflow_provider_onemin.storage.content_types import sniff_image_type
 from airflow_provider_onemin.viewer import URL_PREFIX, viewer_path
 from airflow_provider_onemin.viewer.results import TaskResults, run_results
 

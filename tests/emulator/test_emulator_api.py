@@ -13,7 +13,7 @@ from emulator_helpers import decode, encode, feature_body, product_on_white, pro
 
 from airflow_provider_onemin.emulator.images import BACKGROUND_DISTANCE
 from airflow_provider_onemin.emulator.state import key_fingerprint
-from airflow_provider_onemin.validation import answer_violations
+from airflow_provider_onemin.schemas.validation import answer_violations
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import logging
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
-    from airflow_provider_onemin.inputs import ImageFile
+    from airflow_provider_onemin.inputs.images import ImageFile
 
 #: An image to upload: the field it came from, its style-reference index (None for imageUrl), its file.
 LocalImage = tuple[str, "int | None", "ImageFile"]
@@ -28,7 +28,11 @@ def read_local_images(body: dict[str, Any]) -> list[LocalImage]:
 
     :return: ``(field, reference index or None for imageUrl, image)`` for each one to upload.
     """
-    from airflow_provider_onemin.inputs import MAX_REFERENCES_TOTAL_BYTES, classify_reference, read_image
+    from airflow_provider_onemin.inputs.images import (
+        MAX_REFERENCES_TOTAL_BYTES,
+        classify_reference,
+        read_image,
+    )
 
     prompt_object = body["promptObject"]
     image_url = prompt_object["imageUrl"]

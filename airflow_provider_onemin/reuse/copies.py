@@ -1,5 +1,5 @@
 """
-Copying a reuse hit's files into the task instance's own names (see :mod:`.reuse_index`).
+Copying a reuse hit's files into the task instance's own names (see :mod:`.index`).
 
 Every run's folder is complete on its own: a hit is copied, not linked. Each copy appears whole or
 not at all, server-side where the filesystem has a copy (S3, GCS, Azure, memory), else through a
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.reuse_index import Reusable, TaskNames
+    from airflow_provider_onemin.reuse.index import Reusable, TaskNames
 
 _CHUNK = 1024 * 1024
 _LOCAL_PROTOCOLS = frozenset({"file", "local", ""})
@@ -31,7 +31,7 @@ def copy_results(output_path: Any, reusable: Reusable, names: TaskNames) -> list
     Each copy appears whole or not at all: server-side where the filesystem can copy, else through a
     temporary file; a file already at its target (the same task instance again) is left as is.
     """
-    from airflow_provider_onemin.storage import as_storage_path, plain_uri, result_stem
+    from airflow_provider_onemin.storage.results import as_storage_path, plain_uri, result_stem
 
     base = as_storage_path(output_path)
     copied = []
@@ -51,7 +51,7 @@ def copy_results(output_path: Any, reusable: Reusable, names: TaskNames) -> list
 
 
 def _copy_file(source: ObjectStoragePath, target: ObjectStoragePath, size: int) -> None:
-    from airflow_provider_onemin.storage import publish_file
+    from airflow_provider_onemin.storage.results import publish_file
 
     fs = target.fs
     if target.protocol not in _LOCAL_PROTOCOLS:

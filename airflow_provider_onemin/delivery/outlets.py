@@ -28,7 +28,7 @@ def literal_output_asset(output_path: Any) -> Asset | None:
 
         if not isinstance(output_path, (ObjectStoragePath, os.PathLike)):
             return None  # an XComArg or another value only known at run time
-    from airflow_provider_onemin.storage import asset_for_output
+    from airflow_provider_onemin.storage.results import asset_for_output
 
     try:
         return asset_for_output(output_path)
@@ -72,7 +72,7 @@ def annotate_asset_events(
     from airflow.sdk import Asset, AssetAlias
 
     from airflow_provider_onemin.compat import alias_event_extra
-    from airflow_provider_onemin.storage import asset_for_output
+    from airflow_provider_onemin.storage.results import asset_for_output
 
     outlet_events = context.get("outlet_events")
     if outlet_events is None:

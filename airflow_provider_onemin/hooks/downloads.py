@@ -4,7 +4,7 @@ refused, and the error that says the generation is paid for when the download st
 
 Downloads are free, so the hook retries them on every transient failure; a failure that reaches
 here used up those retries or was refused. The generation is paid for and its uuid is recorded for
-the task instance (:mod:`~airflow_provider_onemin.ledger`), so the error is retryable whatever the
+the task instance (:mod:`~airflow_provider_onemin.submissions.ledger`), so the error is retryable whatever the
 answer was: a retry polls that uuid again, which signs fresh links, and downloads again without
 paying again.
 

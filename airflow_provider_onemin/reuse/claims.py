@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.reuse import RequestKey, Reused
+    from airflow_provider_onemin.reuse.key import RequestKey
+    from airflow_provider_onemin.reuse.policy import Reused
 
 #: Folder, under the reuse index's folder, holding one folder of claims per request key.
 CLAIMS_FOLDER = "claims"
@@ -104,8 +105,8 @@ def describe(owner: Any) -> str:
 
 def claims_folder(output_path: Any, key: RequestKey | str) -> ObjectStoragePath:
     """Where the claims of ``key`` live under ``output_path``."""
-    from airflow_provider_onemin.reuse_index import INDEX_FOLDER
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.reuse.index import INDEX_FOLDER
+    from airflow_provider_onemin.storage.location import as_storage_path
 
     digest = key if isinstance(key, str) else key.digest
     return as_storage_path(output_path) / INDEX_FOLDER / CLAIMS_FOLDER / digest
@@ -244,7 +245,7 @@ class Claim:
 
     def generation(self, uuid: str) -> None:
         """Note the generation 1min.ai accepted (best effort: only messages read it)."""
-        from airflow_provider_onemin.storage import write_file_atomically
+        from airflow_provider_onemin.storage.results import write_file_atomically
 
         with contextlib.suppress(Exception):
             write_file_atomically(self._path("generation"), json.dumps({"uuid": uuid}).encode("utf-8"))
@@ -314,8 +315,8 @@ def claim_or_reuse(
         task instance holds the claim and pays.
     :raises OneMinReuseWaitError: when the other task has not stored its result within ``timeout``.
     """
-    from airflow_provider_onemin.reuse import reuse_earlier
-    from airflow_provider_onemin.reuse_index import find_reusable
+    from airflow_provider_onemin.reuse.index import find_reusable
+    from airflow_provider_onemin.reuse.policy import reuse_earlier
 
     owner = Owner.of(ti)
     folder = claims_folder(output_path, key)
@@ -387,7 +388,7 @@ def claim_or_reuse(
 
 def _index_changed(output_path: Any, key: RequestKey, seen: Any) -> tuple[Any, bool]:
     """A cheap look at the index record (its listing entry): ``(what it is now, changed since seen)``."""
-    from airflow_provider_onemin.reuse_index import index_path
+    from airflow_provider_onemin.reuse.index import index_path
 
     path = index_path(output_path, key)
     with contextlib.suppress(AttributeError):

@@ -1,5 +1,5 @@
 """
-The reuse index, kept with the results in the output storage (see :mod:`.reuse` for the key).
+The reuse index, kept with the results in the output storage (see :mod:`.policy` for how the key is built).
 
 It lives in the output storage itself, so it works across workers, executors and
 metadata-database resets: one small JSON record per request at
@@ -13,7 +13,7 @@ of each file, and where complete copies of the files are, newest first, relative
 JSON, does not match its schema or its key, or whose files are all missing or differ from what it
 records, is ignored with a warning, and the request counts as new (it is paid for again).
 
-**A hit** is copied into the task instance's own names (:func:`~.reuse_copy.copy_results`,
+**A hit** is copied into the task instance's own names (:func:`~airflow_provider_onemin.reuse.copies.copy_results`,
 re-exported here), so every run's folder is complete on its own; the copy is then added to the
 record (:func:`record_copy`), so deleting old runs' folders does not make the index forget a
 request.
@@ -32,12 +32,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_onemin.exceptions import OneMinReuseIndexError
-from airflow_provider_onemin.reuse_copy import copy_results
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.reuse import RequestKey
+    from airflow_provider_onemin.reuse.key import RequestKey
 
 __all__ = [
     "INDEX_FOLDER",
@@ -45,7 +44,6 @@ __all__ = [
     "RECORD_FORMAT",
     "Reusable",
     "TaskNames",
-    "copy_results",
     "find_reusable",
     "index_path",
     "record_copy",
@@ -117,7 +115,7 @@ class Reusable:
 
     @property
     def stored_paths(self) -> list[str]:
-        from airflow_provider_onemin.storage import plain_uri
+        from airflow_provider_onemin.storage.results import plain_uri
 
         return [plain_uri(path) for path in self.sources]  # plain: no connection id inside
 
@@ -127,7 +125,7 @@ class Reusable:
 
 def index_path(output_path: Any, key: RequestKey | str) -> ObjectStoragePath:
     """Where the record of ``key`` lives under ``output_path``."""
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     return _record_path(as_storage_path(output_path), _digest(key))
 
@@ -147,7 +145,7 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
     Every file of the copy returned exists with the size and SHA-256 the record gives. A record
     that cannot be trusted is ignored with a warning that names it and says why.
     """
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     base = as_storage_path(output_path)
     digest = _digest(key)
@@ -279,7 +277,7 @@ def record_generation(
     :return: where the record was written.
     :raises OneMinReuseIndexError: when it cannot be written (the files stay where they are).
     """
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     base = as_storage_path(output_path)
     detail = record.get("aiRecordDetail") or {}
@@ -315,7 +313,7 @@ def record_copy(output_path: Any, reusable: Reusable, stored_paths: list[str], n
     Add the copy a task instance just made to the record, newest first (best effort: a failure is
     logged, the copy and the earlier record stay valid).
     """
-    from airflow_provider_onemin.storage import as_storage_path
+    from airflow_provider_onemin.storage.results import as_storage_path
 
     try:
         base = as_storage_path(output_path)
@@ -342,7 +340,7 @@ def _copy_entry(paths: list[str], names: TaskNames) -> dict[str, Any]:
 
 
 def _write_record(base: ObjectStoragePath, digest: str, entry: dict[str, Any]) -> ObjectStoragePath:
-    from airflow_provider_onemin.storage import write_file_atomically
+    from airflow_provider_onemin.storage.results import write_file_atomically
 
     target = _record_path(base, digest)
     try:

@@ -25,14 +25,15 @@ from airflow_provider_onemin.exceptions import (
     OneMinValidationError,
 )
 
+# FEATURE_BACKGROUND_REPLACER: imported from here before schemas/features.py existed.
+from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER  # noqa: F401
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
-FEATURE_BACKGROUND_REPLACER = "BACKGROUND_REPLACER"
-DEFAULT_MODEL = "ideogram-3"
 _SCHEMA_PACKAGE = "airflow_provider_onemin.schemas"
 
 

@@ -9,13 +9,13 @@ the key as written (their content is on 1min.ai's side or the web's, not read he
 (``reuse=True``) and a pipeline's cost preview (:func:`preview`) both build keys with it.
 
 **The decisions** the operator asks for: :func:`reuse_earlier` (look the key up in the index kept
-in the output storage, :mod:`.reuse_index`; on a hit copy the files into the task instance's own
-names, :mod:`.reuse_copy`, and say what was saved), :func:`index_generation` (after a paid
+in the output storage, :mod:`.index`; on a hit copy the files into the task instance's own
+names, :mod:`.copies`, and say what was saved), :func:`index_generation` (after a paid
 generation is stored) and :func:`dry_run_report` ("would reuse generation X" or "would pay for N
 images").
 
 Two task instances that race on the same *new* request pay once: the index is not a lock, the
-claims next to it are (:mod:`.reuse_claims`, docs/reuse.md).
+claims next to it are (:mod:`.claims`, docs/reuse.md).
 """
 
 from __future__ import annotations
@@ -28,28 +28,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.exceptions import OneMinCostCapError
-from airflow_provider_onemin.validation import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.reuse.key import RequestKey
+from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
     import logging
 
-    from airflow_provider_onemin.reuse_index import Reusable
+    from airflow_provider_onemin.reuse.index import Reusable
 
 #: Version of the key derivation; changing how keys are built must change it.
 KEY_VERSION = 1
-
-
-@dataclass(frozen=True)
-class RequestKey:
-    """
-    The identity of one image request.
-
-    :param digest: SHA-256 (hex) of :attr:`request`, the record's file name.
-    :param request: the canonical request that was hashed (images replaced by content digests).
-    """
-
-    digest: str
-    request: dict[str, Any]
 
 
 # --- the key ------------------------------------------------------------------------------------
@@ -57,7 +45,7 @@ class RequestKey:
 
 def content_digest(ref: str, field: str) -> str:
     """SHA-256 (hex) of the image at ``ref``, read and checked like an upload (size, type)."""
-    from airflow_provider_onemin.inputs import read_image
+    from airflow_provider_onemin.inputs.images import read_image
 
     return hashlib.sha256(read_image(ref, field).data).hexdigest()
 
@@ -80,7 +68,7 @@ def request_key(
         default reads the file (:func:`preview` caches it, so a photo on many lines is read once).
     :raises OneMinInputFileError: when an image cannot be read or is not an accepted image.
     """
-    from airflow_provider_onemin.inputs import classify_reference
+    from airflow_provider_onemin.inputs.images import classify_reference
 
     def identify(ref: Any, field: str) -> Any:
         if isinstance(ref, str) and classify_reference(ref) in ("file", "object"):
@@ -155,8 +143,8 @@ def reuse_earlier(output_path: Any, key: RequestKey, ti: Any, log: logging.Logge
     :param ti: the task instance asking (its dag, run, task and map index name the copies).
     :param log: where to say what was reused and what it saved.
     """
-    from airflow_provider_onemin.reuse_copy import copy_results
-    from airflow_provider_onemin.reuse_index import TaskNames, find_reusable, record_copy
+    from airflow_provider_onemin.reuse.copies import copy_results
+    from airflow_provider_onemin.reuse.index import TaskNames, find_reusable, record_copy
 
     names = TaskNames.of(ti)
     hit = find_reusable(output_path, key)
@@ -201,7 +189,7 @@ def index_generation(
     log: logging.Logger,
 ) -> None:
     """Index a paid generation once its files are stored, so a later identical request reuses it."""
-    from airflow_provider_onemin.reuse_index import TaskNames, record_generation
+    from airflow_provider_onemin.reuse.index import TaskNames, record_generation
 
     path = record_generation(output_path, key, record, stored_paths, TaskNames.of(ti))
     log.info("Indexed generation %s as request %s in %s.", record.get("uuid"), key.digest[:12], path)
@@ -209,7 +197,7 @@ def index_generation(
 
 def dry_run_report(output_path: Any, key: RequestKey | None, num_images: int) -> str:
     """What a run would do: reuse (which generation) or pay (for how many images); no key, no reuse."""
-    from airflow_provider_onemin.reuse_index import find_reusable
+    from airflow_provider_onemin.reuse.index import find_reusable
 
     if key is None:
         return f"would pay for {num_images} image(s)"
@@ -289,9 +277,9 @@ def preview(
     :param model: the operators' model.
     :raises OneMinValidationError: when a request is invalid (all its problems, before any is paid).
     """
-    from airflow_provider_onemin.arguments import prompt_object_of
-    from airflow_provider_onemin.reuse_index import find_reusable
-    from airflow_provider_onemin.validation import validate_request
+    from airflow_provider_onemin.inputs.arguments import prompt_object_of
+    from airflow_provider_onemin.reuse.index import find_reusable
+    from airflow_provider_onemin.schemas.validation import validate_request
 
     digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
     lines = []

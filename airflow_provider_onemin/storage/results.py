@@ -44,9 +44,9 @@ from airflow_provider_onemin.exceptions import (
     OneMinMalformedResponseError,
     OneMinResultStorageError,
 )
-from airflow_provider_onemin.inputs import sniff_image_type
-from airflow_provider_onemin.storage_errors import explain
-from airflow_provider_onemin.storage_location import (
+from airflow_provider_onemin.storage.content_types import sniff_image_type
+from airflow_provider_onemin.storage.errors import explain
+from airflow_provider_onemin.storage.location import (
     LOCAL_PROTOCOLS,
     S3_PROTOCOLS,
     as_storage_path,
@@ -253,10 +253,10 @@ def store_results(
     :param task_id: the task's id, for the names.
     :param map_index: the task instance's map index (-1 when not mapped), for the names.
     :param uuid: the generation's uuid, named in errors; with it, a link refused as expired is
-        renewed once by polling the generation (free), see :mod:`~airflow_provider_onemin.result_downloads`.
+        renewed once by polling the generation (free), see :mod:`~airflow_provider_onemin.hooks.downloads`.
     :raises OneMinResultDownloadError: a download failed (retryable: a retry resumes, free).
     """
-    from airflow_provider_onemin.result_downloads import fresh_links, store_with_fresh_link
+    from airflow_provider_onemin.hooks.downloads import fresh_links, store_with_fresh_link
 
     base = as_storage_path(output_path)
     renew = fresh_links(hook, uuid)

@@ -24,7 +24,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinOutputLocationError,
     OneMinStorageError,
 )
-from airflow_provider_onemin.storage_errors import explain
+from airflow_provider_onemin.storage.errors import explain
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, ObjectStoragePath

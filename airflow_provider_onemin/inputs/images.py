@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_onemin.compat import storage_path_conn_id
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinStorageError
+from airflow_provider_onemin.storage.content_types import sniff_image_type
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.storage_errors import StorageFailure
+    from airflow_provider_onemin.storage.errors import StorageFailure
 
 #: Per-file and total limit for source and style-reference images (10 MiB).
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -57,17 +58,6 @@ def classify_reference(ref: str) -> RefKind:
     if "://" in lowered:
         return "object"
     return "asset"
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The MIME type of a JPEG, PNG or WebP file from its first bytes, else ``None``."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFile:
@@ -126,7 +116,7 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
 
 def _read_error(path: ObjectStoragePath, ref: str, field: str, error: Exception) -> Exception:
     """The error to raise for a failed read of ``ref``: final when the input is wrong, else retryable."""
-    from airflow_provider_onemin.storage_errors import explain
+    from airflow_provider_onemin.storage.errors import explain
 
     failure = explain(error)
     if failure.code and failure.code.isdigit() and failure.kind != "missing":
@@ -153,7 +143,7 @@ def _explain_refusal(path: ObjectStoragePath) -> StorageFailure | None:
     whether the credentials or the permission were refused, or whether it is throttling; a GET of
     the first byte (made only on this error path) carries the store's own code.
     """
-    from airflow_provider_onemin.storage_errors import explain
+    from airflow_provider_onemin.storage.errors import explain
 
     try:
         path.fs.cat_file(path.path, start=0, end=1)

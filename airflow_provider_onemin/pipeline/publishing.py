@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_onemin.compat import storage_path_conn_id
-from airflow_provider_onemin.storage import as_storage_path, safe_part, write_file_atomically
+from airflow_provider_onemin.storage.results import as_storage_path, safe_part, write_file_atomically
 
 PUBLISHED_FOLDER = "published"
 REVIEW_FIELDS = [

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from airflow_provider_onemin import metrics
 from airflow_provider_onemin.exceptions import (
     OneMinError,
     OneMinRecordMissingError,
     OneMinUnknownOutcomeError,
 )
+from airflow_provider_onemin.lineage import metrics
 
 if TYPE_CHECKING:
     import logging
@@ -84,7 +84,7 @@ def submission_store(context: Mapping[str, Any]) -> SubmissionStore | None:
     The store of this task instance's submission record, or None when there is none.
 
     The one place that picks it: the context's ``task_state_store`` where Airflow has one (3.3+),
-    else Airflow Variables (:mod:`~airflow_provider_onemin.variable_store`), which also survive
+    else Airflow Variables (:mod:`~airflow_provider_onemin.submissions.variable_store`), which also survive
     retries and are shared by every worker. None only outside a task instance.
     """
     store = context.get("task_state_store")
@@ -92,7 +92,7 @@ def submission_store(context: Mapping[str, Any]) -> SubmissionStore | None:
         return TaskStateStore(store)
     if context.get("ti") is None:
         return None
-    from airflow_provider_onemin.variable_store import VariableSubmissionStore
+    from airflow_provider_onemin.submissions.variable_store import VariableSubmissionStore
 
     return VariableSubmissionStore.for_task_instance(context["ti"])
 
@@ -146,7 +146,7 @@ class SubmissionLedger:
         submitted is never taken for an earlier try's (a template may render differently when a
         deferred task resumes).
     :param log: the operator's logger.
-    :param model: the model, named in the metrics each decision emits (:mod:`~airflow_provider_onemin.metrics`).
+    :param model: the model, named in the metrics each decision emits (:mod:`~airflow_provider_onemin.lineage.metrics`).
     """
 
     def __init__(

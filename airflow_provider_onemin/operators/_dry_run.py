@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.reuse import dry_run_report
+from airflow_provider_onemin.reuse.policy import dry_run_report
 
 if TYPE_CHECKING:
     import logging
     from collections.abc import Sequence
 
-    from airflow_provider_onemin.reuse import RequestKey
+    from airflow_provider_onemin.reuse.policy import RequestKey
 
 
 def log_dry_run(
@@ -39,7 +39,7 @@ def log_dry_run(
     :param outlets: the task's outlets, named as getting no asset event.
     :param log: the task's logger.
     """
-    from airflow_provider_onemin.uploads import read_local_images
+    from airflow_provider_onemin.inputs.uploads import read_local_images
 
     for field, _, image in read_local_images(body):
         size, name, mime = len(image.data), image.filename, image.mime_type

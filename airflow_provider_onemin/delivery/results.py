@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin import metrics
-from airflow_provider_onemin.arguments import coerce_integer
 from airflow_provider_onemin.compat import push_optional_xcom
-from airflow_provider_onemin.links import result_link
-from airflow_provider_onemin.outlets import annotate_asset_events, asset_event_extra
-from airflow_provider_onemin.reuse import index_generation
+from airflow_provider_onemin.delivery.outlets import annotate_asset_events, asset_event_extra
+from airflow_provider_onemin.inputs.arguments import coerce_integer
+from airflow_provider_onemin.lineage import metrics
+from airflow_provider_onemin.links.results import result_link
+from airflow_provider_onemin.reuse.policy import index_generation
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_onemin.reuse import Reused
+    from airflow_provider_onemin.reuse.policy import Reused
 
 
 def deliver_results(
@@ -63,7 +63,7 @@ def deliver_results(
     operator.result_link = next(iter(u for u in result_urls if u), None)
     stored = _stored_results(operator, context, record, reused)
     if operator.output_path is not None and operator.output_path != "":
-        from airflow_provider_onemin.storage import storage_conn_id
+        from airflow_provider_onemin.storage.results import storage_conn_id
 
         conn_id = storage_conn_id(operator.output_path)
         ti.xcom_push(key="stored_paths", value=stored)
@@ -83,7 +83,7 @@ def deliver_results(
 
 def note_generation(operator: Any, record: dict[str, Any], **outcome: Any) -> None:
     """Keep what this try got for its lineage report (read in this process, not from XCom)."""
-    from airflow_provider_onemin.lineage import GenerationOutcome
+    from airflow_provider_onemin.lineage.report import GenerationOutcome
 
     operator.generation_outcome = GenerationOutcome(uuid=record.get("uuid"), **outcome)
 
@@ -110,7 +110,7 @@ def _stored_results(
 
 def _store(operator: Any, context: Context, download_urls: list[str], uuid: str | None) -> list[str]:
     """Download every result to ``output_path``; return the stored plain URIs in result order."""
-    from airflow_provider_onemin.storage import store_results
+    from airflow_provider_onemin.storage.results import store_results
 
     ti = context["ti"]
     map_index = getattr(ti, "map_index", None)
