@@ -38,7 +38,6 @@ from airflow_provider_onemin.reuse.claims import (
 )
 from airflow_provider_onemin.reuse.index import TaskNames, record_generation
 from airflow_provider_onemin.reuse.key import RequestKey
-from airflow_provider_onemin.reuse.policy import reuse_earlier
 from airflow_provider_onemin.storage.results import as_storage_path, plain_uri, result_stem
 
 WAITING = "is being paid for by"
@@ -109,17 +108,15 @@ def run_task(
     at_claim: Callable[[], Any] = lambda: None,
 ) -> bytes:
     """One racer, as the operator runs: index lookup, claim or wait, pay when holding the claim."""
-    reused = reuse_earlier(output_path, key, ti, log)
+    at_claim()
+    reused, claim = claim_or_reuse(output_path, key, ti, log, wait=lambda: {"timeout": 60, "interval": 0.02})
     if reused is None:
-        at_claim()
-        reused, claim = claim_or_reuse(output_path, key, ti, log, timeout=60, interval=0.02)
-        if reused is None:
-            assert claim is not None
-            claim.paying()
-            paid(ti)
-            before_paying()
-            stored = pay_and_store(output_path, key, ti, claim, log)
-            return read_stored(output_path, stored[0])
+        assert claim is not None
+        claim.paying()
+        paid(ti)
+        before_paying()
+        stored = pay_and_store(output_path, key, ti, claim, log)
+        return read_stored(output_path, stored[0])
     return read_stored(output_path, reused.stored_paths[0])
 
 
@@ -148,7 +145,7 @@ def race_threads(output_path: str, racers: int) -> tuple[list[Any], list[bytes]]
         assert waiting.wait_for(racers - 1), f"only {waiting.count} of {racers - 1} racers waited"
 
     tis = [make_ti(i % 3, run=f"run-{i // 3}") for i in range(racers)]
-    # All missed the index; all claim at the same instant: only the conditional create tells them apart.
+    # All look and claim at the same instant: only the conditional create tells them apart.
     at_claim = threading.Barrier(racers).wait
     with ThreadPoolExecutor(racers) as pool:
         futures = [
@@ -248,7 +245,8 @@ def test_processes_racing_on_a_local_folder_pay_once(tmp_path: Path) -> None:
 
 def _claim(output: str, key: RequestKey, ti: Any, **kwargs: Any) -> tuple[Any, Claim | None]:
     log = logging.getLogger("onemin.test.claims")
-    return claim_or_reuse(output, key, ti, log, timeout=kwargs.pop("timeout", 5), interval=0.01, **kwargs)
+    wait = {"timeout": kwargs.pop("timeout", 5), "interval": 0.01}
+    return claim_or_reuse(output, key, ti, log, wait=lambda: wait, **kwargs)
 
 
 def test_a_claim_that_expired_before_paying_is_taken_over_once(tmp_path: Path) -> None:

@@ -245,7 +245,7 @@ class BackgroundReplacerOperator(BaseOperator):
         from airflow_provider_onemin.delivery.results import deliver_results
         from airflow_provider_onemin.lineage import metrics
         from airflow_provider_onemin.reuse.claims import claim_or_reuse, release_unpaid, wait_settings
-        from airflow_provider_onemin.reuse.policy import operator_key, reuse_earlier
+        from airflow_provider_onemin.reuse.policy import operator_key
 
         body = self.validate_request()
         if self.output_path is not None and self.output_path != "":
@@ -255,11 +255,11 @@ class BackgroundReplacerOperator(BaseOperator):
         self.reuse_key = operator_key(self.reuse, self.model, body["promptObject"])
         if self.dry_run:
             return self._dry_run(body)
-        reused = self.reuse_key and reuse_earlier(self.output_path, self.reuse_key, context["ti"], self.log)
-        if self.reuse_key and not reused:  # one payment at a time: claim it, or wait for who did
-            wait = wait_settings(self)
+        reused = None
+        if self.reuse_key:  # an earlier generation; or claim the request, or wait for who did
+            wait = lambda: wait_settings(self)  # noqa: E731 - read on a miss only
             reused, self.claim = claim_or_reuse(
-                self.output_path, self.reuse_key, context["ti"], self.log, **wait
+                self.output_path, self.reuse_key, context["ti"], self.log, wait=wait
             )
         if reused:
             metrics.generation_reused(self.model, images=len(reused.stored_paths))

@@ -39,6 +39,7 @@ import json
 import os
 import time
 import uuid as uuid_module
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -296,20 +297,20 @@ def claim_or_reuse(
     ti: Any,
     log: logging.Logger,
     *,
-    timeout: float,
-    interval: float,
+    wait: Callable[[], Mapping[str, float]],
     ttl: float = CLAIM_TTL,
 ) -> tuple[Reused | None, Claim | None]:
     """
-    After an index miss: claim the request (this task pays), or wait for the task that claimed it
-    and reuse its result.
+    Look the request up in the index; on a miss, claim it (this task pays), or wait for the task
+    that claimed it and reuse its result.
 
     :param output_path: the output folder (index and claims live under it).
     :param key: the request's key, as the operator built it.
     :param ti: the task instance asking.
     :param log: the operator's logger.
-    :param timeout: the most seconds to wait for another task's result.
-    :param interval: seconds between two looks at the claim while waiting.
+    :param wait: ``() -> {"timeout", "interval"}``: the most seconds to wait for another task's
+        result and the seconds between two looks (:func:`wait_settings`); called on a miss only, so
+        a hit reads no connection.
     :param ttl: seconds a new claim lasts before its owner says it is paying.
     :return: ``(reused, None)`` when another task's result was copied, ``(None, claim)`` when this
         task instance holds the claim and pays.
@@ -320,38 +321,38 @@ def claim_or_reuse(
 
     owner = Owner.of(ti)
     folder = claims_folder(output_path, key)
+    # The index record as it was just before the first look: a claim closed later is looked up
+    # again only if the record changed since (no warning twice about one bad record).
+    first_seen, _ = _index_changed(output_path, key, None)
+    reused = reuse_earlier(output_path, key, ti, log)
+    if reused is not None:
+        return reused, None
+    settings = wait()
+    timeout, interval = settings["timeout"], settings["interval"]
     deadline = time.monotonic() + timeout
     waited_for: int | None = None
     seen: Any = None  # the index record as last looked at while waiting
     while True:
         state = current_claim(folder)
-        if state is not None and state.closed and find_reusable(output_path, key) is not None:
-            reused = reuse_earlier(output_path, key, ti, log)  # the claimant's result, indexed
-            if reused is not None:
-                return reused, None
         if state is None or state.closed:
-            number = 1 if state is None else state.number + 1
-            claim = _new_claim(folder, number, owner, ttl)
+            # A closed claim may have left a result: looked up if the record changed since the first
+            # look. Numbers only grow, so winning number n + 1 below means that nobody claimed,
+            # paid and released since this look.
+            changed = state is not None and _index_changed(output_path, key, first_seen)[1]
+            if changed and find_reusable(output_path, key) is not None:
+                reused = reuse_earlier(output_path, key, ti, log)
+                if reused is not None:
+                    return reused, None
+            claim = _new_claim(folder, 1 if state is None else state.number + 1, owner, ttl)
             if claim is None:
                 continue  # another task won this number: look again
-            # Looked up again once claimed: a result indexed (and released) meanwhile is reused.
-            if find_reusable(output_path, key) is None:
-                if waited_for is not None:
-                    log.info(
-                        "The claim on request %s was released without a result (not charged, or its "
-                        "generation failed): this task pays for it.",
-                        key.digest[:12],
-                    )
-                return None, claim
-            try:
-                reused = reuse_earlier(output_path, key, ti, log)
-            except BaseException:
-                claim.release("not paid: copying the result failed", log)
-                raise
-            if reused is None:  # the record went bad between two looks: this task pays
-                return None, claim
-            claim.release("reused", log)
-            return reused, None
+            if waited_for is not None:
+                log.info(
+                    "The claim on request %s was released without a result (not charged, or its "
+                    "generation failed): this task pays for it.",
+                    key.digest[:12],
+                )
+            return None, claim
         if owner.same_task_instance(state.claim.get("owner")):
             log.info("This task instance already holds the claim %s on its request: going on.", state.path)
             return None, Claim(folder, state.number, owner)
