@@ -41,11 +41,12 @@ class ControlRoutes:
     async def configure(self, request: Request) -> Response:
         """
         ``POST /_emulator/config``: ``{"latency": seconds, "api_key": "..." or null,
-        "max_in_flight": n or null, "charged_statuses": [codes]}`` (any of them).
+        "max_in_flight": n or null, "charged_statuses": [codes], "echo_key": bool,
+        "link_secret": "..."}`` (any of them).
         """
         try:
             payload = json.loads(await request.body() or b"{}")
-            known = {"latency", "api_key", "max_in_flight", "charged_statuses", "echo_key"}
+            known = {"latency", "api_key", "max_in_flight", "charged_statuses", "echo_key", "link_secret"}
             if not isinstance(payload, dict) or set(payload) - known:
                 raise ValueError(
                     'expected {"latency": seconds, "api_key": "..." or null, "max_in_flight": n or null, '

@@ -87,7 +87,8 @@ class BackgroundReplacerOperator(BaseOperator):
     ``seeds``, ``uuid``, ``count``, ``stored_paths`` and ``storage_conn_id`` (docs/storage.md).
 
     **Extra link** "1min.ai result": the results viewer's page when something was stored (Airflow
-    3.1+; the first stored file on 3.0), else the first result URL (1min.ai's links may expire).
+    3.1+; the first stored file on 3.0), else 1min.ai's asset URL of the first result (unsigned:
+    no signed link is ever written to XCom, trigger events, the reuse index or logs).
     Also pushed for the viewer: ``prompt`` and ``model``.
     """
 
