@@ -160,6 +160,17 @@ def test_deferrable_generation_is_indexed_and_reused(
     dag = one_task_dag("reuse_deferrable", output_dir, str(photo), seed=3, deferrable=True, poll_interval=0.1)
     first = run_dag(dag)
     assert first.state == "success", first.tasks
+    # The claim taken before deferring is found again after the trigger, and released once stored.
+    claims = list((output_dir / ".onemin-reuse" / "claims").glob("*/*.json"))
+    assert sorted(path.name for path in claims) == [
+        "000001.claim.json",
+        "000001.generation.json",
+        "000001.paying.json",
+        "000001.released.json",
+    ]
+    assert (
+        json.loads(next(p for p in claims if "released" in p.name).read_text())["why"] == "stored and indexed"
+    )
     second = run_dag(dag)
     assert paid_and_uploaded(onemin_emulator) == (1, 1), "indexed after the trigger, reused by the next run"
     assert second.task("replace").xcom["reused_from"]["uuid"] == first.task("replace").xcom["ai_record_uuid"]
