@@ -27,13 +27,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_onemin.exceptions import OneMinClaimLostError, OneMinReuseWaitError
+from airflow_provider_onemin.reuse.claim_files import claims_folder, create_exclusive, current_claim
 from airflow_provider_onemin.reuse.claims import (
     Claim,
     Owner,
     claim_or_reuse,
-    claims_folder,
-    create_exclusive,
-    current_claim,
     release_unpaid,
 )
 from airflow_provider_onemin.reuse.index import TaskNames, record_generation

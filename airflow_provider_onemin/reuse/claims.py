@@ -36,15 +36,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
-import uuid as uuid_module
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.exceptions import OneMinClaimLostError, OneMinReuseWaitError
+from airflow_provider_onemin.reuse.claim_files import (
+    ClaimState,
+    claims_folder,
+    create_json,
+    current_claim,
+    index_changed,
+    read_json,
+)
 
 if TYPE_CHECKING:
     import logging
@@ -54,13 +60,9 @@ if TYPE_CHECKING:
     from airflow_provider_onemin.reuse.key import RequestKey
     from airflow_provider_onemin.reuse.policy import Reused
 
-#: Folder, under the reuse index's folder, holding one folder of claims per request key.
-CLAIMS_FOLDER = "claims"
 CLAIM_FORMAT = "onemin-claim/1"
 #: Seconds a claim lasts before its owner says it is paying (reading and uploading the images).
 CLAIM_TTL = 600.0
-_LOCAL_PROTOCOLS = frozenset({"file", "local", ""})
-_STEPS = ("claim", "paying", "generation", "released")
 
 
 @dataclass(frozen=True)
@@ -101,114 +103,6 @@ def describe(owner: Any) -> str:
     return where + f" try {owner.get('try_number')}"
 
 
-# --- the store: list, read, create-if-absent -------------------------------------------------------
-
-
-def claims_folder(output_path: Any, key: RequestKey | str) -> ObjectStoragePath:
-    """Where the claims of ``key`` live under ``output_path``."""
-    from airflow_provider_onemin.reuse.index import INDEX_FOLDER
-    from airflow_provider_onemin.storage.location import as_storage_path
-
-    digest = key if isinstance(key, str) else key.digest
-    return as_storage_path(output_path) / INDEX_FOLDER / CLAIMS_FOLDER / digest
-
-
-def create_exclusive(path: ObjectStoragePath, data: bytes) -> bool:
-    """Create ``path`` with ``data`` if nothing is there, in one step; False when it exists."""
-    if path.protocol in _LOCAL_PROTOCOLS:
-        folder = os.path.dirname(path.path)
-        os.makedirs(folder, exist_ok=True)
-        spool = os.path.join(folder, f".{os.path.basename(path.path)}.{uuid_module.uuid4().hex}.part")
-        try:
-            with open(spool, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.link(spool, path.path)  # whole, and only if the name is free
-        except FileExistsError:
-            return False
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(spool)
-        return True
-    try:
-        path.fs.pipe_file(path.path, data, mode="create")  # S3: PutObject with If-None-Match: *
-    except FileExistsError:
-        return False
-    return True
-
-
-def _create_json(path: ObjectStoragePath, entry: dict[str, Any]) -> bool:
-    return create_exclusive(path, json.dumps(entry, indent=1, sort_keys=True).encode("utf-8"))
-
-
-def _read_json(path: ObjectStoragePath) -> dict[str, Any]:
-    try:
-        value = json.loads(path.fs.cat_file(path.path))
-    except (ValueError, FileNotFoundError):
-        return {"unreadable": True}
-    return value if isinstance(value, dict) else {"unreadable": True}
-
-
-@dataclass(frozen=True)
-class ClaimState:
-    """The newest claim of a request and the steps its owner (or a taker) has written."""
-
-    folder: ObjectStoragePath
-    number: int
-    steps: dict[str, dict[str, Any]]
-
-    @property
-    def claim(self) -> dict[str, Any]:
-        return self.steps.get("claim") or {"unreadable": True}
-
-    @property
-    def path(self) -> ObjectStoragePath:
-        return self.folder / f"{self.number:06d}.claim.json"
-
-    @property
-    def closed(self) -> bool:
-        """Released, or taken over: nobody pays under it any more."""
-        return "released" in self.steps or (self.steps.get("paying") or {}).get("by") == "takeover"
-
-    @property
-    def paying(self) -> bool:
-        """Its owner may have sent the paid request (or the claim cannot be read: fail closed)."""
-        return "paying" in self.steps or self.claim.get("unreadable", False)
-
-    @property
-    def uuid(self) -> str | None:
-        return (self.steps.get("generation") or {}).get("uuid")
-
-    def expired(self, now: datetime) -> bool:
-        try:
-            return now >= datetime.fromisoformat(self.claim["expires_at"])
-        except (KeyError, TypeError, ValueError):
-            return False
-
-
-def current_claim(folder: ObjectStoragePath) -> ClaimState | None:
-    """The newest claim in ``folder`` (a fresh listing, never a cached one), or None."""
-    fs = folder.fs
-    with contextlib.suppress(AttributeError):
-        fs.invalidate_cache(folder.path)
-    try:
-        names = [os.path.basename(str(name).rstrip("/")) for name in fs.ls(folder.path, detail=False)]
-    except FileNotFoundError:
-        return None
-    numbered: dict[int, set[str]] = {}
-    for name in names:
-        number, _, rest = name.partition(".")
-        step = rest.removesuffix(".json")
-        if number.isdigit() and step in _STEPS and rest.endswith(".json"):
-            numbered.setdefault(int(number), set()).add(step)
-    if not numbered:
-        return None
-    number = max(numbered)
-    steps = {step: _read_json(folder / f"{number:06d}.{step}.json") for step in numbered[number]}
-    return ClaimState(folder, number, steps)
-
-
 # --- a held claim ----------------------------------------------------------------------------------
 
 
@@ -233,9 +127,9 @@ class Claim:
         this the claim never expires; raises :class:`OneMinClaimLostError` when it was taken over.
         """
         entry = {"by": "owner", "owner": asdict(self.owner), "at": _now().isoformat()}
-        if _create_json(self._path("paying"), entry):
+        if create_json(self._path("paying"), entry):
             return
-        earlier = _read_json(self._path("paying"))
+        earlier = read_json(self._path("paying"))
         if earlier.get("by") == "owner" and self.owner.same_task_instance(earlier.get("owner")):
             return  # an earlier try of this task instance said it: the ledger knows the rest
         raise OneMinClaimLostError(
@@ -259,7 +153,7 @@ class Claim:
         """
         entry = {"why": why, "owner": asdict(self.owner), "at": _now().isoformat()}
         try:
-            _create_json(self._path("released"), entry)
+            create_json(self._path("released"), entry)
         except Exception as exc:
             log.warning("Could not release the claim %s (%s: %s).", self.path, type(exc).__name__, exc)
 
@@ -278,7 +172,7 @@ def _new_claim(folder: ObjectStoragePath, number: int, owner: Owner, ttl: float)
         "expires_at": (now + timedelta(seconds=ttl)).isoformat(),
     }
     claim = Claim(folder, number, owner)
-    return claim if _create_json(claim.path, entry) else None
+    return claim if create_json(claim.path, entry) else None
 
 
 def held_claim(output_path: Any, key: RequestKey, ti: Any) -> Claim | None:
@@ -323,7 +217,7 @@ def claim_or_reuse(
     folder = claims_folder(output_path, key)
     # The index record as it was just before the first look: a claim closed later is looked up
     # again only if the record changed since (no warning twice about one bad record).
-    first_seen, _ = _index_changed(output_path, key, None)
+    first_seen, _ = index_changed(output_path, key, None)
     reused = reuse_earlier(output_path, key, ti, log)
     if reused is not None:
         return reused, None
@@ -338,7 +232,7 @@ def claim_or_reuse(
             # A closed claim may have left a result: looked up if the record changed since the first
             # look. Numbers only grow, so winning number n + 1 below means that nobody claimed,
             # paid and released since this look.
-            changed = state is not None and _index_changed(output_path, key, first_seen)[1]
+            changed = state is not None and index_changed(output_path, key, first_seen)[1]
             if changed and find_reusable(output_path, key) is not None:
                 reused = reuse_earlier(output_path, key, ti, log)
                 if reused is not None:
@@ -363,7 +257,7 @@ def claim_or_reuse(
                 describe(state.claim.get("owner")),
             )
             taker = {"by": "takeover", "owner": asdict(owner), "at": _now().isoformat()}
-            _create_json(folder / f"{state.number:06d}.paying.json", taker)
+            create_json(folder / f"{state.number:06d}.paying.json", taker)
             continue
         if waited_for != state.number:
             waited_for = state.number
@@ -376,7 +270,7 @@ def claim_or_reuse(
                 f", generation {state.uuid}" if state.uuid else "",
                 max(0.0, deadline - time.monotonic()),
             )
-        seen, indexed = _index_changed(output_path, key, seen)
+        seen, indexed = index_changed(output_path, key, seen)
         if indexed and find_reusable(output_path, key) is not None:
             # Indexed while the claim is still open (its owner died before releasing it).
             reused = reuse_earlier(output_path, key, ti, log)
@@ -385,21 +279,6 @@ def claim_or_reuse(
         if time.monotonic() >= deadline:
             raise _wait_error(state, key, timeout)
         time.sleep(interval)
-
-
-def _index_changed(output_path: Any, key: RequestKey, seen: Any) -> tuple[Any, bool]:
-    """A cheap look at the index record (its listing entry): ``(what it is now, changed since seen)``."""
-    from airflow_provider_onemin.reuse.index import index_path
-
-    path = index_path(output_path, key)
-    with contextlib.suppress(AttributeError):
-        path.fs.invalidate_cache(path.parent.path)
-    try:
-        info = path.fs.info(path.path)
-    except FileNotFoundError:
-        return None, False
-    now = (info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("ETag"))
-    return now, now != seen
 
 
 def _wait_error(state: ClaimState, key: RequestKey, timeout: float) -> OneMinReuseWaitError:
