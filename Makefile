@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo demo-real test test-long lint bench bench-quick clean
+.PHONY: demo demo-real test test-long mutation lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: $(STAMP)
 test-long: $(STAMP)
 	ONEMIN_LONG_TESTS=1 $(PY) -m pytest -m long
 
+# Mutation testing of the paid path (docs/testing.md): long, not in CI. The modules and tests it
+# uses are in pyproject.toml, [tool.mutmut]; MUTMUT_CHILDREN sets how many mutants run at once.
+MUTMUT_CHILDREN ?= 1
+mutation: $(STAMP)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) 'mutmut==3.8.1'
+	$(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN)
+	$(VENV)/bin/mutmut results
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -41,4 +49,4 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf out .demo-airflow .pytest_cache .ruff_cache .hypothesis
+	rm -rf out .demo-airflow .pytest_cache .ruff_cache .hypothesis mutants

@@ -316,3 +316,23 @@ class OneMinSubmissionStoreError(OneMinError):
     Raised before paying when the record of the intent did not stick, so nothing was charged on
     the strength of it. Not final: the next try reads the store again.
     """
+
+
+class OneMinReuseWaitError(OneMinError):
+    """
+    Another task instance claimed the same request (``reuse=True``) and has not stored its result
+    within the wait. Nothing was uploaded or paid by this task; the message says how to go on.
+
+    :param claim: the claim's path in the output storage.
+    """
+
+    def __init__(self, message: str, *, claim: str | None = None) -> None:
+        self.claim = claim
+        super().__init__(message)
+
+
+class OneMinClaimLostError(OneMinError):
+    """
+    This task's claim on its request expired before it paid and another task took it over.
+    Nothing was sent or paid; a retry waits for the other task's result.
+    """

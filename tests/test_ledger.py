@@ -128,6 +128,12 @@ def test_without_a_store_nothing_is_kept_and_it_says_so(caplog):
     assert "would submit it again" in caplog.text
     ledger.record_intent()
     ledger.record_uuid("u-1")
+    # Nothing was kept: a later look finds no earlier generation (and warns again), and the
+    # generation ending changes nothing it could be told apart by.
+    with caplog.at_level(logging.WARNING, logger="test_ledger"):
+        assert ledger.earlier_generation(retry_unknown_outcome=False) is None
+    assert caplog.text.count("would submit it again") == 2
+    assert ledger.may_submit_after({"uuid": "u-1", "status": "SUCCESS"}) is False
 
 
 def _ledger_with(

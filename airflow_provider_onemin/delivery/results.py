@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.compat import push_optional_xcom
 from airflow_provider_onemin.delivery.outlets import annotate_asset_events, asset_event_extra
+from airflow_provider_onemin.hooks.signatures import without_signatures
 from airflow_provider_onemin.inputs.arguments import coerce_integer
 from airflow_provider_onemin.lineage import metrics
 from airflow_provider_onemin.links.results import result_link
@@ -43,7 +44,9 @@ def deliver_results(
     """
     from airflow_provider_onemin.hooks.records import result_fields
 
-    results, result_urls, seeds = result_fields(record)
+    # A signed link is a credential, and everything below is written somewhere (XCom, the extra
+    # link, lineage, logs): only the download, which needs the signature, reads the record itself.
+    results, result_urls, seeds = without_signatures(result_fields(record))
     expected = coerce_integer("num_images", operator.num_images)
     ti = context["ti"]
     incomplete = None
@@ -65,7 +68,7 @@ def deliver_results(
     # What the results viewer shows beside each image.
     ti.xcom_push(key="prompt", value=operator.prompt)
     ti.xcom_push(key="model", value=record.get("model") or operator.model)
-    # Until something is stored, the link is 1min.ai's own URL (signed or not, it may expire).
+    # Until something is stored, the link is 1min.ai's own URL of the first result, unsigned.
     operator.result_link = next(iter(u for u in result_urls if u), None)
     stored = _stored_results(operator, context, record, reused)
     if operator.output_path is not None and operator.output_path != "":
@@ -103,7 +106,9 @@ def _stored_results(
     if reused is not None:
         return reused.stored_paths
     download_urls = operator.hook.result_download_urls(record)
-    operator.result_link = download_urls[0] if download_urls else operator.result_link
+    # The asset URL of the first result's key (no signature), else its upstream URL without one.
+    unsigned = operator.hook.result_download_urls(without_signatures(record))
+    operator.result_link = unsigned[0] if unsigned else operator.result_link
     if operator.output_path is None or operator.output_path == "":
         return []
     stored = _store(operator, context, download_urls, record.get("uuid"))

@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import secrets
 import time
 import uuid
 from datetime import datetime, timezone
@@ -208,7 +207,7 @@ class GenerationRoutes(RouteGroup):
             is_async=body.get("async") is True,
             key_fingerprint=key_fingerprint(request.headers.get("API-KEY")),
             charged=charged,
-            token=secrets.token_hex(16),
+            token=self.state.new_link_signature(),
         )
 
     async def _results(self, request: Request) -> Response:
@@ -250,7 +249,8 @@ class GenerationRoutes(RouteGroup):
                 "created": generation.created_iso,
                 "data": [
                     {
-                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.png",
+                        # Signed like an image host's expiring link (the same signature as temporaryUrl).
+                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.png?sig={generation.token}",
                         "prompt": generation.prompt,
                         "resolution": f"{width}x{height}",
                         "is_image_safe": True,

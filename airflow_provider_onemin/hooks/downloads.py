@@ -14,13 +14,14 @@ a retry the earlier try's trigger event), so the link is renewed once, in the sa
 the uuid (free).
 
 Messages name the generation, the result and the link without its query string (the signature),
-never the API key.
+never the API key (:mod:`.signatures` drops a signature; a link needed later is renewed by polling
+the uuid, :func:`fresh_links`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from airflow_provider_onemin.exceptions import (
     OneMinAPIError,
@@ -29,6 +30,9 @@ from airflow_provider_onemin.exceptions import (
     OneMinResultDownloadError,
 )
 from airflow_provider_onemin.hooks.answers import redact
+from airflow_provider_onemin.hooks.signatures import link_without_query, without_signatures
+
+__all__ = ["link_without_query", "without_signatures"]  # re-exported: the one way to drop a signature
 
 if TYPE_CHECKING:
     import logging
@@ -47,12 +51,6 @@ _MIN_SECRET_LENGTH = 8
 def may_have_expired(error: BaseException) -> bool:
     """True when ``error`` is an answer that a signed link gives once it has expired."""
     return isinstance(error, OneMinAPIError) and error.status_code in EXPIRED_LINK_STATUSES
-
-
-def link_without_query(url: str) -> str:
-    """``url`` without its query string and fragment: a signed link without its signature."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def fresh_links(hook: OneMinHook, uuid: str | None) -> Callable[[], list[str]] | None:

@@ -40,8 +40,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from airflow_provider_onemin.hooks.signatures import link_without_query
 from airflow_provider_onemin.inputs.images import classify_reference
 
 if TYPE_CHECKING:
@@ -124,9 +125,7 @@ def public_reference(ref: str) -> str:
     text = ref.strip()
     if classify_reference(text) != "url":
         return text
-    parts = urlsplit(text)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return link_without_query(text)
 
 
 def _integer(value: Any) -> int | None:

@@ -22,11 +22,12 @@ def result_link(ti: Any, stored_paths: Sequence[str], api_urls: Iterable[str | N
       renders both, whatever the storage scheme (``file://``, ``s3://``...).
     * Something stored, Airflow 3.0 (no viewer there): the first stored file's URI, which the UI
       shows only when it is ``http(s)``.
-    * Nothing stored: 1min.ai's own URL of the first result (signed or not, it may expire).
+    * Nothing stored: 1min.ai's asset URL of the first result, never a signed link (the value is
+      kept in XCom, and a signature is a credential).
 
     :param ti: the running task instance (``dag_id``, ``run_id``, ``task_id``, ``map_index``).
     :param stored_paths: the stored files' URIs, in result order.
-    :param api_urls: 1min.ai's download URLs of the results.
+    :param api_urls: 1min.ai's URLs of the results, without signatures.
     """
     if stored_paths:
         from airflow_provider_onemin.compat import plugin_pages_supported

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_onemin.exceptions import OneMinTimeoutError
     from airflow_provider_onemin.hooks.onemin import OneMinHook
+    from airflow_provider_onemin.reuse.claims import Claim
     from airflow_provider_onemin.reuse.key import ImageReads, RequestKey
     from airflow_provider_onemin.submissions.ledger import SubmissionLedger
 
@@ -66,7 +67,11 @@ class BackgroundReplacerOperator(BaseOperator):
     :param reuse: pay once per distinct request (needs ``output_path``): first look for an earlier
         stored generation of the same request under ``output_path`` (images compared by content;
         docs/reuse.md); on a hit nothing is uploaded or paid, the files are copied to this task
-        instance's names and XCom ``reused_from`` names the earlier generation.
+        instance's names and XCom ``reused_from`` names the earlier generation. Identical requests
+        running at the same time pay once: the first claims the request (next to the index), the
+        others wait for its result and copy it.
+    :param reuse_wait_timeout: with ``reuse``, the most seconds to wait for another task instance
+        that is paying for the same request (default: the poll timeout plus 10 minutes).
     :param deferrable: wait for the generation in the triggerer, freeing the worker slot
         (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between result polls (default: the connection's, 5 s).
@@ -82,7 +87,8 @@ class BackgroundReplacerOperator(BaseOperator):
     ``seeds``, ``uuid``, ``count``, ``stored_paths`` and ``storage_conn_id`` (docs/storage.md).
 
     **Extra link** "1min.ai result": the results viewer's page when something was stored (Airflow
-    3.1+; the first stored file on 3.0), else the first result URL (1min.ai's links may expire).
+    3.1+; the first stored file on 3.0), else 1min.ai's asset URL of the first result (unsigned:
+    no signed link is ever written to XCom, trigger events, the reuse index or logs).
     Also pushed for the viewer: ``prompt`` and ``model``.
     """
 
@@ -118,6 +124,7 @@ class BackgroundReplacerOperator(BaseOperator):
         output_path: Any = None,
         dry_run: bool = False,
         reuse: bool = False,
+        reuse_wait_timeout: float | None = None,
         deferrable: bool | None = None,
         poll_interval: float | None = None,
         poll_timeout: float | None = None,
@@ -149,6 +156,8 @@ class BackgroundReplacerOperator(BaseOperator):
         self.dry_run = dry_run
         self.reuse = reuse
         self.reuse_key: RequestKey | None = None
+        self.reuse_wait_timeout = reuse_wait_timeout
+        self.claim: Claim | None = None  # this task instance pays for its request under it
         #: This try's request identity (images by content), once computed (:meth:`_identity`).
         self.request_identity: RequestKey | None = None
         #: The key a stored generation is indexed under: the one it was paid for, else None.
@@ -241,7 +250,7 @@ class BackgroundReplacerOperator(BaseOperator):
     def execute(self, context: Context) -> list[str]:
         from airflow_provider_onemin.delivery.results import deliver_results
         from airflow_provider_onemin.lineage import metrics
-        from airflow_provider_onemin.reuse.policy import reuse_earlier
+        from airflow_provider_onemin.reuse.claims import claim_or_reuse, release_unpaid, wait_settings
 
         body = self.validate_request()
         if self.output_path is not None and self.output_path != "":
@@ -252,11 +261,20 @@ class BackgroundReplacerOperator(BaseOperator):
         self.reuse_key = identity if self.reuse else None
         if self.dry_run:
             return self._dry_run(body)
-        reused = self.reuse_key and reuse_earlier(self.output_path, self.reuse_key, context["ti"], self.log)
+        reused = None
+        if self.reuse_key:  # an earlier generation; or claim the request, or wait for who did
+            wait = lambda: wait_settings(self)  # noqa: E731 - read on a miss only
+            reused, self.claim = claim_or_reuse(
+                self.output_path, self.reuse_key, context["ti"], self.log, wait=wait
+            )
         if reused:
             metrics.generation_reused(self.model, images=len(reused.stored_paths))
             return deliver_results(self, context, reused.record, reused)
-        return self._resume_or_submit(context, self._ledger(context, body), body)
+        try:
+            return self._resume_or_submit(context, self._ledger(context, body), body)
+        except BaseException as error:
+            release_unpaid(self.claim, error, self.log)
+            raise
 
     def _resume_or_submit(
         self, context: Context, ledger: SubmissionLedger, body: dict[str, Any]
@@ -264,6 +282,7 @@ class BackgroundReplacerOperator(BaseOperator):
         """What the record allows: poll an earlier try's generation to its end first, then pay if it may."""
         earlier = ledger.earlier_generation(retry_unknown_outcome=self.hook.settings.retry_unknown_outcome)
         if earlier is not None:
+            self.claim and self.claim.paying()  # its generation may be running: never expires
             record = self._wait(ledger, earlier.uuid)
             if not ledger.may_submit_after(record):
                 return self._end(context, ledger, record)
@@ -312,13 +331,21 @@ class BackgroundReplacerOperator(BaseOperator):
     def _end(self, context: Context, ledger: SubmissionLedger, record: dict[str, Any]) -> list[str]:
         """The generation ended: the ledger notes how; a failure raises, a success is finished."""
         from airflow_provider_onemin.delivery.results import deliver_results, note_generation
+        from airflow_provider_onemin.exceptions import OneMinError
+        from airflow_provider_onemin.reuse.claims import release
 
         ledger.record_outcome(record)
         note_generation(self, record)  # a failure's lineage names the generation too
-        self.hook.check_status(record)
-        self._check_usable(ledger, record)
+        try:
+            self.hook.check_status(record)
+            self._check_usable(ledger, record)
+        except OneMinError:
+            release(self.claim, "its generation failed", self.log)  # nothing to copy: waiters pay
+            raise
         self.paid_key = self._paid_key(ledger, record)
-        return deliver_results(self, context, record)
+        results = deliver_results(self, context, record)
+        release(self.claim, "stored and indexed", self.log)
+        return results
 
     def _check_usable(self, ledger: SubmissionLedger, record: dict[str, Any]) -> None:
         """A success without any usable image is a final error; the record lets a clear pay anew."""
@@ -400,11 +427,14 @@ class BackgroundReplacerOperator(BaseOperator):
         ``reuse_key``: the request's key at submission (``dag.test()`` drops it: built again).
         """
         from airflow_provider_onemin.exceptions import OneMinRecordMissingError, OneMinTimeoutError
+        from airflow_provider_onemin.reuse.claims import held_claim
         from airflow_provider_onemin.reuse.key import RequestKey
         from airflow_provider_onemin.triggers.background_replacer import ended_record_from_event
 
         body = self.validate_request()
-        self.reuse_key = RequestKey(**reuse_key) if self.reuse and reuse_key else None
+        carried = RequestKey(**reuse_key) if self.reuse and reuse_key else None
+        self.reuse_key = carried or (self._identity(body) if self.reuse else None)
+        self.claim = self.reuse_key and held_claim(self.output_path, self.reuse_key, context["ti"])
         ledger = self._ledger(context, body)
         try:
             record = ended_record_from_event(event or {})
@@ -460,8 +490,11 @@ class BackgroundReplacerOperator(BaseOperator):
     def _submit(self, ledger: SubmissionLedger, body: dict[str, Any]) -> dict[str, Any]:
         """Send the paid request once; the ledger records the intent before and the uuid after."""
         from airflow_provider_onemin.delivery.results import note_generation
-        from airflow_provider_onemin.exceptions import OneMinError
+        from airflow_provider_onemin.exceptions import OneMinError, OneMinUnknownOutcomeError
+        from airflow_provider_onemin.reuse.claims import release
 
+        if self.claim:
+            self.claim.paying()  # before the intent: from now on a waiter never pays for this request
         submitted_at = ledger.record_intent()
         self.log.info(
             "Submitting the paid generation to %s (request %s, at %s).",
@@ -473,10 +506,13 @@ class BackgroundReplacerOperator(BaseOperator):
             record = self.hook.run_feature({**body, "async": True})
         except OneMinError as error:
             ledger.submission_failed(error)
+            if not isinstance(error, OneMinUnknownOutcomeError):
+                release(self.claim, f"not charged: {type(error).__name__}", self.log)
             raise
         # Logged before it is saved: should saving fail, the log still names what was paid for.
         self.log.info("1min.ai accepted generation %s (status %s).", record["uuid"], record.get("status"))
         ledger.record_uuid(record["uuid"])
+        self.claim and self.claim.generation(record["uuid"])
         note_generation(self, record)
         return record
 

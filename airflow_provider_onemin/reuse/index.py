@@ -396,9 +396,15 @@ def _copy_entry(paths: list[str], names: TaskNames) -> dict[str, Any]:
 
 
 def _write_record(base: ObjectStoragePath, digest: str, entry: dict[str, Any]) -> ObjectStoragePath:
+    from airflow_provider_onemin.hooks.signatures import without_signatures
     from airflow_provider_onemin.storage.results import write_file_atomically
 
     target = _record_path(base, digest)
+    # Signed links are credentials: never kept (a record of an older version is cleaned on rewrite).
+    entry = {
+        **entry,
+        **{field: without_signatures(entry.get(field) or []) for field in ("results", "result_urls")},
+    }
     try:
         write_file_atomically(target, json.dumps(entry, indent=1, sort_keys=True).encode("utf-8"))
     except Exception as exc:

@@ -12,8 +12,8 @@ names, :mod:`.copies`, and say what was saved), :func:`index_generation` (after 
 generation is stored) and :func:`dry_run_report` ("would reuse generation X" or "would pay for N
 images").
 
-Two task instances that race on the same *new* request both miss and both pay: the index is not a
-lock (docs/reuse.md).
+Two task instances that race on the same *new* request pay once: the index is not a lock, the
+claims next to it are (:mod:`.claims`, docs/reuse.md).
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ never re-submits. It serialises the uuid, the connection id and its poll setting
 
 Events (plain JSON, so they survive the trigger table and ``dag.test()``):
 
-* ``{"status": "success", "uuid", "record"}``: the generation succeeded; ``record`` is the aiRecord.
+* ``{"status": "success", "uuid", "record"}``: the generation succeeded; ``record`` is the aiRecord
+  without its signed links (no ``temporaryUrl``, no query strings: see
+  :func:`~airflow_provider_onemin.hooks.signatures.without_signatures`).
 * ``{"status": "failure", "uuid", "record"}``: it ended with FAILURE (or another final status).
 * ``{"status": "timeout", "uuid", "message"}``: still running at the deadline. Re-polling is free.
 * ``{"status": "error", "uuid", "error", "message", "status_code"}``: waiting cannot go on (bad key,
@@ -37,6 +39,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinUnsafeContentError,
 )
 from airflow_provider_onemin.hooks.records import check_status, generation_state
+from airflow_provider_onemin.hooks.signatures import without_signatures
 from airflow_provider_onemin.triggers.deferral import hold_until
 
 #: Errors an event may name; anything else comes back as a plain (retryable) OneMinError.
@@ -117,7 +120,9 @@ class OneMinResultTrigger(BaseTrigger):
     # --- events -----------------------------------------------------------------------------
 
     def _event(self, status: str, **payload: Any) -> TriggerEvent:
-        return TriggerEvent({"status": status, "uuid": self.uuid, **payload})
+        # An event is kept (next_kwargs, logs; Airflow 3.0 hands it to later tries too): no signed
+        # link goes in. The task renews one by polling the uuid when it downloads.
+        return TriggerEvent(without_signatures({"status": status, "uuid": self.uuid, **payload}))
 
     def _error_event(self, error: OneMinError) -> TriggerEvent:
         name = type(error).__name__ if type(error).__name__ in _EVENT_ERRORS else "OneMinError"
