@@ -99,7 +99,7 @@ def test_a_photo_replaced_between_tries_never_gets_the_old_generation(
     assert delivered.source == sneaker, "the task's result was made from the photo it was given"
 
     # The index names each generation under the content it was made from, and only that.
-    for record_file in (output_dir / ".onemin-reuse").iterdir():
+    for record_file in (output_dir / ".onemin-reuse").glob("*.json"):
         record = json.loads(record_file.read_text())
         source = _generation(onemin_emulator, record["uuid"]).source
         assert record["request"]["promptObject"]["imageUrl"] == {"sha256": _sha(source)}
