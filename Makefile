@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-test
 # ports. More than the cores: much of the suite waits (on DAG runs, a deployment, render times).
 TEST_WORKERS ?= 3
 
-.PHONY: demo demo-real test test-long lint bench bench-quick clean
+.PHONY: demo demo-real test test-long mutation lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ test: $(STAMP)
 test-long: $(STAMP)
 	ONEMIN_LONG_TESTS=1 $(PY) -m pytest -m long
 
+# Mutation testing of the paid path (docs/testing.md): long, not in CI. The modules and tests it
+# uses are in pyproject.toml, [tool.mutmut]; MUTMUT_CHILDREN sets how many mutants run at once.
+MUTMUT_CHILDREN ?= 1
+mutation: $(STAMP)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) 'mutmut==3.8.1'
+	$(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN)
+	$(VENV)/bin/mutmut results
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -45,4 +53,4 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf out .demo-airflow .pytest_cache .ruff_cache .hypothesis
+	rm -rf out .demo-airflow .pytest_cache .ruff_cache .hypothesis mutants

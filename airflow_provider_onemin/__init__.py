@@ -66,6 +66,32 @@ CONNECTION_FIELDS: dict[str, Any] = {
 }
 
 
+#: Where the results viewer may read when ``[onemin] viewer_locations`` is unset: the folder the
+#: example DAGs store into when ``ONEMIN_OUTPUT_PATH`` is unset; local only, no connection.
+DEFAULT_VIEWER_LOCATIONS = "/tmp/onemin-out"
+
+#: The provider's Airflow settings (``[onemin]``, or ``AIRFLOW__ONEMIN__<OPTION>``).
+CONFIG: dict[str, Any] = {
+    "onemin": {
+        "description": "Settings of the 1min.ai provider.",
+        "options": {
+            "viewer_locations": {
+                "description": "The folders the results viewer (in the api-server) may read stored "
+                "images from, comma-separated: absolute local paths or file:// URIs, and object "
+                "store folders as <scheme>://[<conn_id>@]<bucket>/<prefix> (the api-server reads "
+                "them with that connection). A stored path outside them is refused, whatever a "
+                "task's XCom says. In multi-team mode a team's DAGs read the team's own setting "
+                "(AIRFLOW__<TEAM>___ONEMIN__VIEWER_LOCATIONS). See docs/viewer.md.",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": "/data/out, s3://aws_marketing@marketing-assets/backgrounds/",
+                "default": DEFAULT_VIEWER_LOCATIONS,
+            }
+        },
+    }
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe this provider to Airflow (entry point ``apache_airflow_provider``)."""
     return {
@@ -108,5 +134,6 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONNECTION_FIELDS,
             }
         ],
-        "extra-links": ["airflow_provider_onemin.links.OneMinResultLink"],
+        "extra-links": ["airflow_provider_onemin.links.results.OneMinResultLink"],
+        "config": CONFIG,
     }

@@ -11,7 +11,7 @@ module adds only what that package does not map. docs/compatibility.md has the t
   common-compat runs the sync call in a thread where the async one is missing.
 * ``amask_secret`` (3.3): the sync ``mask_secret`` runs in a thread where it is missing.
 * The task state store (3.3) keeps the submission record; without it the record lives in an
-  Airflow Variable (:mod:`airflow_provider_onemin.variable_store`); the ledger's
+  Airflow Variable (:mod:`airflow_provider_onemin.submissions.variable_store`); the ledger's
   ``submission_store`` picks.
 * ``ObjectStoragePath`` refuses an unknown scheme when built on 3.3, only when used before, and
   has a ``conn_id`` attribute from 3.2 (before, the id sits in ``storage_options``).

@@ -194,6 +194,15 @@ class OneMinGenerationFailedError(OneMinFinalError):
         super().__init__(message)
 
 
+class OneMinEmptyResultError(OneMinGenerationFailedError):
+    """
+    1min.ai said SUCCESS but gave no usable image (none listed, or every one withheld).
+
+    Final: the generation was probably charged, and a retry would resume the same empty
+    generation. The submission record notes it as failed, so a clear of the task pays for a fresh one.
+    """
+
+
 class OneMinMalformedResponseError(OneMinError):
     """The answer was not JSON, was truncated, or did not have the expected shape."""
 
@@ -306,4 +315,24 @@ class OneMinSubmissionStoreError(OneMinError):
 
     Raised before paying when the record of the intent did not stick, so nothing was charged on
     the strength of it. Not final: the next try reads the store again.
+    """
+
+
+class OneMinReuseWaitError(OneMinError):
+    """
+    Another task instance claimed the same request (``reuse=True``) and has not stored its result
+    within the wait. Nothing was uploaded or paid by this task; the message says how to go on.
+
+    :param claim: the claim's path in the output storage.
+    """
+
+    def __init__(self, message: str, *, claim: str | None = None) -> None:
+        self.claim = claim
+        super().__init__(message)
+
+
+class OneMinClaimLostError(OneMinError):
+    """
+    This task's claim on its request expired before it paid and another task took it over.
+    Nothing was sent or paid; a retry waits for the other task's result.
     """

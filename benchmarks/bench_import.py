@@ -44,7 +44,7 @@ def measure(env: dict[str, str], repetitions: int) -> list[Result]:
             value=median(ours) * 1000,
             baseline=median(theirs) * 1000,
             unit="ms",
-            goal=0.1,
+            goal=0.03,
             detail=f"{modules[SUBJECT]} vs {modules[BASELINE]} new modules",
             samples={"ours_s": ours, "baseline_s": theirs},
         )

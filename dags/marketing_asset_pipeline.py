@@ -22,7 +22,7 @@ uuid, stored_path, status: reused or new) next to the results: the list a market
 from.
 
 Every stored result also emits an event on the output folder's asset, so a DAG scheduled on
-``asset_for_output(ONEMIN_OUTPUT_PATH)`` runs after each pipeline run.
+``results_asset(ONEMIN_OUTPUT_PATH)`` runs after each pipeline run.
 
 Cost: the first run pays for every line not generated yet under ``ONEMIN_OUTPUT_PATH`` (3
 products x 2 scenes = 6 images with the shipped files, under the default ``max_new_images`` of
@@ -47,15 +47,14 @@ from typing import Any
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from airflow_provider_onemin.reuse import preview
-from airflow_provider_onemin.review import REVIEW_AVAILABLE, ResultsReviewOperator
-from airflow_provider_onemin.storage import asset_for_output
+from airflow_provider_onemin.operators.review import REVIEW_AVAILABLE, ResultsReviewOperator
+from airflow_provider_onemin.pipeline import preview_costs, results_asset
 
 DAG_FOLDER = Path(__file__).resolve().parent
 CATALOGUE = os.environ.get("ONEMIN_CATALOGUE", str(DAG_FOLDER / "marketing_catalogue.csv"))
 OUTPUT_PATH = os.environ.get("ONEMIN_OUTPUT_PATH", "/tmp/onemin-out")
 #: The asset every stored result is announced on (outlets are fixed at parse time).
-RESULTS = asset_for_output(OUTPUT_PATH)
+RESULTS = results_asset(OUTPUT_PATH)
 SCENES = [
     "a sunlit marble kitchen counter, soft morning light",
     "a mossy rock by a mountain stream at golden hour",
@@ -140,7 +139,7 @@ with DAG(
             for product in read_catalogue()
             for scene in params.get("scenes", SCENES)
         ]
-        cost = preview(OUTPUT_PATH, [{**REQUEST, **operator_arguments(line)} for line in lines])
+        cost = preview_costs(OUTPUT_PATH, [{**REQUEST, **operator_arguments(line)} for line in lines])
         for line, looked_up in zip(lines, cost.lines, strict=True):
             line["expected"] = "new" if looked_up.reusable is None else "reused"
         cap = int(params.get("max_new_images", MAX_NEW_IMAGES))
@@ -181,13 +180,7 @@ with DAG(
         ti: Any = None,
     ) -> str:
         """Write ``manifest.csv`` (one line per stored result) next to this run's results."""
-        from airflow_provider_onemin.compat import mapped_values
-        from airflow_provider_onemin.storage import (
-            as_storage_path,
-            plain_uri,
-            safe_part,
-            write_file_atomically,
-        )
+        from airflow_provider_onemin.pipeline import mapped_values, write_run_file
 
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
@@ -211,11 +204,10 @@ with DAG(
                         "status": status,
                     }
                 )
-        folder = as_storage_path(OUTPUT_PATH) / safe_part(ti.dag_id) / safe_part(ti.run_id)
-        target = folder / "manifest.csv"
-        write_file_atomically(target, buffer.getvalue().encode("utf-8"))  # text/csv on S3
-        log.info("Manifest of %d generation(s) written to %s", len(rows), plain_uri(target))
-        return plain_uri(target)  # s3://bucket/key: what boto3, the AWS CLI and s3fs accept
+        # Whole or not at all; the URI is s3://bucket/key, what boto3, the AWS CLI and s3fs accept.
+        uri = write_run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "manifest.csv", buffer.getvalue().encode())
+        log.info("Manifest of %d generation(s) written to %s", len(rows), uri)
+        return uri
 
     manifest = write_manifest(
         planned,
@@ -245,14 +237,14 @@ with DAG(
             # common-compat: airflow.sdk.exceptions has it only from Airflow 3.2
             from airflow.providers.common.compat.sdk import AirflowFailException
 
-            from airflow_provider_onemin.compat import mapped_values
-            from airflow_provider_onemin.publishing import (
+            from airflow_provider_onemin.pipeline import (
                 APPROVED,
+                mapped_values,
                 publish_result,
                 reviewed_results,
+                run_file,
                 write_review_manifest,
             )
-            from airflow_provider_onemin.storage import as_storage_path, safe_part
 
             answer = ti.xcom_pull(task_ids="review")
             approved = answer.get("approved") if isinstance(answer, dict) else None
@@ -269,8 +261,7 @@ with DAG(
                 if result.decision == APPROVED:
                     result.published_path = publish_result(result, OUTPUT_PATH)
                     log.info("Published line %d to %s", result.line, result.published_path)
-            folder = as_storage_path(OUTPUT_PATH) / safe_part(ti.dag_id) / safe_part(ti.run_id)
-            target = folder / "review.csv"
+            target = run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "review.csv")
             reviewer = ((answer or {}).get("responded_by_user") or {}).get("name", "")
             write_review_manifest(results, target, reviewer, str((answer or {}).get("responded_at", "")))
             if approved is None:

@@ -27,7 +27,7 @@ import pytest
 
 from tests.airflow_helpers import REPO
 from tests.deployment import AirflowDeployment, descendants
-from tests.viewer_support import ADMIN, OTHER_TEAM, OUTSIDER, REVIEWER, TEAM, airflow_minor
+from tests.viewer_support import ADMIN, OTHER_TEAM, OUTSIDER, REVIEWER, TEAM, airflow_minor, shared_folder
 
 #: The marker of the tests that use a deployment (tests/conftest.py groups them).
 MARKER = "deployment"
@@ -129,7 +129,12 @@ def _start(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> SharedDep
         users=users,
         teams=(TEAM, OTHER_TEAM) if multi_team else (),
         config=config,
-        env={"ONEMIN_OUTPUT_PATH": str(out)},
+        env={
+            "ONEMIN_OUTPUT_PATH": str(out),
+            # The viewer's allowed locations, as tests/viewer_support.py sets them.
+            f"AIRFLOW__{TEAM.upper()}___ONEMIN__VIEWER_LOCATIONS": str(out),
+            "AIRFLOW__ONEMIN__VIEWER_LOCATIONS": f"file://{shared_folder(out)}",
+        },
     )
     airflow.start()
     return SharedDeployment(airflow=airflow, out=out, scratch=scratch)

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from airflow_provider_onemin import validation
 from airflow_provider_onemin.exceptions import OneMinMalformedResponseError
+from airflow_provider_onemin.schemas import validation
 
 SCHEMA = json.loads(
     resources.files("airflow_provider_onemin.schemas").joinpath("ai_record.json").read_text("utf-8")

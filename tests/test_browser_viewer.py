@@ -190,7 +190,7 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
     page.get_by_role("button", name="Respond").click()
     publish = airflow.wait_for_task(PIPELINE, run_id, "publish", timeout=600)
     assert publish["state"] == "success", airflow.logs()
-    from airflow_provider_onemin.storage import safe_part
+    from airflow_provider_onemin.storage.results import safe_part
 
     rows = list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
     assert [r["decision"] for r in rows] == [

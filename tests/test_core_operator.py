@@ -13,7 +13,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinInputFileError,
     OneMinValidationError,
 )
-from airflow_provider_onemin.inputs import MAX_IMAGE_BYTES
+from airflow_provider_onemin.inputs.images import MAX_IMAGE_BYTES
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 
 #: Runs on every older Airflow minor in the CI matrix (.ci/airflow-matrix.sh).

@@ -152,14 +152,18 @@ def test_trigger_reads_a_connection_stored_in_the_metadata_db(
 
 @pytest.mark.compat
 def test_default_deferrable_comes_from_the_operators_section():
+    """An operator built without ``deferrable`` follows ``[operators] default_deferrable``."""
     code = (
-        "import inspect\n"
         "from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator as O\n"
-        "print(inspect.signature(O.__init__).parameters['deferrable'].default)\n"
+        "arguments = dict(prompt='a beach', image_url='development/images/mug.png')\n"
+        "print(O(task_id='default', **arguments).deferrable, O(task_id='off', deferrable=False, **arguments).deferrable)\n"
     )
-    env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert run.stdout.strip() == "True", run.stderr
+    for setting, expected in (("True", "True False"), ("False", "False False")):
+        env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": setting}
+        run = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert run.stdout.strip().splitlines()[-1:] == [expected], run.stderr
 
 
 @pytest.mark.e2e

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
-from airflow_provider_onemin import deferral
 from airflow_provider_onemin.compat import TaskDeferred
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+from airflow_provider_onemin.triggers import deferral
 from airflow_provider_onemin.triggers.background_replacer import OneMinResultTrigger
 from tests.airflow_helpers import serde
 

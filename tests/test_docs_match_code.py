@@ -13,7 +13,7 @@ import tomllib
 
 from airflow_provider_onemin import CONNECTION_FIELDS
 from airflow_provider_onemin.hooks.client_settings import OneMinClientSettings
-from airflow_provider_onemin.storage import safe_part
+from airflow_provider_onemin.storage.results import safe_part
 from tests.airflow_helpers import REPO
 
 

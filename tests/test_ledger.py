@@ -14,7 +14,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinRequestRejectedError,
     OneMinUnknownOutcomeError,
 )
-from airflow_provider_onemin.ledger import (
+from airflow_provider_onemin.submissions.ledger import (
     STATE_KEY,
     SubmissionLedger,
     TaskStateStore,
@@ -97,7 +97,7 @@ def test_intent_then_uuid():
     ledger = SubmissionLedger(store, request_hash("ideogram-3", PROMPT), try_number=3, log=LOG)
     sent_at = ledger.record_intent()
     assert store[STATE_KEY] == {
-        "request_hash": ledger.fingerprint,
+        "request_key": ledger.fingerprint,
         "uuid": None,
         "submitted_at": sent_at,
         "try_number": 3,
@@ -128,6 +128,12 @@ def test_without_a_store_nothing_is_kept_and_it_says_so(caplog):
     assert "would submit it again" in caplog.text
     ledger.record_intent()
     ledger.record_uuid("u-1")
+    # Nothing was kept: a later look finds no earlier generation (and warns again), and the
+    # generation ending changes nothing it could be told apart by.
+    with caplog.at_level(logging.WARNING, logger="test_ledger"):
+        assert ledger.earlier_generation(retry_unknown_outcome=False) is None
+    assert caplog.text.count("would submit it again") == 2
+    assert ledger.may_submit_after({"uuid": "u-1", "status": "SUCCESS"}) is False
 
 
 def _ledger_with(
@@ -142,16 +148,16 @@ def _ledger_with(
     ("record", "expected"),
     [
         (None, "submit"),
-        ({"request_hash": "now", "uuid": "u", "submitted_at": "t0"}, "poll u (same request)"),
-        ({"request_hash": "then", "uuid": "u", "submitted_at": "t0"}, "poll u (changed request)"),
+        ({"request_key": "now", "uuid": "u", "submitted_at": "t0"}, "poll u (same request)"),
+        ({"request_key": "then", "uuid": "u", "submitted_at": "t0"}, "poll u (changed request)"),
         (
-            {"request_hash": "now", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"},
+            {"request_key": "now", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"},
             "poll u (same request)",
         ),
-        ({"request_hash": "then", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"}, "submit"),
-        ({"request_hash": "now", "uuid": "u", "submitted_at": "t0", "outcome": "failed"}, "submit"),
-        ({"request_hash": "now", "uuid": None, "submitted_at": "t0"}, "blocked"),
-        ({"request_hash": "then", "uuid": None, "submitted_at": "t0"}, "blocked"),
+        ({"request_key": "then", "uuid": "u", "submitted_at": "t0", "outcome": "succeeded"}, "submit"),
+        ({"request_key": "now", "uuid": "u", "submitted_at": "t0", "outcome": "failed"}, "submit"),
+        ({"request_key": "now", "uuid": None, "submitted_at": "t0"}, "blocked"),
+        ({"request_key": "then", "uuid": None, "submitted_at": "t0"}, "blocked"),
     ],
 )
 def test_what_an_earlier_record_allows(record, expected):
@@ -177,13 +183,13 @@ def test_what_an_earlier_record_allows(record, expected):
     ],
 )
 def test_after_an_earlier_generation_ended(status, request_then, may_submit, outcome):
-    ledger, store = _ledger_with({"request_hash": request_then, "uuid": "u", "submitted_at": "t0"})
+    ledger, store = _ledger_with({"request_key": request_then, "uuid": "u", "submitted_at": "t0"})
     assert ledger.may_submit_after({"uuid": "u", "status": status}) is may_submit
     assert store[STATE_KEY]["outcome"] == outcome
 
 
 def test_a_status_not_known_to_end_records_nothing():
-    ledger, store = _ledger_with({"request_hash": "now", "uuid": "u", "submitted_at": "t0"})
+    ledger, store = _ledger_with({"request_key": "now", "uuid": "u", "submitted_at": "t0"})
     ledger.record_outcome({"uuid": "u", "status": "MODERATION_HOLD"})
     assert "outcome" not in store[STATE_KEY]
 
@@ -197,3 +203,58 @@ def test_this_tries_own_generation_is_never_paid_for_again_whatever_the_render()
     resumed = SubmissionLedger(store, "render-2", try_number=1, log=LOG)
     assert resumed.may_submit_after({"uuid": "u", "status": "SUCCESS"}) is False
     assert resumed.may_submit_after({"uuid": "u", "status": "FAILURE"}) is False
+
+
+# --- records written by the previous version (``request_hash``: image paths, not content) --------
+
+#: A record as the previous version wrote it for PROMPT (its ``request_hash``, copied from a record
+#: that version wrote; not computed here): an upgrade must still resume its generation.
+OLD_RECORD = {
+    "request_hash": "e5d607f31bc388d175485ac971d4c0d47acc1f9b12e642851c85798a15c58dfa",
+    "uuid": "u-old",
+    "submitted_at": "t0",
+    "try_number": 1,
+}
+
+
+def test_a_record_of_the_previous_version_still_resumes_its_generation():
+    store = DictStore({STATE_KEY: OLD_RECORD})
+    ledger = SubmissionLedger(
+        store, "content-key", try_number=2, log=LOG, legacy_fingerprint=request_hash("ideogram-3", PROMPT)
+    )
+    earlier = ledger.earlier_generation(retry_unknown_outcome=False)
+    assert earlier is not None and earlier.uuid == "u-old" and earlier.same_request
+    assert ledger.may_submit_after({"uuid": "u-old", "status": "SUCCESS"}) is False, "resumed, not paid"
+    assert ledger.paid_identity("u-old") is None, "the old record cannot say which content was paid for"
+
+
+def test_a_record_of_the_previous_version_for_another_request_is_not_resumed():
+    other = request_hash("ideogram-3", {**PROMPT, "seed": 1})
+    ledger, _ = _ledger_with({k: v for k, v in OLD_RECORD.items() if k != "try_number"}, "content-key")
+    ledger.legacy_fingerprint = other
+    earlier = ledger.earlier_generation(retry_unknown_outcome=False)
+    assert earlier is not None and not earlier.same_request
+
+
+def test_the_record_keeps_the_identity_it_paid_for():
+    store = DictStore()
+    ledger = SubmissionLedger(store, "key-of-photo-v1", try_number=1, log=LOG)
+    ledger.record_intent()
+    ledger.record_uuid("g1")
+    later = SubmissionLedger(store, "key-of-photo-v2", try_number=2, log=LOG)
+    assert later.paid_identity("g1") == "key-of-photo-v1"
+    earlier = later.earlier_generation(retry_unknown_outcome=False)
+    assert earlier is not None and not earlier.same_request, "another photo at the same path"
+
+
+# --- a record is judged by its uuid ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["FAILURE", "SUCCESS"])
+@pytest.mark.parametrize("request_then", ["now", "then"])
+def test_an_answer_about_another_generation_never_permits_paying(status, request_then):
+    """Failed before the fix: a stale event's FAILURE (or a success for a changed request) approved a
+    payment while the recorded generation could still be running."""
+    ledger, store = _ledger_with({"request_key": request_then, "uuid": "recorded", "submitted_at": "t0"})
+    assert ledger.may_submit_after({"uuid": "stale", "status": status}) is False
+    assert "outcome" not in store[STATE_KEY], "the recorded generation's outcome is still unknown"

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_onemin import metrics
 from airflow_provider_onemin.exceptions import (
     OneMinRecordMissingError,
     OneMinRequestRejectedError,
     OneMinUnknownOutcomeError,
 )
-from airflow_provider_onemin.ledger import STATE_KEY, SubmissionLedger
+from airflow_provider_onemin.lineage import metrics
+from airflow_provider_onemin.submissions.ledger import STATE_KEY, SubmissionLedger
 
 LOG = logging.getLogger("test_ledger_metrics")
 MODEL = "ideogram-3"

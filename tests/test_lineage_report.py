@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_onemin.lineage import GenerationOutcome, dataset_name, describe, public_reference
+from airflow_provider_onemin.lineage.report import GenerationOutcome, dataset_name, describe, public_reference
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_onemin import metrics
+from airflow_provider_onemin.lineage import metrics
 
 
 class RecordingStats:
@@ -112,7 +112,7 @@ def test_airflows_metrics_client_is_found():
     # on from the task SDK, without the deprecation warning of the old location.
     code = (
         "import warnings; warnings.filterwarnings('error', message='.*airflow.stats.*')\n"
-        "from airflow_provider_onemin import metrics\n"
+        "from airflow_provider_onemin.lineage import metrics\n"
         "stats = metrics._stats()\n"
         "print(callable(stats.incr) and callable(stats.timing))\n"
     )

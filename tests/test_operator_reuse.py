@@ -150,7 +150,11 @@ def test_a_request_without_a_seed_is_reused_too(
     dag = one_task_dag("reuse_no_seed", output_dir, "development/images/mug.png")
     first, second = run_dag(dag), run_dag(dag)
     assert paid_and_uploaded(onemin_emulator) == (1, 0), "an asset path needs no upload; one payment"
-    assert second.task("replace").xcom["seeds"] == first.task("replace").xcom["seeds"], "the earlier pick"
+    # The emulator derives a missing seed from the request, so equal seeds would not tell a
+    # reuse from a second payment: the generation handed out must be the first run's.
+    paid = first.task("replace").xcom
+    assert second.task("replace").xcom["reused_from"]["uuid"] == paid["ai_record_uuid"], "the earlier pick"
+    assert second.task("replace").xcom["seeds"] == paid["seeds"]
 
 
 def test_deferrable_generation_is_indexed_and_reused(
@@ -160,6 +164,17 @@ def test_deferrable_generation_is_indexed_and_reused(
     dag = one_task_dag("reuse_deferrable", output_dir, str(photo), seed=3, deferrable=True, poll_interval=0.1)
     first = run_dag(dag)
     assert first.state == "success", first.tasks
+    # The claim taken before deferring is found again after the trigger, and released once stored.
+    claims = list((output_dir / ".onemin-reuse" / "claims").glob("*/*.json"))
+    assert sorted(path.name for path in claims) == [
+        "000001.claim.json",
+        "000001.generation.json",
+        "000001.paying.json",
+        "000001.released.json",
+    ]
+    assert (
+        json.loads(next(p for p in claims if "released" in p.name).read_text())["why"] == "stored and indexed"
+    )
     second = run_dag(dag)
     assert paid_and_uploaded(onemin_emulator) == (1, 1), "indexed after the trigger, reused by the next run"
     assert second.task("replace").xcom["reused_from"]["uuid"] == first.task("replace").xcom["ai_record_uuid"]
@@ -185,14 +200,19 @@ def test_corrupt_index_record_is_ignored_warned_and_paid_again(
 ) -> None:
     dag = one_task_dag("reuse_corrupt", output_dir, str(photo), seed=4)
     first = run_dag(dag)
-    [record] = list((output_dir / ".onemin-reuse").iterdir())
+    [record] = list((output_dir / ".onemin-reuse").glob("*.json"))  # claims/ sits beside the records
     record.write_text(record.read_text()[:40])
 
     with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin"):
         second = run_dag(dag)
     assert second.state == "success", second.tasks
     assert paid_and_uploaded(onemin_emulator) == (2, 2), "the corrupt record is ignored: paid again"
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    # The provider's warnings (Airflow's own, such as its plugin manager's, are not this test's).
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name.startswith("airflow_provider_onemin")
+    ]
     assert len(warnings) == 1, warnings
     assert f"file://{record} is ignored: it is not valid JSON" in warnings[0]
     assert json.loads(record.read_text())["uuid"] == second.task("replace").xcom["ai_record_uuid"], (

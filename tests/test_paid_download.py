@@ -19,7 +19,7 @@ from airflow_provider_onemin.compat import AirflowFailException
 from airflow_provider_onemin.exceptions import OneMinResultDownloadError, OneMinResultStorageError
 from airflow_provider_onemin.hooks.onemin import OneMinHook
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from airflow_provider_onemin.storage import store_results
+from airflow_provider_onemin.storage.results import store_results
 from tests.airflow_helpers import run_dag
 
 pytestmark = pytest.mark.compat

@@ -93,3 +93,11 @@ def test_airflow_cli_lists_the_provider_and_its_connection_type(airflow_db):
     assert by_type["onemin"]["class"] == "airflow_provider_onemin.hooks.onemin.OneMinHook"
     assert by_type["onemin"]["package_name"] == "airflow-provider-onemin"
     assert by_type["onemin"]["hook_name"] == "1min.ai"
+
+
+def test_airflow_knows_the_viewer_setting_and_its_default(airflow_db, monkeypatch):
+    # Registered in the provider info's "config": Airflow's own CLI reads it, default included.
+    monkeypatch.delenv("AIRFLOW__ONEMIN__VIEWER_LOCATIONS", raising=False)
+    shown = airflow_cli("config", "get-value", "onemin", "viewer_locations")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "/tmp/onemin-out"

@@ -28,12 +28,12 @@ from airflow_provider_onemin.exceptions import (
     OneMinTimeoutError,
     OneMinUnknownOutcomeError,
 )
-from airflow_provider_onemin.ledger import SubmissionLedger, TaskStateStore
 from airflow_provider_onemin.operators.background_replacer import (
     STATE_KEY,
     BackgroundReplacerOperator,
     request_hash,
 )
+from airflow_provider_onemin.submissions.ledger import SubmissionLedger, TaskStateStore
 
 UUID = "7d3f2c1e-0a9b-4c8d-8e7f-6a5b4c3d2e1f"
 NEW_UUID = "11111111-2222-4333-8444-555555555555"
@@ -291,7 +291,7 @@ def test_intent_is_saved_before_the_post_and_the_uuid_after(api, httpserver):
     record = op._submit(_ledger(op, store), op.validate_request())
     assert record["uuid"] == UUID
     (intent,) = seen_at_post
-    assert intent["request_hash"] == _hash(op) and intent["uuid"] is None and intent["submitted_at"]
+    assert intent["request_key"] == _hash(op) and intent["uuid"] is None and intent["submitted_at"]
     assert store.get(STATE_KEY) == {**intent, "uuid": UUID}
     assert json.loads(httpserver.log[0][0].get_data())["async"] is True, "submission uses async mode"
 

@@ -19,15 +19,15 @@ from airflow.sdk import ObjectStoragePath
 from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinReuseIndexError
-from airflow_provider_onemin.reuse import request_key
-from airflow_provider_onemin.reuse_index import (
+from airflow_provider_onemin.reuse.copies import copy_results
+from airflow_provider_onemin.reuse.index import (
     TaskNames,
-    copy_results,
     find_reusable,
     index_path,
     record_copy,
     record_generation,
 )
+from airflow_provider_onemin.reuse.policy import request_key
 
 PHOTOS = Path(__file__).resolve().parent.parent / "dags" / "sample_photos"
 FIRST = TaskNames("shop", "scheduled__2026-04-14T00:00:00+00:00", "replace", 3)
@@ -59,7 +59,7 @@ def ai_record(record_uuid: str = "gen-1", credit=None) -> dict:
 
 def store(base: ObjectStoragePath, names: TaskNames, contents=(PNG_A, PNG_B)) -> list[str]:
     """Put files where the operator's storage step would, as it would name them."""
-    from airflow_provider_onemin.storage import plain_uri, result_stem
+    from airflow_provider_onemin.storage.results import plain_uri, result_stem
 
     stored = []
     for index, data in enumerate(contents):
@@ -167,11 +167,18 @@ def test_every_field_is_part_of_the_key(change: dict) -> None:
     assert request_key("another-model", prompt_object(photo)).digest != base.digest
 
 
-def test_key_without_a_seed_is_a_key_too() -> None:
+def test_key_without_a_seed_is_a_key_too(tmp_path: Path) -> None:
+    # A request without a seed is reused like any other: the same photo under another name gives
+    # the same key (nothing random stands in for the missing seed), and leaving the seed out is
+    # another request than giving one.
     photo = str(PHOTOS / "mug.png")
+    copy = tmp_path / "mug-copy.png"
+    shutil.copy(photo, copy)
     no_seed = {k: v for k, v in prompt_object(photo).items() if k != "seed"}
-    assert request_key("ideogram-3", no_seed).digest == request_key("ideogram-3", dict(no_seed)).digest
-    assert request_key("ideogram-3", no_seed).digest != request_key("ideogram-3", prompt_object(photo)).digest
+    key = request_key("ideogram-3", no_seed)
+    assert key.digest == request_key("ideogram-3", {**no_seed, "imageUrl": str(copy)}).digest
+    assert "seed" not in key.request["promptObject"]
+    assert key.digest != request_key("ideogram-3", prompt_object(photo)).digest
 
 
 def test_asset_paths_and_urls_are_kept_as_written_and_style_references_are_hashed(tmp_path: Path) -> None:
@@ -277,7 +284,7 @@ def test_a_record_that_cannot_be_trusted_is_ignored_with_a_warning(
     path = Path(record_generation(local_root, key, ai_record(), stored, FIRST).path)
     damage(path, [Path(ObjectStoragePath(uri).path) for uri in stored])
 
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse.index"):
         assert find_reusable(local_root, key) is None
     warnings = _warnings(caplog)
     assert len(warnings) == 1 and reason in warnings[0], warnings
@@ -288,7 +295,7 @@ def test_a_record_under_another_key_is_ignored(key, local_root, caplog) -> None:
     record_generation(local_root, key, ai_record(), store(local_root, FIRST), FIRST)
     other = request_key("ideogram-3", prompt_object("development/images/other.png"))
     shutil.copy(index_path(local_root, key).path, index_path(local_root, other).path)
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse.index"):
         assert find_reusable(local_root, other) is None
     assert "records key" in _warnings(caplog)[0]
 
@@ -301,7 +308,7 @@ def test_a_record_cannot_point_outside_the_output_folder(key, local_root, caplog
     record = json.loads(path.read_text())
     record["copies"][0]["paths"][0] = bad
     path.write_text(json.dumps(record))
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse_index"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin.reuse.index"):
         assert find_reusable(local_root, key) is None
     assert "record schema" in _warnings(caplog)[0]
 
@@ -385,7 +392,7 @@ def test_object_store_copy_is_server_side_where_it_can_be(key, memory_root: Obje
 
 
 def test_reuse_earlier_copies_and_says_what_it_saved(key, local_root, caplog) -> None:
-    from airflow_provider_onemin.reuse import index_generation, reuse_earlier
+    from airflow_provider_onemin.reuse.policy import index_generation, reuse_earlier
 
     logger = logging.getLogger("test_reuse_operator")
     with caplog.at_level(logging.INFO):
@@ -406,10 +413,69 @@ def test_reuse_earlier_copies_and_says_what_it_saved(key, local_root, caplog) ->
 
 
 def test_dry_run_report_says_reuse_or_pay(key, local_root) -> None:
-    from airflow_provider_onemin.reuse import dry_run_report
+    from airflow_provider_onemin.reuse.policy import dry_run_report
 
     assert dry_run_report(local_root, key, 2) == (
         f"would pay for 2 image(s): no earlier generation of request {key.digest[:12]}"
     )
     record_generation(local_root, key, ai_record(), store(local_root, FIRST), FIRST)
     assert dry_run_report(local_root, key, 2).startswith("would reuse generation gen-1 (stored by shop / ")
+
+
+def test_a_reuse_is_remembered_so_deleting_the_first_runs_folder_does_not_pay_again(key, local_root) -> None:
+    # Killed mutants: reuse_earlier without record_copy's arguments (the copy is then silently not
+    # remembered, and the next run pays once the first run's folder is cleaned up), and without
+    # the earlier generation's result URLs.
+    from airflow_provider_onemin.reuse.policy import index_generation, reuse_earlier
+
+    logger = logging.getLogger("test_reuse_operator")
+    original = store(local_root, FIRST)
+    index_generation(local_root, key, ai_record(), original, FIRST, logger)
+    reused = reuse_earlier(local_root, key, SECOND, logger)
+    assert reused is not None and reused.result_urls == ["https://x/r0.png", "https://x/r1.png"]
+    for uri in original:
+        ObjectStoragePath(uri).unlink()  # the first run's folder is cleaned up
+
+    hit = find_reusable(local_root, key)
+    assert hit is not None and hit.stored_paths == reused.stored_paths, "the second run's copy is reused"
+
+
+def test_object_storage_images_are_keyed_by_content(memory_root: ObjectStoragePath) -> None:
+    # Killed mutants: object-storage references (s3://, gs://, memory://...) keyed by their path.
+    photo = memory_root / "photos" / "mug.png"
+    photo.parent.mkdir(parents=True, exist_ok=True)
+    photo.write_bytes((PHOTOS / "mug.png").read_bytes())
+    copy = memory_root / "exports" / "mug-final.png"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(photo.read_bytes())
+    before = request_key("ideogram-3", prompt_object(str(photo)))
+    assert before.request["promptObject"]["imageUrl"] == {
+        "sha256": hashlib.sha256((PHOTOS / "mug.png").read_bytes()).hexdigest()
+    }
+    assert request_key("ideogram-3", prompt_object(str(copy))).digest == before.digest
+    data = bytearray(photo.read_bytes())
+    data[-20] ^= 0x01
+    photo.write_bytes(bytes(data))
+    assert request_key("ideogram-3", prompt_object(str(photo))).digest != before.digest, (
+        "edited: a new request"
+    )
+
+
+def test_key_of_a_non_ascii_request_is_the_documented_digest(tmp_path: Path) -> None:
+    # Killed mutants: the canonical JSON escaping non-ASCII characters (every request with an
+    # accent would change key on upgrade, and be paid for again). Built here from docs/reuse.md.
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"pixels")
+    key = request_key("ideogram-3", {"prompt": "un café à Paris", "imageUrl": str(photo), "num_images": 1})
+    documented = (
+        '{"key_version":1,"model":"ideogram-3","promptObject":{"imageUrl":{"sha256":"'
+        + hashlib.sha256(b"\x89PNG\r\n\x1a\n" + b"pixels").hexdigest()
+        + '"},"num_images":1,"prompt":"un café à Paris"},"type":"BACKGROUND_REPLACER"}'
+    )
+    assert key.digest == hashlib.sha256(documented.encode("utf-8")).hexdigest()
+
+
+def test_key_of_an_unreadable_style_reference_names_its_field(tmp_path: Path) -> None:
+    po = prompt_object("development/images/mug.png", style_reference_images=[str(tmp_path / "gone.png")])
+    with pytest.raises(OneMinInputFileError, match=r"style_reference_images\[0\]"):
+        request_key("ideogram-3", po)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_onemin import publishing
-from airflow_provider_onemin.review import (
+from airflow_provider_onemin.operators.review import (
     PUBLISH_NOTHING,
     REVIEW_AVAILABLE,
     ResultsReviewOperator,
@@ -22,6 +21,7 @@ from airflow_provider_onemin.review import (
     line_options,
     review_body,
 )
+from airflow_provider_onemin.pipeline import publishing
 
 LINES = [
     {"sku": "MUG-001", "product": "Stoneware mug", "prompt": "a sunlit kitchen counter"},

@@ -24,9 +24,9 @@ from airflow_provider_onemin.exceptions import (
 )
 from airflow_provider_onemin.hooks.client_settings import parse_base_url
 from airflow_provider_onemin.hooks.onemin import OneMinHook
-from airflow_provider_onemin.inputs import MAX_IMAGE_BYTES, read_image
+from airflow_provider_onemin.inputs.images import MAX_IMAGE_BYTES, read_image
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from airflow_provider_onemin.storage import store_results
+from airflow_provider_onemin.storage.results import store_results
 
 KEY = "sk-SEC-7d4e1f0a9b2c3d4e5f60718293a4b5c6"
 BODY = {

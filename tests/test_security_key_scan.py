@@ -3,7 +3,10 @@ The API key never shows up anywhere a run leaves traces, including failing runs.
 
 A DAG runs through ``airflow dags test`` (a separate process, as in production) with a
 recognisable key ``sk-SCAN-<random>``: one task succeeds (templated fields, XCom, stored files),
-one is refused with 401 under a second scan key, one gets a 500 (unknown outcome). Then every byte
+one is refused with 401 under a second scan key, one gets a 500 (unknown outcome). The emulator
+echoes the key it was sent back in every answer (error messages and records, as a careless server
+might), so the key reaches the provider and only the provider's own redaction keeps it out (with
+that redaction removed, this test fails: the key shows up in the logs and XCom). Then every byte
 the run left behind is searched for either key and for their random parts: the CLI's output (the
 task logs and the raised messages), every file under AIRFLOW_HOME (task log files and the
 metadata database with its XCom, rendered template fields, task state store and task instance
@@ -78,6 +81,7 @@ def test_scan_keys_absent_from_logs_xcom_rendered_fields_db_and_errors(airflow_d
     good_key, bad_key = f"sk-SCAN-{good_random}", f"sk-SCAN-{bad_random}"
     needles = [good_key, bad_key, good_random, bad_random]
     onemin_emulator.set_api_key(good_key)
+    onemin_emulator.set_echo_key(True)
     # Call 1 (succeeds) passes untouched, the 401 is answered before any fault is used, and
     # server_error's POST gets the 500.
     onemin_emulator.add_fault("delay", seconds=0)

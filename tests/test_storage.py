@@ -21,7 +21,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinMalformedResponseError,
 )
 from airflow_provider_onemin.hooks.onemin import OneMinHook
-from airflow_provider_onemin.storage import (
+from airflow_provider_onemin.storage.results import (
     as_storage_path,
     asset_for_output,
     output_uri,

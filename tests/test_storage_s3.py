@@ -23,8 +23,8 @@ from airflow_provider_onemin.exceptions import (
     OneMinStorageError,
 )
 from airflow_provider_onemin.hooks.onemin import OneMinHook
-from airflow_provider_onemin.inputs import read_image
-from airflow_provider_onemin.storage import (
+from airflow_provider_onemin.inputs.images import read_image
+from airflow_provider_onemin.storage.results import (
     as_storage_path,
     check_output_writable,
     storage_conn_id,
@@ -261,7 +261,7 @@ def test_too_old_s3fs_is_named_not_blamed_on_a_missing_extra(tmp_path, monkeypat
 
 def test_missing_extra_says_to_install_it(monkeypatch) -> None:
     """The test venv has the extra, so its absence is staged at the one lookup that reports it."""
-    from airflow_provider_onemin import storage_location
+    from airflow_provider_onemin.storage import location as storage_location
 
     real = storage_location._installed_version
     monkeypatch.setattr(
@@ -276,7 +276,100 @@ def test_missing_extra_says_to_install_it(monkeypatch) -> None:
 def test_floor_in_code_matches_the_extra() -> None:
     import tomllib
 
-    from airflow_provider_onemin.storage_location import S3FS_FLOOR
+    from airflow_provider_onemin.storage.location import S3FS_FLOOR
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     assert f"s3fs>={S3FS_FLOOR}" in pyproject["project"]["optional-dependencies"]["s3"]
+
+
+# --- the reuse index: doubt is not "no earlier generation" -------------------------------------------
+
+_KEY = "ab" * 32
+
+
+def _index_record() -> str:
+    import hashlib
+    import json
+
+    data = (PHOTOS / "mug.png").read_bytes()
+    return json.dumps(
+        {
+            "format": "onemin-reuse/1",
+            "key": _KEY,
+            "request": {"promptObject": {"num_images": 1}},
+            "uuid": "u-1",
+            "results": ["development/images/r-0.png"],
+            "files": [{"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}],
+            "copies": [{"paths": ["d/r/t/result-0.png"]}],
+        }
+    )
+
+
+@pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500)])
+@pytest.mark.parametrize("what", ["the record", "a stored file"])
+def test_a_store_failing_during_a_reuse_lookup_is_retryable_before_paying(
+    scripted_s3, code, status, what
+) -> None:
+    """
+    Failed before the fix: the lookup counted a throttled or failing read as "no earlier
+    generation", so the task paid (and the plan's preview said "reused" for the same line).
+    """
+    from airflow_provider_onemin.reuse.index import find_reusable
+
+    record_path = f"/bucket/out/.onemin-reuse/{_KEY}.json"
+    if what == "the record":
+        scripted_s3.expect_request(record_path).respond_with_response(_s3_error(code, status))
+    else:
+        scripted_s3.expect_request(record_path).respond_with_data(_index_record())
+        scripted_s3.expect_request("/bucket/out/d/r/t/result-0.png").respond_with_response(
+            _s3_error(code, status)
+        )
+    output = "s3://onemin_s3_scripted@bucket/out"
+    with pytest.raises(OneMinStorageError, match="reuse index could not be checked") as caught:
+        find_reusable(output, _KEY)
+    assert not caught.value.final, "it passes by itself: Airflow's retries try again"
+    assert "Nothing was uploaded or paid" in str(caught.value)
+    assert code in str(caught.value), "the store's own code, as for an input read"
+    assert "onemin_s3_scripted@" not in str(caught.value), "the plain URI, no connection id"
+
+
+def test_no_record_is_a_new_request(scripted_s3) -> None:
+    from airflow_provider_onemin.reuse.index import find_reusable
+
+    scripted_s3.expect_request(f"/bucket/out/.onemin-reuse/{_KEY}.json").respond_with_response(
+        _s3_error("NoSuchKey", 404)
+    )
+    assert find_reusable("s3://onemin_s3_scripted@bucket/out", _KEY) is None
+
+
+def test_the_preview_fails_as_the_run_would_on_a_throttled_index(scripted_s3) -> None:
+    """Failed before the fix: the preview counted the line as new while the store was throttling."""
+    import re
+
+    from airflow_provider_onemin.reuse.policy import preview
+
+    scripted_s3.expect_request(re.compile(r"/bucket/out/\.onemin-reuse/.*")).respond_with_response(
+        _s3_error("SlowDown", 503)
+    )
+    request = {"prompt": "a shelf", "image_url": "development/images/mug.png", "num_images": 1}
+    with pytest.raises(OneMinStorageError, match="reuse index could not be checked") as caught:
+        preview("s3://onemin_s3_scripted@bucket/out", [request])
+    assert not caught.value.final
+
+
+def test_what_the_lookup_error_says_works_a_retry_once_the_store_recovers(scripted_s3) -> None:
+    """The error says "Airflow's retries try again": once the store answers, the same lookup goes on."""
+    from airflow_provider_onemin.reuse.index import find_reusable
+
+    store = {"throttling": True}
+
+    def answer(request):
+        if store["throttling"]:
+            return _s3_error("SlowDown", 503)
+        return _s3_error("NoSuchKey", 404)
+
+    scripted_s3.expect_request(f"/bucket/out/.onemin-reuse/{_KEY}.json").respond_with_handler(answer)
+    with pytest.raises(OneMinStorageError, match="Airflow's retries try again"):
+        find_reusable("s3://onemin_s3_scripted@bucket/out", _KEY)
+    store["throttling"] = False
+    assert find_reusable("s3://onemin_s3_scripted@bucket/out", _KEY) is None, "the retry looks it up"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
 
-from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.links.results import OneMinResultLink
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from tests.airflow_helpers import run_dag
 from tests.test_pipeline import load_pipeline
@@ -168,9 +168,11 @@ def test_marketing_pipeline_writes_to_s3(
         assert s3_server.content_type(row["stored_path"]) == "image/png"
         assert s3_server.read(row["stored_path"]).startswith(b"\x89PNG")
     keys = s3_server.keys(bucket)
-    index = [k for k in keys if k.startswith("marketing/.onemin-reuse/")]
+    claims = [k for k in keys if k.startswith("marketing/.onemin-reuse/claims/")]
+    index = [k for k in keys if k.startswith("marketing/.onemin-reuse/") and k not in claims]
     assert len(index) == 6, "one reuse index record per line, in the bucket beside the results"
-    assert not [k for k in keys if ("/." in k and k not in index) or k.endswith(".part")], keys
+    assert len([k for k in claims if k.endswith(".released.json")]) == 6, "each line's claim released"
+    assert not [k for k in keys if ("/." in k and k not in index + claims) or k.endswith(".part")], keys
     assert s3_server.pending_uploads(bucket) == []
     assert os.environ.get("ONEMIN_OUTPUT_PATH", "").startswith("s3://")
 

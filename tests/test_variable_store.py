@@ -15,8 +15,8 @@ import pytest
 from airflow.sdk import DAG, task
 
 from airflow_provider_onemin.exceptions import OneMinSubmissionStoreError
-from airflow_provider_onemin.ledger import submission_store
-from airflow_provider_onemin.variable_store import VariableSubmissionStore
+from airflow_provider_onemin.submissions.ledger import submission_store
+from airflow_provider_onemin.submissions.variable_store import VariableSubmissionStore
 from tests.airflow_helpers import airflow_version, run_dag
 
 pytestmark = pytest.mark.compat

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -19,9 +20,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from airflow_provider_onemin.links import OneMinResultLink
+from airflow_provider_onemin.links.results import OneMinResultLink
+from airflow_provider_onemin.storage.results import safe_part
 from tests.deployment import TERMINAL_TI_STATES
-from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor
+from tests.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, shared_folder
 
 pytestmark = [
     pytest.mark.deployment,
@@ -186,6 +188,134 @@ def test_a_stored_file_that_is_no_longer_an_image_is_not_served(example_run):
     assert b"<script>" not in answer.content
 
 
+# --- what XCom names is not what the api-server reads -------------------------------------------
+#
+# A task, or a user allowed to edit XCom on the DAG (here the team's own reviewer, through the REST
+# API), can write any URI into ``stored_paths`` and any ``storage_conn_id``. The api-server reads
+# only inside the folders its configuration names for the DAG's team (tests/viewer_support.py: the
+# output folder), with the connection named there (none for a local folder).
+
+#: ``stored_paths`` written by hand into a second run's ``publish`` task instance, and the answer
+#: each must get. ``{out}`` is the team's configured folder, ``{own}`` the folder the operator would
+#: store that task instance's results in, ``{shared}`` a sibling folder that only the
+#: deployment-wide setting names.
+CRAFTED = [
+    ("inside the configured folder, the task instance's own name", "file://{own}/result-0.png", 200),
+    ("file:// outside every folder", "file:///etc/passwd", 403),
+    ("a plain path outside every folder", "/etc/passwd", 403),
+    ("a sibling folder with the same name prefix", "file://{shared}/image.png", 403),
+    ("'..' out of the configured folder", "file://{own}/../../../../{shared_name}/image.png", 403),
+    ("a symlink inside pointing outside", "file://{own}/result-1.png", 403),
+    (
+        "another task's result in the same folder",
+        "file://{out}/{dag}/{run}/replace_background/result-0.png",
+        403,
+    ),
+    ("a file inside that no task stores", "file://{out}/crafted/result-0.png", 403),
+    ("the configured folder itself", "file://{out}", 403),
+    ("another bucket", "s3://another-bucket/backgrounds/image.png", 403),
+    ("a connection id in the URI", "s3://onemin_default@another-bucket/image.png", 403),
+]
+
+
+def _xcom_path(run_id: str, task_id: str, key: str | None = None) -> str:
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries"
+    return path if key is None else f"{path}/{key}"
+
+
+def _write_xcom(airflow: Any, run_id: str, task_id: str, key: str, value: Any) -> None:
+    """Create or replace an XCom as the team's reviewer does through the REST API."""
+    body = {"key": key, "value": value, "map_index": -1}
+    created = airflow.api("POST", _xcom_path(run_id, task_id), user=REVIEWER, json=body, expect=None)
+    if created.status_code == 409:
+        path = _xcom_path(run_id, task_id, key)
+        airflow.api("PATCH", path, user=REVIEWER, json={"value": value, "map_index": -1})
+    else:
+        assert created.status_code == 201, created.text
+
+
+@pytest.fixture(scope="module")
+def crafted_run(example_run) -> dict[str, Any]:
+    """A second run of the example DAG whose ``publish`` XCom names the URIs of :data:`CRAFTED`."""
+    airflow, out = example_run["airflow"], example_run["out"]
+    run_id = airflow.trigger(DAG_ID, conf={"scene": "a quiet harbour", "seed": 7})
+    assert airflow.wait_for_run(DAG_ID, run_id, timeout=600)["state"] == "success", airflow.logs()
+    real = Path(urlsplit(airflow.xcom(DAG_ID, run_id, TASK_ID, "stored_paths")[0]).path)
+    own = out / safe_part(DAG_ID) / safe_part(run_id) / "publish"
+    shared = shared_folder(out)
+    for folder in (own, shared, out / "crafted"):
+        folder.mkdir(parents=True, exist_ok=True)
+    for copy in (own / "result-0.png", shared / "image.png", out / "crafted" / "result-0.png"):
+        shutil.copyfile(real, copy)
+    (own / "result-1.png").symlink_to(shared / "image.png")
+    names = {
+        "out": out,
+        "own": own,
+        "dag": safe_part(DAG_ID),
+        "run": safe_part(run_id),
+        "shared": shared,
+        "shared_name": shared.name,
+    }
+    uris = [uri.format(**names) for _, uri, _ in CRAFTED]
+    _write_xcom(airflow, run_id, "publish", "stored_paths", uris)
+    return {**example_run, "run_id": run_id, "image": real.read_bytes()}
+
+
+def _crafted_image(run: dict[str, Any], index: int, user: str = ADMIN) -> requests.Response:
+    return _get(run, f"/onemin/dags/{DAG_ID}/runs/{run['run_id']}/tasks/publish/images/-1/{index}", user=user)
+
+
+@pytest.mark.parametrize(
+    ("index", "case"), [(i, c) for i, c in enumerate(CRAFTED)], ids=[c[0] for c in CRAFTED]
+)
+def test_only_files_inside_the_configured_locations_are_served(crafted_run, index, case):
+    _, uri, expected = case
+    answer = _crafted_image(crafted_run, index)
+    assert answer.status_code == expected, answer.text[:300]
+    if expected == 200:
+        assert answer.content == crafted_run["image"]
+    else:
+        assert b"\x89PNG" not in answer.content and b"root:" not in answer.content
+        assert "configured locations" in answer.json()["detail"]
+
+
+def test_a_refused_file_is_logged_without_the_uri_s_secrets(crafted_run):
+    airflow = crafted_run["airflow"]
+    assert _crafted_image(crafted_run, len(CRAFTED) - 1).status_code == 403
+    logged = airflow.grep("Refusing to serve")
+    assert "s3://another-bucket/image.png" in logged and "viewer_locations" in logged
+    assert "onemin_default@" not in logged
+
+
+def test_a_user_who_may_see_the_dag_is_refused_a_file_outside_its_locations(crafted_run):
+    # The reviewer reads this DAG's pages and images (test_a_viewer_of_the_owning_team_may_look);
+    # a file in a folder configured for the deployment but not for the DAG's team stays closed.
+    page = _get(
+        crafted_run, f"/onemin/dags/{DAG_ID}/runs/{crafted_run['run_id']}/tasks/publish", user=REVIEWER
+    )
+    assert page.status_code == 200
+    # The page says which files it will not show, instead of a broken picture.
+    shown = [bool(re.search(r"<img ", f)) for f in re.findall(r"<figure .*?</figure>", page.text, flags=re.S)]
+    assert shown == [expected == 200 for _, _, expected in CRAFTED]
+    assert page.text.count('class="refused"') == sum(expected != 200 for _, _, expected in CRAFTED)
+    assert _crafted_image(crafted_run, 0, user=REVIEWER).status_code == 200
+    sibling = next(i for i, case in enumerate(CRAFTED) if "{shared}" in case[1])
+    answer = _crafted_image(crafted_run, sibling, user=REVIEWER)
+    assert answer.status_code == 403
+    assert b"\x89PNG" not in answer.content
+
+
+def test_a_connection_id_the_configuration_does_not_name_is_refused(crafted_run):
+    airflow, run_id = crafted_run["airflow"], crafted_run["run_id"]
+    image = f"/onemin/dags/{DAG_ID}/runs/{run_id}/tasks/{TASK_ID}/images/-1/0"
+    assert _get(crafted_run, image).status_code == 200
+    # The api-server holds onemin_default (the 1min.ai key): XCom must not make it read with it.
+    _write_xcom(airflow, run_id, TASK_ID, "storage_conn_id", "onemin_default")
+    answer = _get(crafted_run, image)
+    assert answer.status_code == 403
+    assert b"\x89PNG" not in answer.content
+
+
 # --- review and publish (the marketing pipeline, same deployment) ------------------------------
 
 PIPELINE = "marketing_asset_pipeline"
@@ -196,8 +326,6 @@ def _hitl_path(run_id: str) -> str:
 
 
 def _review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
-    from airflow_provider_onemin.storage import safe_part
-
     return list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
 
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_onemin.links import result_link
+from airflow_provider_onemin.links.results import result_link
 from airflow_provider_onemin.viewer import viewer_path, viewer_url
 from airflow_provider_onemin.viewer.connection_test import (
     HiddenPortConnectionTestMiddleware,

@@ -8,6 +8,10 @@ results stored under a temporary folder, the emulator as 1min.ai, and three user
 
 Teams are Airflow's own multi-team mode (3.2+), so "forbidden" is decided by the api-server's
 auth manager exactly as for the rest of the UI.
+
+What the api-server may read is configured as a deployment would (``[onemin] viewer_locations``):
+the ``marketing`` team's setting names the output folder; the deployment-wide setting names only
+:func:`shared_folder` (a sibling of it), which the team's DAGs must therefore not be served from.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ def airflow_minor() -> tuple[int, int]:
 
     version = Version(__version__)
     return version.major, version.minor
+
+
+def shared_folder(out: Path) -> Path:
+    """A folder beside ``out`` (same name and a suffix) that only the deployment-wide setting names."""
+    return out.with_name(out.name + "-shared")
 
 
 def viewer_deployment(out: Path, emulator: Any, *, dags_folder: Path = REPO / "dags") -> AirflowDeployment:
@@ -57,5 +66,9 @@ def viewer_deployment(out: Path, emulator: Any, *, dags_folder: Path = REPO / "d
             "dag_processor.dag_bundle_config_list": json.dumps([bundle]),
             "core.test_connection": "Enabled",
         },
-        env={"ONEMIN_OUTPUT_PATH": str(out)},
+        env={
+            "ONEMIN_OUTPUT_PATH": str(out),
+            f"AIRFLOW__{TEAM.upper()}___ONEMIN__VIEWER_LOCATIONS": str(out),
+            "AIRFLOW__ONEMIN__VIEWER_LOCATIONS": f"file://{shared_folder(out)}",
+        },
     )

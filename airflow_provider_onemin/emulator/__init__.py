@@ -6,7 +6,9 @@ Start it with the ``onemin-emulator`` command, with
 ``onemin_emulator`` pytest fixture. It needs the ``emulator`` extra (FastAPI, uvicorn, Pillow).
 
 This package imports nothing heavy: FastAPI and uvicorn load only when a server starts. The
-provider's runtime code never imports it.
+provider's runtime code never imports it, and it imports nothing of the provider outside this
+package: it is a second opinion, with its own statement of the API's rules (``rules.py``, and
+each model's in ``models.py``), so a mistake in the provider's schemas is not one it shares.
 """
 
 from __future__ import annotations

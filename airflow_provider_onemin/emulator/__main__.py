@@ -115,11 +115,6 @@ def _write_url_file(path: Path, url: str) -> None:
     partial.replace(path)
 
 
-def _warm_up() -> None:
-    # The request validator pulls in Airflow (about a second); load it before the first call.
-    import airflow_provider_onemin.validation  # noqa: F401
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator in the foreground; return the exit status."""
     args = build_parser().parse_args(argv)
@@ -151,7 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, RuntimeError) as error:
         print(f"onemin-emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
-    threading.Thread(target=_warm_up, name="onemin-emulator-warm-up", daemon=True).start()
     try:
         if args.url_file:
             _write_url_file(args.url_file, server.url)

@@ -12,8 +12,9 @@ Downloads (no key, like ``https://asset.1min.ai/<key>``):
 * ``GET /asset/{key}``: uploaded files and result PNGs (the ``temporaryUrl`` points here).
 * ``GET /upstream/{uuid}/{index}.png``: the ``responseObject.data[].url`` of a result.
 
-Control (no key): ``POST /_emulator/faults``, ``GET /_emulator/state``, ``POST /_emulator/config``,
-``POST /_emulator/reset``.
+Control (no key): ``POST /_emulator/faults``, ``GET /_emulator/state``,
+``GET /_emulator/generations`` (source and result digests of each generation),
+``POST /_emulator/config``, ``POST /_emulator/reset``.
 
 Answers use the URL the client called (``Host`` header), so links work behind any port. The
 handlers live by route group: :mod:`.generation_routes`, :mod:`.asset_routes`,
@@ -50,6 +51,7 @@ def create_app(state: EmulatorState) -> ASGIApp:
     app.add_api_route("/upstream/{record_uuid}/{name}", files.download_upstream, methods=["GET"])
     app.add_api_route("/_emulator/faults", control.add_faults, methods=["POST"])
     app.add_api_route("/_emulator/state", control.show_state, methods=["GET"])
+    app.add_api_route("/_emulator/generations", control.show_generations, methods=["GET"])
     app.add_api_route("/_emulator/config", control.configure, methods=["POST"])
     app.add_api_route("/_emulator/reset", control.reset, methods=["POST"])
     return ConnectionCutter(app, state)

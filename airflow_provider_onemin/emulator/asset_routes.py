@@ -5,7 +5,6 @@ The emulator's file routes: uploads (``POST /api/assets``) and downloads, which 
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -93,7 +92,10 @@ class AssetRoutes(RouteGroup):
         return await self._download(request, find)
 
     async def download_upstream(self, request: Request) -> Response:
-        """``GET /upstream/{uuid}/{index}.png``."""
+        """
+        ``GET /upstream/{uuid}/{index}.png``; a signed one (``?sig=``, ``responseObject.data[].url``)
+        answers 403 once its signature is no longer the generation's own.
+        """
         found = find_upstream_result(
             self.state, f"{request.path_params['record_uuid']}/{request.path_params['name']}"
         )
@@ -101,6 +103,9 @@ class AssetRoutes(RouteGroup):
         async def find() -> Response | None:
             if found is None or found[0].status != "SUCCESS":
                 return None
+            signature = request.query_params.get("sig")
+            if signature is not None and signature != found[0].token:
+                return _expired_link()
             return Response(await result_png(*found), media_type="image/png")
 
         return await self._download(request, find)
@@ -121,7 +126,7 @@ class AssetRoutes(RouteGroup):
         """The ``expired_link`` fault: the generation of this signed link gets a new token."""
         result = self.state.result_of_key(request.path_params.get("key", ""))
         if result is not None and "token" in request.query_params:
-            result[0].token = secrets.token_hex(16)
+            result[0].token = self.state.new_link_signature()
 
 
 def _expired_link() -> Response:

@@ -1,24 +1,31 @@
 """
-The emulator's control routes (no key): queue faults, show the state, change the configuration,
-reset. Tests and the ``onemin-emulator`` command drive the emulator through them.
+The emulator's control routes (no key): queue faults, show the state, list the generations (what
+each one was made from and what it made), change the configuration, reset. Tests and the
+``onemin-emulator`` command drive the emulator through them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_onemin.emulator.faults import Fault
+from airflow_provider_onemin.emulator.result_images import result_png_now
 
 if TYPE_CHECKING:
     from airflow_provider_onemin.emulator.state import EmulatorState
 
 
 class ControlRoutes:
-    """``POST /_emulator/faults``, ``GET /_emulator/state``, ``POST /_emulator/config``, ``POST /_emulator/reset``."""
+    """
+    ``POST /_emulator/faults``, ``GET /_emulator/state``, ``GET /_emulator/generations``,
+    ``POST /_emulator/config``, ``POST /_emulator/reset``.
+    """
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
@@ -38,14 +45,50 @@ class ControlRoutes:
         """``GET /_emulator/state``."""
         return JSONResponse(self.state.snapshot())
 
+    async def show_generations(self, request: Request) -> Response:
+        """
+        ``GET /_emulator/generations``: every generation, oldest first, with the SHA-256 of the
+        source bytes it was made from and of each result it made (drawn now if need be), so a
+        test can tell which paid generation a stored file comes from without asking the client.
+        ``link_token`` is the secret part of its signed ``temporaryUrl`` (to look for leaks).
+        """
+        loop = asyncio.get_running_loop()
+        report = await loop.run_in_executor(None, self._generations_report)
+        return JSONResponse({"generations": report})
+
+    def _generations_report(self) -> list[dict[str, Any]]:
+        report = []
+        for generation in self.state.generations():
+            status = generation.status
+            results = []
+            if status == "SUCCESS":
+                for index, key in enumerate(generation.result_keys):
+                    png = result_png_now(generation, index)
+                    results.append({"key": key, "sha256": hashlib.sha256(png).hexdigest()})
+            report.append(
+                {
+                    "uuid": generation.uuid,
+                    "status": status,
+                    "charged": generation.charged,
+                    "source_sha256": hashlib.sha256(generation.source).hexdigest(),
+                    "prompt": generation.prompt,
+                    "seed": generation.seed,
+                    "num_images": generation.num_images,
+                    "results": results,
+                    "link_token": generation.token,
+                }
+            )
+        return report
+
     async def configure(self, request: Request) -> Response:
         """
         ``POST /_emulator/config``: ``{"latency": seconds, "api_key": "..." or null,
-        "max_in_flight": n or null, "charged_statuses": [codes]}`` (any of them).
+        "max_in_flight": n or null, "charged_statuses": [codes], "echo_key": bool,
+        "link_secret": "..."}`` (any of them).
         """
         try:
             payload = json.loads(await request.body() or b"{}")
-            known = {"latency", "api_key", "max_in_flight", "charged_statuses", "echo_key"}
+            known = {"latency", "api_key", "max_in_flight", "charged_statuses", "echo_key", "link_secret"}
             if not isinstance(payload, dict) or set(payload) - known:
                 raise ValueError(
                     'expected {"latency": seconds, "api_key": "..." or null, "max_in_flight": n or null, '

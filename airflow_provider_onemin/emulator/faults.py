@@ -29,6 +29,7 @@ FAULT_KINDS: dict[str, tuple[str, ...]] = {
     "null_record": ("features", "results"),
     "delay": ("features", "results", "assets", "download"),
     "expired_link": ("download",),
+    "withheld": ("features", "results"),
 }
 
 #: Parameters each kind accepts, with their defaults.
@@ -44,6 +45,7 @@ FAULT_PARAMS: dict[str, dict[str, Any]] = {
     "null_record": {},
     "delay": {"seconds": 1.0, "charge_first": False},
     "expired_link": {},
+    "withheld": {"keep": 0},
 }
 
 BAD_REQUEST_CODES = (
@@ -57,13 +59,15 @@ FAULT_SYNTAX = """\
 KIND[:COUNT][:ENDPOINT][:key=value,...]
   KIND      status | reset_before_charge | reset_after_charge | truncated_json | failure |
             unsafe | out_of_credits | bad_request | null_record | delay |
-            expired_link (download only: the signed temporaryUrl expires; 403 until the next poll)
+            expired_link (download only: the signed temporaryUrl expires; 403 until the next poll) |
+            withheld (the generation succeeds with only its first `keep` images, the others
+            withheld as unsafe; 0: a SUCCESS with no image; for good, every later poll agrees)
   COUNT     how many matching calls it applies to (default 1)
   ENDPOINT  features | results | assets | download | any (default features)
   params    status: code=503 (429/500/502/503/504/522/524), retry_after=SECONDS or an HTTP date,
               charged=true|false (default: the billing model, --charged-statuses)
             out_of_credits: status=429;  bad_request: error_code=UNKNOWN_ERROR, message=...
-            delay: seconds=1.0, charge_first=false;  failure: message=...
+            delay: seconds=1.0, charge_first=false;  failure: message=...;  withheld: keep=0
   examples  status:2:features:code=503,retry_after=1   reset_after_charge   delay:1:any:seconds=5
             status:1:any:code=429,retry_after=Wed, 21 Oct 2026 07:28:00 GMT"""
 
@@ -111,6 +115,10 @@ class Fault:
         elif self.kind == "bad_request":
             if params["error_code"] not in BAD_REQUEST_CODES:
                 raise ValueError(f"bad_request error_code must be one of {', '.join(BAD_REQUEST_CODES)}")
+        elif self.kind == "withheld":
+            keep = params["keep"]
+            if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+                raise ValueError("withheld keep must be an integer >= 0")
         elif self.kind == "delay":
             if not isinstance(params["seconds"], (int, float)) or params["seconds"] < 0:
                 raise ValueError("delay seconds must be a number >= 0")

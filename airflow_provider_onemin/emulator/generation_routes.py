@@ -2,7 +2,7 @@
 The emulator's generation routes: ``POST /api/features`` (Background Replacer, sync or async) and
 ``GET /api/results/{uuid}``, with the records they answer as the real API shows them.
 
-Submissions are checked as 1min.ai checks them (the request schema shipped with the provider), the
+Submissions are checked as 1min.ai checks them (the emulator's own rules, :mod:`.rules`), the
 billing model decides what a fault leaves charged (:meth:`EmulatorState.charges_before_answering`),
 and an account's limit of generations in flight is enforced.
 """
@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import secrets
 import time
 import uuid
 from datetime import datetime, timezone
@@ -25,12 +24,16 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_onemin.emulator import images
 from airflow_provider_onemin.emulator.answers import FEATURE, error_response
+from airflow_provider_onemin.emulator.input_files import file_violations
+from airflow_provider_onemin.emulator.models import MODELS
 from airflow_provider_onemin.emulator.records import Generation, key_fingerprint
 from airflow_provider_onemin.emulator.result_images import find_upstream_result, result_png_now
 from airflow_provider_onemin.emulator.route_group import RouteGroup
+from airflow_provider_onemin.emulator.rules import check_request
 
 if TYPE_CHECKING:
     from airflow_provider_onemin.emulator.faults import Fault
+    from airflow_provider_onemin.emulator.rules import ModelRules
 
 log = logging.getLogger(__name__)
 
@@ -95,56 +98,36 @@ class GenerationRoutes(RouteGroup):
         response = await self._generate(request, raw, fault)
         return self._after(request, fault, response)
 
-    def _check_body(self, raw: bytes) -> tuple[dict[str, Any] | None, Response | None]:
+    def _check_body(self, raw: bytes) -> tuple[dict[str, Any], ModelRules] | Response:
+        """The parsed body and its model's rules when the API would take it, else its error answer."""
         try:
             body = json.loads(raw)
         except ValueError as error:
-            return None, error_response(
-                400, "UNKNOWN_ERROR", "The body is not valid JSON.", {"error": str(error)}
+            return error_response(400, "UNKNOWN_ERROR", "The body is not valid JSON.", {"error": str(error)})
+        rules, refusal = check_request(body, MODELS)
+        if refusal is not None:
+            return error_response(
+                refusal.status, refusal.error_code, refusal.message, refusal.details, refusal.context
             )
-        if not isinstance(body, dict):
-            return None, error_response(400, "UNKNOWN_ERROR", "The body must be a JSON object.", {})
-        feature = body.get("type")
-        model = body.get("model")
-        context = {"feature": feature, "model": model}
-        if feature is None or model is None or not isinstance(body.get("promptObject"), dict):
-            missing = [name for name in ("type", "model", "promptObject") if body.get(name) is None]
-            return None, error_response(
-                400, "MISSING_REQUIRED_FIELDS", "Missing required fields.", {"missing": missing}, context
-            )
-        if feature != FEATURE:
-            return None, error_response(
-                400, "UNKNOWN_ERROR", f"Feature type {feature!r} is not served by this emulator.", {}, context
-            )
-        from airflow_provider_onemin.validation import request_violations, supported_models
-
-        if model not in supported_models():
-            return None, error_response(
-                400,
-                "UNSUPPORTED_MODEL",
-                f"Model {model!r} is not supported for {FEATURE}.",
-                {"supported": supported_models()},
-                context,
-            )
-        violations = request_violations(body, model)
-        if violations:
-            missing = all(line.endswith(": is required") for line in violations)
-            return None, error_response(
-                400,
-                "MISSING_REQUIRED_FIELDS" if missing else "UNKNOWN_ERROR",
-                "Missing required fields." if missing else "Invalid request: " + "; ".join(violations),
-                {"violations": violations},
-                context,
-            )
-        return body, None
+        assert rules is not None
+        return body, rules
 
     async def _generate(self, request: Request, raw: bytes, fault: Fault | None) -> Response:
-        body, problem = self._check_body(raw)
-        if problem is not None:
-            return problem
-        assert body is not None
+        checked = self._check_body(raw)
+        if isinstance(checked, Response):
+            return checked
+        body, rules = checked
         prompt_object = body["promptObject"]
         loop = asyncio.get_running_loop()
+        broken = await loop.run_in_executor(None, file_violations, rules, prompt_object, self._held_bytes)
+        if broken:
+            return error_response(
+                400,
+                "EXTERNAL_API_RESPONSE_WITH_ERROR",
+                "A file of the request could not be used: " + "; ".join(broken),
+                {"violations": broken},
+                {"feature": body["type"], "model": body["model"]},
+            )
         try:
             source = await loop.run_in_executor(None, self._source_bytes, prompt_object["imageUrl"])
             resolution = images.source_size(source)
@@ -157,11 +140,15 @@ class GenerationRoutes(RouteGroup):
                 {"feature": FEATURE, "model": body["model"]},
             )
         failing = fault is not None and fault.kind == "failure"
-        generation = self._new_generation(request, body, source, resolution, charged=not failing)
+        generation = self._new_generation(
+            request, body, source, resolution, count=rules.image_count(prompt_object), charged=not failing
+        )
         if failing:
             assert fault is not None
             generation.outcome = "FAILURE"
             generation.failure_message = fault.params["message"]
+        if fault is not None and fault.kind == "withheld":
+            generation.kept = fault.params["keep"]
         if not self.state.admit_generation(generation):
             return _in_flight_limit_answer(self.state.config.max_in_flight)
         log.debug(
@@ -189,11 +176,14 @@ class GenerationRoutes(RouteGroup):
         source: bytes,
         resolution: tuple[int, int],
         *,
+        count: int,
         charged: bool,
     ) -> Generation:
         prompt_object = body["promptObject"]
         seed = prompt_object.get("seed")
-        if seed is None:
+        if seed is not None:
+            seed = int(seed)  # 42.0 is the JSON number 42: the record shows it as one
+        else:
             canonical = json.dumps([body["model"], prompt_object], sort_keys=True, separators=(",", ":"))
             seed = int.from_bytes(hashlib.sha256(canonical.encode("utf-8")).digest()[:4], "big") & MAX_SEED
         record_uuid = str(uuid.uuid4())
@@ -209,8 +199,7 @@ class GenerationRoutes(RouteGroup):
             resolution=resolution,
             seed=seed,
             result_keys=[
-                f"development/images/{day}_bg_replace_{record_uuid}_{index}.png"
-                for index in range(prompt_object["num_images"])
+                f"development/images/{day}_bg_replace_{record_uuid}_{index}.png" for index in range(count)
             ],
             created_at=started,
             created_iso=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -218,7 +207,7 @@ class GenerationRoutes(RouteGroup):
             is_async=body.get("async") is True,
             key_fingerprint=key_fingerprint(request.headers.get("API-KEY")),
             charged=charged,
-            token=secrets.token_hex(16),
+            token=self.state.new_link_signature(),
         )
 
     async def _results(self, request: Request) -> Response:
@@ -233,6 +222,8 @@ class GenerationRoutes(RouteGroup):
         if generation is not None and fault is not None and fault.kind == "failure":
             self.state.fail_generation(generation, fault.params["message"])
             generation.ready_at = min(generation.ready_at, time.monotonic())
+        if generation is not None and fault is not None and fault.kind == "withheld":
+            generation.kept = fault.params["keep"]
         record = None if generation is None else self.record_view(generation, self._base_url(request))
         return self._after(request, fault, JSONResponse({"aiRecord": record}))
 
@@ -252,25 +243,28 @@ class GenerationRoutes(RouteGroup):
         }
         if status == "SUCCESS":
             width, height = generation.resolution
-            detail["resultObject"] = list(generation.result_keys)
+            shown = generation.shown_keys
+            detail["resultObject"] = list(shown)
             detail["responseObject"] = {
                 "created": generation.created_iso,
                 "data": [
                     {
-                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.png",
+                        # Signed like an image host's expiring link (the same signature as temporaryUrl).
+                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.png?sig={generation.token}",
                         "prompt": generation.prompt,
                         "resolution": f"{width}x{height}",
                         "is_image_safe": True,
                         "seed": generation.seed,
                         "style_type": generation.prompt_object.get("style_type", "AUTO"),
                     }
-                    for index in range(generation.num_images)
+                    for index in range(len(shown))
                 ],
             }
-            # Like the real API at times: a signed link for the first result only.
-            record["temporaryUrl"] = (
-                f"{base_url}/asset/{quote(generation.result_keys[0], safe='/')}?token={generation.token}"
-            )
+            if shown:
+                # Like the real API at times: a signed link for the first result only.
+                record["temporaryUrl"] = (
+                    f"{base_url}/asset/{quote(shown[0], safe='/')}?token={generation.token}"
+                )
         elif status == "FAILURE":
             detail["resultObject"] = []
             detail["responseObject"] = {"error": generation.failure_message}
@@ -280,6 +274,15 @@ class GenerationRoutes(RouteGroup):
         """
         The source image: an uploaded asset, a result of an earlier generation, a link to either
         on this emulator, or (any other path or link) a synthetic product photo.
+        """
+        held = self._held_bytes(image_url)
+        return images.synthetic_product(image_url) if held is None else held
+
+    def _held_bytes(self, image_url: str) -> bytes | None:
+        """
+        The bytes of an uploaded asset or earlier result named by a path or a link to this
+        emulator; ``None`` for any other path or link. A link to this emulator that leads
+        nowhere raises :class:`~airflow_provider_onemin.emulator.images.SourceImageError`.
         """
         key = image_url
         if image_url.startswith(("http://", "https://")):
@@ -292,7 +295,7 @@ class GenerationRoutes(RouteGroup):
                     raise images.SourceImageError(f"no result at {image_url}")
                 return result_png_now(*found)
             else:
-                return images.synthetic_product(image_url)
+                return None
             if self.state.asset(key) is None and self.state.result_of_key(key) is None:
                 raise images.SourceImageError(f"no asset at {image_url}")
         asset = self.state.asset(key)
@@ -301,4 +304,4 @@ class GenerationRoutes(RouteGroup):
         result = self.state.result_of_key(key)
         if result is not None:
             return result_png_now(*result)
-        return images.synthetic_product(key)
+        return None

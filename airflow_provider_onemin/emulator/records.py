@@ -55,6 +55,8 @@ class Generation:
     token: str
     outcome: str = "SUCCESS"
     failure_message: str | None = None
+    #: How many results its record shows once it succeeded (``withheld`` fault); None: all of them.
+    kept: int | None = None
     renders: dict[int, bytes] = field(default_factory=dict, repr=False)
 
     @property
@@ -71,3 +73,8 @@ class Generation:
     def num_images(self) -> int:
         """How many results the generation has."""
         return len(self.result_keys)
+
+    @property
+    def shown_keys(self) -> list[str]:
+        """The results its record shows (all but those withheld)."""
+        return self.result_keys if self.kept is None else self.result_keys[: self.kept]

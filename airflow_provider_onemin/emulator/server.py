@@ -188,6 +188,10 @@ class EmulatorServer:
         """Echo the API key a client sends back in error messages and records (to test redaction)."""
         self.state.configure(echo_key=echo)
 
+    def set_link_secret(self, secret: str) -> None:
+        """Start every link signature issued from now on with ``secret`` (to scan runs for it)."""
+        self.state.configure(link_secret=secret)
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Return once no request is being handled (a delayed one has had its chance to charge)."""
         deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -60,6 +61,9 @@ class Config:
     charged_statuses: frozenset[int] = frozenset()
     #: Echo the API key a client sent back in answers (errors and records), to test redaction.
     echo_key: bool = False
+    #: Put in front of the random part of every link signature issued from now on, so that a test
+    #: can search whatever a run left behind for signatures (a signed link is a credential).
+    link_secret: str = ""
 
 
 def _check_charged_statuses(value: Any) -> frozenset[int]:
@@ -102,13 +106,19 @@ class EmulatorState:
         max_in_flight: Any = ...,
         charged_statuses: Any = ...,
         echo_key: Any = ...,
+        link_secret: Any = ...,
     ) -> None:
         """
         Change the API key (None: no key needed), the render latency (seconds), the limit of
         generations in flight per key (None: no limit) and/or the billing model's statuses that
-        charge before answering (:attr:`Config.charged_statuses`).
+        charge before answering (:attr:`Config.charged_statuses`), and/or what every link
+        signature starts with (:attr:`Config.link_secret`).
         """
         with self._lock:
+            if link_secret is not ...:
+                if not isinstance(link_secret, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", link_secret):
+                    raise ValueError("link_secret must be a string of letters, digits, '-' and '_'")
+                self.config.link_secret = link_secret
             if charged_statuses is not ...:
                 self.config.charged_statuses = _check_charged_statuses(charged_statuses)
             if echo_key is not ...:
@@ -140,6 +150,11 @@ class EmulatorState:
                 self.config = copy.copy(self._defaults)
 
     # billing model
+    def new_link_signature(self) -> str:
+        """A fresh signature for a generation's links: :attr:`Config.link_secret` and a random part."""
+        with self._lock:
+            return f"{self.config.link_secret}{secrets.token_hex(16)}"
+
     def charges_before_answering(self, fault: Fault | None) -> bool:
         """
         The emulator's billing model, in one place: True when a call of ``POST /api/features``

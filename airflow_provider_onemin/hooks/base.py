@@ -183,6 +183,9 @@ class OneMinBaseHook(BaseHook):
         import requests
         from requests.adapters import HTTPAdapter
 
+        from airflow_provider_onemin.hooks.signatures import hide_signatures_in_http_logs
+
+        hide_signatures_in_http_logs()
         session = requests.Session()
         session.headers["User-Agent"] = f"{self._user_agent} python-requests/{requests.__version__}"
         session.headers["Accept"] = "application/json"
@@ -225,6 +228,9 @@ class OneMinBaseHook(BaseHook):
         """A new httpx client with the same settings as :attr:`session` (the caller closes it)."""
         import httpx
 
+        from airflow_provider_onemin.hooks.signatures import hide_signatures_in_http_logs
+
+        hide_signatures_in_http_logs()
         settings = self.settings
         return httpx.AsyncClient(
             headers={

@@ -48,7 +48,7 @@ _RECORD_UUID = re.compile(r'"aiRecord"\s*:\s*\{\s*"uuid"\s*:\s*"([0-9A-Za-z-]{8,
 
 def _record_of_results_answer(answer: Any, path: str, key: str) -> dict[str, Any] | None:
     """The record of a results answer, the key blanked out; None when unknown; a bad shape is retried."""
-    from airflow_provider_onemin.validation import record_or_none
+    from airflow_provider_onemin.schemas.validation import record_or_none
 
     try:
         return record_or_none(redact_value(answer, (key,)), what=f"GET {path}")
@@ -106,7 +106,7 @@ class OneMinHook(OneMinTransport):
         return record
 
     def _submit_once(self, body: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_onemin.validation import answer_violations, validate_answer
+        from airflow_provider_onemin.schemas.validation import answer_violations, validate_answer
 
         method, path = "POST", FEATURES_PATH
         sent_at = now_iso()

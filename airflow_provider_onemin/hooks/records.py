@@ -55,7 +55,12 @@ def check_status(record: dict[str, Any]) -> bool:
 
 
 def failure_reason(record: dict[str, Any]) -> str:
-    """The reason a failed record gives, wherever the API put it (record, detail or response)."""
+    """
+    The reason a failed record gives, wherever the API put it (record, detail or response); a
+    link in it without its query string (a signature is a credential, and the reason is logged).
+    """
+    from airflow_provider_onemin.hooks.signatures import without_signatures
+
     detail = record.get("aiRecordDetail") or {}
     response = detail.get("responseObject") if isinstance(detail.get("responseObject"), dict) else {}
     for source in (record, detail, response):
@@ -64,7 +69,7 @@ def failure_reason(record: dict[str, Any]) -> str:
             if isinstance(value, dict):
                 value = value.get("message") or value.get("code")
             if value:
-                return f" ({str(value)[:200]})"
+                return f" ({without_signatures(str(value))[:200]})"
     return ""
 
 

@@ -30,6 +30,8 @@ class OneMinGenerationRunFacet(RunFacet):
     :param seeds: the seed of each result, in result order.
     :param uuid: the 1min.ai generation (``aiRecord.uuid``) the images come from; for a reused result
         the earlier generation's.
+    :param requestKey: the request's identity (SHA-256, images by their content), the same the
+        submission record and the reuse index use; absent when the run failed before computing it.
     :param reused: true when earlier results were reused and nothing was paid.
     :param sourceImage: the source image when it is not a dataset (asset path or URL).
     :param styleReferenceImages: the style references that are not datasets.
@@ -49,6 +51,7 @@ class OneMinGenerationRunFacet(RunFacet):
     seed: int | None = field(default=None)
     seeds: list[int] = field(factory=list)
     uuid: str | None = field(default=None)
+    requestKey: str | None = field(default=None)
     reused: bool = field(default=False)
     sourceImage: str | None = field(default=None)
     styleReferenceImages: list[str] = field(factory=list)

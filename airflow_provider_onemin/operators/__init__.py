@@ -1,0 +1,7 @@
+"""
+Operators, one module each: :mod:`.background_replacer` and the example pipeline's review step
+(:mod:`.review`). ``_``-prefixed modules are the operators' own helpers.
+
+Public. The top of the import graph: may import every other sub-package; nothing imports it but
+DAGs (and :mod:`~airflow_provider_onemin.pipeline`, for the review step).
+"""

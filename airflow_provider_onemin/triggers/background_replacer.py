@@ -7,7 +7,9 @@ never re-submits. It serialises the uuid, the connection id and its poll setting
 
 Events (plain JSON, so they survive the trigger table and ``dag.test()``):
 
-* ``{"status": "success", "uuid", "record"}``: the generation succeeded; ``record`` is the aiRecord.
+* ``{"status": "success", "uuid", "record"}``: the generation succeeded; ``record`` is the aiRecord
+  without its signed links (no ``temporaryUrl``, no query strings: see
+  :func:`~airflow_provider_onemin.hooks.signatures.without_signatures`).
 * ``{"status": "failure", "uuid", "record"}``: it ended with FAILURE (or another final status).
 * ``{"status": "timeout", "uuid", "message"}``: still running at the deadline. Re-polling is free.
 * ``{"status": "error", "uuid", "error", "message", "status_code"}``: waiting cannot go on (bad key,
@@ -24,7 +26,6 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_onemin.deferral import hold_until
 from airflow_provider_onemin.exceptions import (
     OneMinAPIError,
     OneMinAuthenticationError,
@@ -38,6 +39,8 @@ from airflow_provider_onemin.exceptions import (
     OneMinUnsafeContentError,
 )
 from airflow_provider_onemin.hooks.records import check_status, generation_state
+from airflow_provider_onemin.hooks.signatures import without_signatures
+from airflow_provider_onemin.triggers.deferral import hold_until
 
 #: Errors an event may name; anything else comes back as a plain (retryable) OneMinError.
 _EVENT_ERRORS: dict[str, type[OneMinError]] = {
@@ -74,7 +77,7 @@ class OneMinResultTrigger(BaseTrigger):
         across triggerer restarts so that a restart does not extend the wait.
     :param min_defer_time: seconds after the deferral before which no event is sent: an end seen
         sooner is held back until then, so that the scheduler has read the end of the deferring
-        run before the task resumes (see :mod:`airflow_provider_onemin.deferral`). 0: no hold.
+        run before the task resumes (see :mod:`airflow_provider_onemin.triggers.deferral`). 0: no hold.
     :param not_before: the moment (epoch seconds) that hold ends; set on the first deferral from
         ``min_defer_time`` and kept across triggerer restarts.
     """
@@ -117,7 +120,9 @@ class OneMinResultTrigger(BaseTrigger):
     # --- events -----------------------------------------------------------------------------
 
     def _event(self, status: str, **payload: Any) -> TriggerEvent:
-        return TriggerEvent({"status": status, "uuid": self.uuid, **payload})
+        # An event is kept (next_kwargs, logs; Airflow 3.0 hands it to later tries too): no signed
+        # link goes in. The task renews one by polling the uuid when it downloads.
+        return TriggerEvent(without_signatures({"status": status, "uuid": self.uuid, **payload}))
 
     def _error_event(self, error: OneMinError) -> TriggerEvent:
         name = type(error).__name__ if type(error).__name__ in _EVENT_ERRORS else "OneMinError"

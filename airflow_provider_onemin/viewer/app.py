@@ -6,15 +6,17 @@ request's ``Authorization: Bearer`` token or of the UI's session cookie, and mus
 read the DAG's task instances and XComs (the same check as the REST API's). Anonymous requests
 answer 401, users without that access 403, unknown runs, tasks or files 404.
 
-Images are streamed from where the operator stored them (any ``ObjectStoragePath`` scheme, with
-the task instance's ``storage_conn_id``): only the files in that task instance's
-``stored_paths``, addressed by position, and only when their content is a PNG, JPEG or WebP image.
+Images are streamed from where the operator stored them: only the files in that task instance's
+``stored_paths``, addressed by position, only when they lie inside a folder of the deployment's
+``[onemin] viewer_locations`` (read with the connection configured there, never one named by
+XCom: :mod:`~airflow_provider_onemin.viewer.locations`), and only when their content is a PNG,
+JPEG or WebP image.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,9 +29,19 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from airflow_provider_onemin.inputs import sniff_image_type
+from airflow_provider_onemin.storage.content_types import sniff_image_type
 from airflow_provider_onemin.viewer import URL_PREFIX, viewer_path
-from airflow_provider_onemin.viewer.results import TaskResults, run_results
+from airflow_provider_onemin.viewer.locations import (
+    Allowed,
+    Location,
+    LocationRefused,
+    check_owner,
+    configured_locations,
+    describe,
+    open_allowed,
+    resolve,
+)
+from airflow_provider_onemin.viewer.results import StoredImage, TaskResults, run_results
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -57,12 +69,75 @@ def _template_environment() -> Environment:
     )
 
 
-def _open_stored(uri: str, conn_id: str | None) -> Any:
-    """Open a stored result for reading through Airflow's ObjectStoragePath."""
-    from airflow.sdk import ObjectStoragePath
+def _dag_team(dag_id: str) -> str | None:
+    """The team owning the DAG in multi-team mode (Airflow 3.2+), else ``None``."""
+    from airflow.configuration import conf
 
-    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
-    return path.open("rb")
+    if not conf.getboolean("core", "multi_team", fallback=False):
+        return None
+    from airflow.models.dag import DagModel
+
+    get_team_name = getattr(DagModel, "get_team_name", None)
+    return get_team_name(dag_id) if get_team_name is not None else None
+
+
+def _locations(dag_id: str) -> tuple[str | None, list[Location] | None]:
+    """The DAG's team and the folders the viewer may read for it (``None``: a malformed setting)."""
+    team = _dag_team(dag_id)
+    try:
+        return team, configured_locations(team)
+    except ValueError as exc:  # refuse everything rather than apply half of the setting
+        log.error("Refusing to serve any image of DAG %s (team %s): %s", dag_id, team, exc)
+        return team, None
+
+
+def _allowed(result: TaskResults, uri: str) -> Allowed:
+    """Where the api-server may read ``uri`` for this task instance, or 403 (logged, without secrets)."""
+    dag_id = result.dag_id
+    team, locations = _locations(dag_id)
+    if locations is not None:
+        try:
+            return _resolve(result, uri, locations)
+        except LocationRefused as exc:
+            log.warning(
+                "Refusing to serve %s for DAG %s (team %s): %s; see [onemin] viewer_locations",
+                describe(uri),
+                dag_id,
+                team,
+                exc,
+            )
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN, "The stored file is outside the viewer's configured locations"
+    )
+
+
+def _resolve(result: TaskResults, uri: str, locations: list[Location]) -> Allowed:
+    allowed = resolve(uri, result.storage_conn_id, locations)
+    check_owner(
+        allowed,
+        dag_id=result.dag_id,
+        run_id=result.run_id,
+        task_id=result.task_id,
+        map_index=result.map_index,
+    )
+    return allowed
+
+
+def _servable(results: list[TaskResults]) -> Callable[[TaskResults, StoredImage], bool]:
+    """Whether the page may show an image (else it says why instead of a broken picture)."""
+    by_dag = {dag_id: _locations(dag_id)[1] for dag_id in {r.dag_id for r in results}}
+
+    def servable(result: TaskResults, image: StoredImage) -> bool:
+        locations = by_dag.get(result.dag_id)
+        if locations is None:
+            return False
+        try:
+            _resolve(result, image.uri, locations)
+        except LocationRefused:
+            return False
+        return True
+
+    return servable
 
 
 def _stream(handle: Any, head: bytes) -> Iterator[bytes]:
@@ -108,6 +183,7 @@ def create_app() -> FastAPI:
                 f"{_root(request)}{viewer_path(r.dag_id, r.run_id, r.task_id)}/images/{r.map_index}/{i.index}"
             ),
             task_page=lambda r: f"{_root(request)}{viewer_path(r.dag_id, r.run_id, r.task_id, r.map_index)}",
+            servable=_servable(results),
         )
         return HTMLResponse(body)
 
@@ -161,20 +237,23 @@ def create_app() -> FastAPI:
         stored = results[0].image(index) if results else None
         if stored is None:
             raise _not_found("Image")
-        conn_id = results[0].storage_conn_id
+        allowed = _allowed(results[0], stored.uri)
         try:
-            handle = _open_stored(stored.uri, conn_id)
+            handle = open_allowed(allowed)
         except FileNotFoundError:
+            raise _not_found("Stored file") from None
+        except LocationRefused as exc:
+            log.warning("Refusing to serve %s: %s", describe(stored.uri), exc)
             raise _not_found("Stored file") from None
         except Exception as exc:
             # The reason may name a bucket or a connection problem: log it, answer without it.
-            log.warning("Cannot open %s (connection %s): %s", stored.uri, conn_id, exc)
+            log.warning("Cannot open %s (connection %s): %s", describe(allowed.uri), allowed.conn_id, exc)
             raise HTTPException(status.HTTP_502_BAD_GATEWAY, "The stored file cannot be read") from None
         head = handle.read(_SNIFF_BYTES)
         mime_type = sniff_image_type(head)
         if mime_type is None:
             handle.close()
-            log.warning("Refusing to serve %s: not a PNG, JPEG or WebP image", stored.uri)
+            log.warning("Refusing to serve %s: not a PNG, JPEG or WebP image", describe(stored.uri))
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "The stored file is not an image")
         return StreamingResponse(
             _stream(handle, head),

@@ -13,7 +13,7 @@ from emulator_helpers import decode, encode, feature_body, product_on_white, pro
 
 from airflow_provider_onemin.emulator.images import BACKGROUND_DISTANCE
 from airflow_provider_onemin.emulator.state import key_fingerprint
-from airflow_provider_onemin.validation import answer_violations
+from airflow_provider_onemin.schemas.validation import answer_violations
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -347,3 +347,36 @@ def test_onemin_conn_env(onemin_conn_env: str, emu: EmulatorServer) -> None:
     assert connection["host"] == onemin_conn_env == emu.url
     assert connection["password"] == emu.api_key == "test-onemin-key-0123456789"
     assert connection["extra"]["poll_interval"] == 0.05
+
+
+def test_generations_report_says_what_each_generation_was_made_from_and_made(
+    emu: EmulatorServer, api: requests.Session
+) -> None:
+    # The judge of the stateful hunt: the digests are computed here from what was uploaded and
+    # downloaded, never taken from the emulator's own code.
+    import hashlib
+
+    source = encode(product_on_white((64, 48)))
+    key = api.post(
+        f"{emu.url}/api/assets", files={"asset": ("p.png", source, "image/png")}, timeout=10
+    ).json()["asset"]["key"]
+    record = _generate(emu, api, feature_body(image_url=key, num_images=2, seed=5))
+    emu.add_fault("failure")
+    api.post(f"{emu.url}/api/features", json=feature_body(image_url=key), timeout=10)
+
+    report = requests.get(f"{emu.url}/_emulator/generations", timeout=10).json()["generations"]
+    paid, failed = report
+    assert (paid["uuid"], paid["status"], paid["charged"], paid["seed"]) == (
+        record["uuid"],
+        "SUCCESS",
+        True,
+        5,
+    )
+    assert paid["source_sha256"] == hashlib.sha256(source).hexdigest()
+    keys = record["aiRecordDetail"]["resultObject"]
+    assert [r["key"] for r in paid["results"]] == keys
+    assert [r["sha256"] for r in paid["results"]] == [
+        hashlib.sha256(_download(f"{emu.url}/asset/{k}")).hexdigest() for k in keys
+    ]
+    assert record["temporaryUrl"].endswith(f"?token={paid['link_token']}")
+    assert (failed["status"], failed["charged"], failed["results"]) == ("FAILURE", False, [])

@@ -308,3 +308,42 @@ def test_expired_link_kills_the_signed_link_until_the_next_poll(
     assert fresh != stale
     assert requests.get(fresh, timeout=10).status_code == 200
     assert emu.faults == [] and emu.charges() == 1
+
+
+def test_link_secret_marks_every_signature_and_upstream_links_are_signed_too(
+    emu: EmulatorServer, api: requests.Session
+) -> None:
+    """What the signed-link scans rely on: every signature the emulator hands out starts with it."""
+    emu.set_link_secret("sig-MARK-")
+    record = _post(emu, api, num_images=2).json()["aiRecord"]
+    upstream = [item["url"] for item in record["aiRecordDetail"]["responseObject"]["data"]]
+    assert "?token=sig-MARK-" in record["temporaryUrl"]
+    assert all("?sig=sig-MARK-" in url for url in upstream)
+    assert all(requests.get(url, timeout=10).status_code == 200 for url in upstream)
+    forged = upstream[0].split("?", 1)[0] + "?sig=sig-MARK-0000"
+    assert requests.get(forged, timeout=10).status_code == 403, "a signature not the generation's own"
+    emu.add_fault("expired_link", endpoint="download")
+    assert requests.get(record["temporaryUrl"], timeout=10).status_code == 403
+    fresh = api.get(f"{emu.url}/api/results/{record['uuid']}", timeout=10).json()["aiRecord"]
+    assert "?token=sig-MARK-" in fresh["temporaryUrl"] and fresh["temporaryUrl"] != record["temporaryUrl"]
+    assert requests.get(upstream[0], timeout=10).status_code == 403, "the old upstream link expired with it"
+    with pytest.raises(ValueError, match="link_secret"):
+        emu.set_link_secret("has space")
+
+
+@pytest.mark.parametrize(("keep", "endpoint"), [(0, "features"), (1, "results")])
+def test_withheld_images_leave_a_charged_success_with_fewer_results(
+    emu: EmulatorServer, api: requests.Session, keep: int, endpoint: str
+) -> None:
+    if endpoint == "features":
+        emu.add_fault("withheld", endpoint="features", keep=keep)
+    uuid = _post(emu, api, timeout=60, num_images=2, async_=True).json()["aiRecord"]["uuid"]
+    if endpoint == "results":
+        emu.add_fault("withheld", endpoint="results", keep=keep)
+    for _ in range(2):  # for good: a later poll shows the same
+        record = api.get(f"{emu.url}/api/results/{uuid}", timeout=10).json()["aiRecord"]
+        detail = record["aiRecordDetail"]
+        assert record["status"] == "SUCCESS"
+        assert len(detail["resultObject"]) == keep and len(detail["responseObject"]["data"]) == keep
+        assert ("temporaryUrl" in record) is (keep > 0)
+    assert emu.charges() == 1 and emu.faults == []

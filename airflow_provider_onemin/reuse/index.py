@@ -1,0 +1,415 @@
+"""
+The reuse index, kept with the results in the output storage (see :mod:`.policy` for how the key is built).
+
+It lives in the output storage itself, so it works across workers, executors and
+metadata-database resets: one small JSON record per request at
+``<output_path>/.onemin-reuse/<key>.json`` (schema: ``schemas/reuse_record.json``), written
+atomically after the request's files are stored (:func:`record_generation`). It names the
+generation (uuid, result paths, seeds, credits when 1min.ai reported them), the SHA-256 and size
+of each file, and where complete copies of the files are, newest first, relative to
+``output_path`` (:data:`MAX_COPIES` of them).
+
+**A lookup** (:func:`find_reusable`) trusts nothing it cannot check: a record that is not valid
+JSON, does not match its schema or its key, lists fewer files than its request asked for, or whose
+files are all missing or differ from what it records, is ignored with a warning, and the request
+counts as new (it is paid for again). Only that, or no record at all, ends in paying: a store
+that fails while the record or its files are read (throttling, 5xx, reset, timeout, refused
+access) raises before anything is paid, classified as input reads are
+(:func:`~airflow_provider_onemin.storage.errors.explain`): retryable when it passes by itself, final otherwise.
+
+**A hit** is copied into the task instance's own names (:func:`~airflow_provider_onemin.reuse.copies.copy_results`,
+re-exported here), so every run's folder is complete on its own; the copy is then added to the
+record (:func:`record_copy`), so deleting old runs' folders does not make the index forget a
+request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_onemin.exceptions import (
+    OneMinOutputLocationError,
+    OneMinReuseIndexError,
+    OneMinStorageError,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_onemin.reuse.key import RequestKey
+    from airflow_provider_onemin.storage.errors import StorageFailure
+
+__all__ = [
+    "INDEX_FOLDER",
+    "MAX_COPIES",
+    "RECORD_FORMAT",
+    "Reusable",
+    "TaskNames",
+    "find_reusable",
+    "index_path",
+    "record_copy",
+    "record_generation",
+]
+
+log = logging.getLogger(__name__)
+
+#: Folder under ``output_path`` that holds the index records.
+INDEX_FOLDER = ".onemin-reuse"
+#: Format tag of a record; a record of another format is ignored.
+RECORD_FORMAT = "onemin-reuse/1"
+#: How many complete copies of a request's files a record remembers (newest first).
+MAX_COPIES = 5
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TaskNames:
+    """What names a task instance's results (see ``storage.result_stem``)."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+    @classmethod
+    def of(cls, ti: Any) -> TaskNames:
+        """The names of a (runtime) task instance."""
+        map_index = getattr(ti, "map_index", None)
+        return cls(ti.dag_id, ti.run_id, ti.task_id, map_index if isinstance(map_index, int) else -1)
+
+
+@dataclass(frozen=True)
+class Reusable:
+    """
+    An earlier stored generation of the same request, checked file by file.
+
+    :param key: the request key (hex).
+    :param record: the index record, as read.
+    :param copy: the record's entry of the copy found (``paths``, ``dag_id``, ``run_id``...).
+    :param sources: its files, verified, in result order.
+    """
+
+    key: str
+    record: dict[str, Any]
+    copy: dict[str, Any]
+    sources: list[ObjectStoragePath]
+
+    @property
+    def uuid(self) -> str:
+        return self.record["uuid"]
+
+    @property
+    def results(self) -> list[str]:
+        return list(self.record["results"])
+
+    @property
+    def result_urls(self) -> list[Any]:
+        return list(self.record.get("result_urls") or [])
+
+    @property
+    def seeds(self) -> list[Any]:
+        return list(self.record.get("seeds") or [])
+
+    @property
+    def credit(self) -> float | None:
+        return self.record.get("credit")
+
+    @property
+    def stored_paths(self) -> list[str]:
+        from airflow_provider_onemin.storage.results import plain_uri
+
+        return [plain_uri(path) for path in self.sources]  # plain: no connection id inside
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+
+def index_path(output_path: Any, key: RequestKey | str) -> ObjectStoragePath:
+    """Where the record of ``key`` lives under ``output_path``."""
+    from airflow_provider_onemin.storage.results import as_storage_path
+
+    return _record_path(as_storage_path(output_path), _digest(key))
+
+
+def _record_path(base: ObjectStoragePath, digest: str) -> ObjectStoragePath:
+    return base / INDEX_FOLDER / f"{digest}.json"
+
+
+def _digest(key: RequestKey | str) -> str:
+    return key if isinstance(key, str) else key.digest
+
+
+def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
+    """
+    The earlier stored generation of ``key`` under ``output_path``, or ``None``.
+
+    Every file of the copy returned exists with the size and SHA-256 the record gives. A record
+    that cannot be trusted is ignored with a warning that names it and says why.
+    """
+    from airflow_provider_onemin.storage.results import as_storage_path
+
+    base = as_storage_path(output_path)
+    digest = _digest(key)
+    path = _record_path(base, digest)
+    try:
+        data = path.read_bytes()
+    except Exception as exc:
+        failure = _failure(path, exc)
+        if failure.kind == "missing":
+            return None  # no record: a new request
+        raise _lookup_error(path, failure) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _ignore(path, f"it is not UTF-8 text ({exc})")
+        return None
+    record = _parse_record(path, text, digest)
+    if record is None:
+        return None
+    problems = []
+    for copy in record["copies"]:
+        sources = [base / name for name in copy["paths"]]
+        problem = _check_files(sources, record["files"])
+        if problem is None:
+            if problems:
+                log.info("Reuse index %s: using an older copy (%s).", path, "; ".join(problems))
+            return Reusable(key=digest, record=record, copy=copy, sources=sources)
+        problems.append(problem)
+    _ignore(path, "; ".join(problems))
+    return None
+
+
+def _parse_record(path: ObjectStoragePath, text: str, digest: str) -> dict[str, Any] | None:
+    """The record in ``text`` when it is valid and about ``digest``, else ``None`` (warned)."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        _ignore(path, f"it is not valid JSON ({exc})")
+        return None
+    errors = sorted(_record_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(record)"
+        _ignore(path, f"it does not match the record schema ({where}: {errors[0].message})")
+        return None
+    if record["key"] != digest:
+        _ignore(path, f"it records key {record['key'][:12]}..., not {digest[:12]}...")
+        return None
+    if any(len(copy["paths"]) != len(record["files"]) for copy in record["copies"]):
+        _ignore(path, "a copy does not list one file per result")
+        return None
+    asked = (record["request"].get("promptObject") or {}).get("num_images")
+    if isinstance(asked, int) and len(record["files"]) != asked:
+        # Written for a partial answer (by a version that indexed those): not the request's answer.
+        _ignore(path, f"it holds {len(record['files'])} image(s) and the request asked for {asked}")
+        return None
+    return record
+
+
+def _check_files(sources: list[ObjectStoragePath], expected: list[dict[str, Any]]) -> str | None:
+    """
+    ``None`` when every file is there with its recorded size and SHA-256, else what is wrong.
+    A file that cannot be checked (the store fails) raises: that is doubt, not a wrong file.
+    """
+    for source, want in zip(sources, expected, strict=True):
+        try:
+            size = source.stat().st_size
+            digest = _file_digest(source)
+        except Exception as exc:
+            failure = _failure(source, exc)
+            if failure.kind in ("missing", "not_a_file"):
+                return f"{source} is missing"
+            raise _lookup_error(source, failure) from None
+        if size is not None and size != want["size"]:
+            return f"{source} has {size} bytes, not {want['size']}"
+        if digest != want["sha256"]:
+            return f"{source} differs from the file that was stored (SHA-256)"
+    return None
+
+
+def _failure(path: ObjectStoragePath, error: Exception) -> StorageFailure:
+    """What a failed read of ``path`` means, classified as input reads are (:func:`~airflow_provider_onemin.storage.errors.explain`)."""
+    from airflow_provider_onemin.storage.errors import explain
+
+    failure = explain(error)
+    if failure.code and failure.code.isdigit() and failure.kind != "missing":
+        # A bare status (a HEAD's answer has no body): ask for the store's own code, as input reads do.
+        from airflow_provider_onemin.inputs.images import _explain_refusal
+
+        failure = _explain_refusal(path) or failure
+    return failure
+
+
+def _lookup_error(path: ObjectStoragePath, failure: StorageFailure) -> OneMinStorageError:
+    """
+    The error for a reuse lookup that could not tell whether an earlier generation serves the
+    request: retryable when the store's failure passes by itself, final when it does not.
+    """
+    from airflow_provider_onemin.compat import storage_path_conn_id
+    from airflow_provider_onemin.storage.results import plain_uri
+
+    where = plain_uri(path)
+    message = (
+        f"The reuse index could not be checked: reading {where} failed: {failure}. Nothing was "
+        "uploaded or paid: whether an earlier generation already answers this request cannot be "
+        f"told, and paying again on doubt could pay twice. {failure.hint(storage_path_conn_id(path))}"
+    ).rstrip()
+    if failure.transient or failure.kind == "other":
+        return OneMinStorageError(message, uri=where, reason=failure.reason)
+    return OneMinOutputLocationError(message, uri=where, reason=failure.reason)
+
+
+def _ignore(path: ObjectStoragePath, why: str) -> None:
+    log.warning(
+        "Reuse index record %s is ignored: %s. The request counts as new and is paid for again.",
+        path,
+        why,
+    )
+
+
+@lru_cache(maxsize=1)
+def _record_validator() -> Any:
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    text = resources.files("airflow_provider_onemin.schemas").joinpath("reuse_record.json").read_text("utf-8")
+    return Draft202012Validator(json.loads(text))
+
+
+def _file_digest(path: ObjectStoragePath) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _name_under(base: ObjectStoragePath, uri: str) -> str:
+    """
+    ``uri`` relative to ``base``; raises when it is not under it.
+
+    Stored URIs may or may not carry the connection id (``s3://conn@bucket/key``), and fsspec
+    spells local and memory paths with or without their leading slash: both sides are compared
+    without those.
+    """
+    parts = urlsplit(uri)
+    full = (parts.netloc.rsplit("@", 1)[-1] + parts.path) if parts.scheme else uri
+    full, root = full.lstrip("/"), base.path.strip("/")
+    prefix = f"{root}/" if root else ""
+    if not full.startswith(prefix) or full == prefix:
+        raise OneMinReuseIndexError(f"{uri} is not under the output folder {base}: it cannot be indexed.")
+    return full[len(prefix) :]
+
+
+# --- writing records ----------------------------------------------------------------------------
+
+
+def record_generation(
+    output_path: Any,
+    key: RequestKey,
+    record: Mapping[str, Any],
+    stored_paths: list[str],
+    names: TaskNames,
+) -> ObjectStoragePath:
+    """
+    Index a generation whose files were just stored (call it after storing, never before).
+
+    Reads the stored files back for their SHA-256, so the record describes what is in storage.
+    Replaces any earlier record of the same key (a new generation of the request supersedes it).
+
+    :param output_path: the output folder the files are under.
+    :param key: the request's key.
+    :param record: the 1min.ai record (``aiRecord``) of the generation.
+    :param stored_paths: the stored URIs, in result order.
+    :param names: the task instance that stored them.
+    :return: where the record was written.
+    :raises OneMinReuseIndexError: when it cannot be written (the files stay where they are).
+    """
+    from airflow_provider_onemin.storage.results import as_storage_path
+
+    base = as_storage_path(output_path)
+    detail = record.get("aiRecordDetail") or {}
+    data = [d for d in ((detail.get("responseObject") or {}).get("data") or []) if isinstance(d, dict)]
+    credit = (record.get("metadata") or {}).get("credit")
+    try:
+        names_under = [_name_under(base, uri) for uri in stored_paths]
+        files = [{"sha256": _file_digest(base / n), "size": (base / n).stat().st_size} for n in names_under]
+    except OneMinReuseIndexError:
+        raise
+    except Exception as exc:
+        raise OneMinReuseIndexError(
+            f"The results are stored ({', '.join(stored_paths)}) but could not be read back to index "
+            f"them ({type(exc).__name__}: {exc}). A retry of the task indexes them without paying again."
+        ) from exc
+    entry = {
+        "format": RECORD_FORMAT,
+        "key": key.digest,
+        "request": key.request,
+        "uuid": record.get("uuid"),
+        "results": list(detail.get("resultObject") or []),
+        "result_urls": [d.get("url") for d in data],
+        "seeds": [d.get("seed") for d in data],
+        "credit": credit if isinstance(credit, (int, float)) and not isinstance(credit, bool) else None,
+        "files": files,
+        "copies": [_copy_entry(names_under, names)],
+    }
+    return _write_record(base, key.digest, entry)
+
+
+def record_copy(output_path: Any, reusable: Reusable, stored_paths: list[str], names: TaskNames) -> None:
+    """
+    Add the copy a task instance just made to the record, newest first (best effort: a failure is
+    logged, the copy and the earlier record stay valid).
+    """
+    from airflow_provider_onemin.storage.results import as_storage_path
+
+    try:
+        base = as_storage_path(output_path)
+        new = _copy_entry([_name_under(base, uri) for uri in stored_paths], names)
+        older = [c for c in reusable.record["copies"] if c["paths"] != new["paths"]]
+        _write_record(base, reusable.key, {**reusable.record, "copies": [new, *older][:MAX_COPIES]})
+    except Exception as exc:
+        log.warning(
+            "Could not add the copy %s to the reuse index (%s); the index still names an older copy.",
+            stored_paths,
+            exc,
+        )
+
+
+def _copy_entry(paths: list[str], names: TaskNames) -> dict[str, Any]:
+    return {
+        "paths": paths,
+        "dag_id": names.dag_id,
+        "run_id": names.run_id,
+        "task_id": names.task_id,
+        "map_index": names.map_index,
+        "stored_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _write_record(base: ObjectStoragePath, digest: str, entry: dict[str, Any]) -> ObjectStoragePath:
+    from airflow_provider_onemin.hooks.signatures import without_signatures
+    from airflow_provider_onemin.storage.results import write_file_atomically
+
+    target = _record_path(base, digest)
+    # Signed links are credentials: never kept (a record of an older version is cleaned on rewrite).
+    entry = {
+        **entry,
+        **{field: without_signatures(entry.get(field) or []) for field in ("results", "result_urls")},
+    }
+    try:
+        write_file_atomically(target, json.dumps(entry, indent=1, sort_keys=True).encode("utf-8"))
+    except Exception as exc:
+        raise OneMinReuseIndexError(
+            f"The results are stored but the reuse index record {target} could not be written "
+            f"({type(exc).__name__}: {exc}). A retry of the task writes it without paying again."
+        ) from exc
+    return target

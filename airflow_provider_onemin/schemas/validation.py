@@ -1,0 +1,178 @@
+"""
+Request and answer validation against the JSON Schemas shipped in ``schemas/``.
+
+The schemas are the single source of truth for the rules: this module only loads them, runs
+the validators and turns every violation into one ``field.path: rule`` line.
+
+API answers are checked on every POST and poll, so their schema is also compiled by
+``jsonschema-rs`` from the same Draft 2020-12 file: it answers "valid?" in microseconds, and
+``jsonschema`` runs only when that answer is "no", for its messages. An answer is refused only
+when ``jsonschema`` finds a violation, so what the user reads is always its message. Requests
+(once per task, and built from Python values that are not always plain JSON, such as tuples)
+are checked by ``jsonschema`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_onemin.exceptions import (
+    OneMinConfigurationError,
+    OneMinMalformedResponseError,
+    OneMinValidationError,
+)
+
+# FEATURE_BACKGROUND_REPLACER: imported from here before schemas/features.py existed.
+from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER  # noqa: F401
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
+
+_SCHEMA_PACKAGE = "airflow_provider_onemin.schemas"
+
+
+def supported_models(feature_dir: str = "background_replacer") -> list[str]:
+    """Models that have a request schema shipped with this package, sorted."""
+    folder = resources.files(_SCHEMA_PACKAGE).joinpath(feature_dir)
+    return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+@lru_cache(maxsize=16)
+def _load_schema(relative_path: str) -> dict[str, Any]:
+    text = resources.files(_SCHEMA_PACKAGE).joinpath(relative_path).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=16)
+def _validator(relative_path: str) -> Validator:
+    from jsonschema import Draft202012Validator
+
+    schema = _load_schema(relative_path)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@lru_cache(maxsize=16)
+def _compiled_check(relative_path: str) -> Callable[[Any], bool]:
+    """The compiled validator's ``is_valid`` for the schema at ``relative_path``."""
+    from jsonschema_rs import Draft202012Validator as CompiledValidator
+
+    return CompiledValidator(_load_schema(relative_path)).is_valid
+
+
+def _parsed_json_errors(relative_path: str, instance: Any) -> list[ValidationError]:
+    """
+    jsonschema's errors for ``instance``, a value parsed from JSON; none, at once, when the
+    compiled check passes. (On values JSON cannot hold the two libraries differ: a tuple is an
+    array to jsonschema-rs only, so this is for parsed answers, never for Python-built bodies.)
+    """
+    try:
+        if _compiled_check(relative_path)(instance):
+            return []
+    except ValueError:
+        pass  # a value it cannot read: jsonschema decides
+    return list(_validator(relative_path).iter_errors(instance))
+
+
+def request_schema(model: str = DEFAULT_MODEL) -> dict[str, Any]:
+    """Return the Background Replacer request schema of ``model``; a clear error when unknown."""
+    if not isinstance(model, str) or model not in supported_models():
+        raise OneMinConfigurationError(
+            f"Unknown Background Replacer model {model!r}: this provider has request schemas for "
+            f"{', '.join(supported_models())}. Use one of those, or add "
+            f"schemas/background_replacer/<model>.json to support another."
+        )
+    return _load_schema(f"background_replacer/{model}.json")
+
+
+def _field_path(error: ValidationError) -> str:
+    parts: list[str] = []
+    for part in error.absolute_path:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts) or "(request)"
+
+
+def _describe(error: ValidationError) -> str:
+    rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
+    if rule:
+        return f"{_field_path(error)}: {rule}"
+    if error.validator == "required":
+        # jsonschema reports a missing property at the parent; name the missing field itself.
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        path = _field_path(error)
+        field = missing if path == "(request)" else f"{path}.{missing}"
+        return f"{field}: is required"
+    if error.validator == "additionalProperties":
+        return f"{_field_path(error)}: {error.message} (not fields of this model's request)"
+    if error.validator == "enum" and len(error.validator_value) > 8:
+        sample = ", ".join(error.validator_value[:4])
+        return (
+            f"{_field_path(error)}: {error.instance!r} is not one of the {len(error.validator_value)} "
+            f"allowed values ({sample}, ...; docs/operator.md lists them all)"
+        )
+    if error.validator == "maxItems" and isinstance(error.instance, list):
+        # jsonschema only says "is too long"; state the limit.
+        return (
+            f"{_field_path(error)}: {len(error.instance)} items given, "
+            f"at most {error.validator_value} allowed"
+        )
+    if error.validator == "pattern" and error.validator_value == "\\S":
+        return f"{_field_path(error)}: must not be blank"
+    return f"{_field_path(error)}: {error.message}"
+
+
+def request_violations(body: dict[str, Any], model: str = DEFAULT_MODEL) -> list[str]:
+    """Every violation of the request schema of ``model``, one ``field.path: rule`` line each."""
+    request_schema(model)  # raises the clear "unknown model" error first
+    validator = _validator(f"background_replacer/{model}.json")
+    errors = sorted(validator.iter_errors(body), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [_describe(e) for e in errors]
+
+
+def validate_request(body: dict[str, Any], model: str = DEFAULT_MODEL) -> None:
+    """Raise :class:`OneMinValidationError` listing all violations; return quietly when valid."""
+    violations = request_violations(body, model)
+    if violations:
+        raise OneMinValidationError(violations)
+
+
+def answer_violations(answer: Any) -> list[str]:
+    """Every way an API answer differs from the shape this provider relies on."""
+    return [_describe(e) for e in _parsed_json_errors("ai_record.json", answer)]
+
+
+def record_or_none(answer: Any, *, what: str) -> dict[str, Any] | None:
+    """
+    The record of a ``GET /api/results/{uuid}`` answer: ``None`` for ``{"aiRecord": null}`` (no
+    such record), else as :func:`validate_answer`.
+    """
+    if isinstance(answer, dict) and "aiRecord" in answer and answer["aiRecord"] is None:
+        return None
+    return validate_answer(answer, what=what)
+
+
+def validate_answer(answer: Any, *, what: str) -> dict[str, Any]:
+    """
+    Return ``answer["aiRecord"]`` when the answer has the expected shape, else raise. A
+    ``temporaryUrl`` sent at the top level of the answer is moved into the record, where the code
+    that downloads results reads it.
+    """
+    violations = answer_violations(answer)
+    if violations:
+        raise OneMinMalformedResponseError(
+            f"1min.ai answered {what} with an unexpected shape: {'; '.join(violations[:5])}. "
+            "The API may have changed; report it with the task log."
+        )
+    record = answer["aiRecord"]
+    if not record.get("temporaryUrl") and answer.get("temporaryUrl"):
+        record = {**record, "temporaryUrl": answer["temporaryUrl"]}
+    return record
