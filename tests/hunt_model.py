@@ -129,6 +129,10 @@ class Hunt(RuleBasedStateMachine):
             reuse=True,
             deferrable=deferrable,
             poll_timeout=10,
+            # A try that finds the request claimed by a dead or stuck try waits this long, then
+            # fails closed (OneMinReuseWaitError): the default (the poll timeout plus the claim's
+            # lifetime) would stall the hunt for minutes on every such step.
+            reuse_wait_timeout=3,
             min_defer_time=0,
         )
 

@@ -9,9 +9,8 @@ storage hiccups, deferred tries (the trigger run in process) and an earlier try'
 handed to a retry, and two runs of one request at once. The model and its oracle (independent
 of the provider's code): tests/hunt_model.py; how one try runs: tests/hunt_harness.py.
 
-Families: each test enables a set of disruptions. Those whose sequences meet a bug known today
-(issue 19) are ``xfail(strict=False)``, to be made strict once fixed; so are the replays of the
-sequences the hunt found (at the end), shrunk by hypothesis.
+Families: each test enables a set of disruptions. Every family and every replay of a sequence the
+hunt found (at the end, shrunk by hypothesis; each failed before the issue 19 fixes) must pass.
 Profiles: a few dozen steps per family in ``make test`` (derandomized, not shrunk); ``-m long``
 with ``ONEMIN_LONG_TESTS=1`` runs 150 sequences of 40 steps per family (``ONEMIN_HUNT_EXAMPLES``
 to change it), shrunk to the shortest failing one.
@@ -73,33 +72,26 @@ def hunt_env(onemin_conn_env, onemin_emulator, capsys):
         yield onemin_emulator
 
 
+#: Each family's disruptions, and the issue 19 bug its sequences met before the fixes.
 FAMILIES = {
     # Runs, retries, clears, crashes after every step, faults on every call, deleted photos,
-    # tampered results and corrupted index records: none of these meets a known bug.
+    # tampered results and corrupted index records.
     "core": (set(), None),
-    "edited_photos": (
-        {"edit_photos"},
-        "issue 19 item 1: a retry resumes the earlier try's generation of the old photo and indexes it "
-        "under the new photo's key",
-    ),
-    "storage_hiccups": (
-        {"hiccups"},
-        "issue 19 item 2: a storage hiccup while reading the reuse index counts as no earlier generation",
-    ),
-    "deferral": (
-        {"deferral"},
-        "issue 19 items 3 and 5: the trigger event carries the signed temporaryUrl; a stale event may pay",
-    ),
-    "concurrency": ({"concurrency"}, "issue 19 item 7: identical requests running at once both pay"),
+    # Item 1: a retry resumed the earlier try's generation of the old photo (and indexed it under
+    # the new photo's key).
+    "edited_photos": ({"edit_photos"}, "item 1"),
+    # Item 2: a storage hiccup while reading the reuse index counted as no earlier generation.
+    "storage_hiccups": ({"hiccups"}, "item 2"),
+    # Items 3 and 5: the trigger event carried the signed temporaryUrl; a stale event could pay.
+    "deferral": ({"deferral"}, "items 3 and 5"),
+    # Item 7: identical requests running at once both paid.
+    "concurrency": ({"concurrency"}, "item 7"),
 }
 
 
 @pytest.mark.parametrize(
     "family",
-    [
-        pytest.param(name, marks=[pytest.mark.xfail(strict=False, reason=reason)] if reason else [])
-        for name, (_, reason) in FAMILIES.items()
-    ],
+    [pytest.param(name, id=name) for name in FAMILIES],
 )
 def test_hunt(family: str, hunt_env) -> None:
     if LONG:
@@ -120,10 +112,7 @@ LONG_FAMILIES = {
 @pytest.mark.long
 @pytest.mark.parametrize(
     "family",
-    [
-        pytest.param(name, marks=[pytest.mark.xfail(strict=False, reason=reason)] if reason else [])
-        for name, (_, reason) in LONG_FAMILIES.items()
-    ],
+    [pytest.param(name, id=name) for name in LONG_FAMILIES],
 )
 def test_hunt_long(family: str, hunt_env) -> None:
     if not LONG:
@@ -149,7 +138,7 @@ def replay(emulator: Any, *enabled: str) -> Iterator[Hunt]:
         machine.teardown()
 
 
-@pytest.mark.xfail(strict=False, reason="issue 19 item 1: the retry resumes the old photo's generation")
+# Found by the hunt before the fix: issue 19 item 1: the retry resumes the old photo's generation.
 def test_found_a_retry_after_the_photo_changed_hands_out_the_old_photos_picture(hunt_env) -> None:
     with replay(hunt_env, "edit_photos") as hunt:
         run = hunt._new_instance("lamp.png", PROMPTS[0], 2, 7)
@@ -160,9 +149,7 @@ def test_found_a_retry_after_the_photo_changed_hands_out_the_old_photos_picture(
         hunt.oracle()
 
 
-@pytest.mark.xfail(
-    strict=False, reason="issue 19 item 1: a clear resumes the recorded generation of the old photo"
-)
+# Found by the hunt before the fix: issue 19 item 1: a clear resumes the recorded generation of the old photo.
 def test_found_a_clear_after_the_photo_changed_hands_out_the_old_photos_picture(hunt_env) -> None:
     with replay(hunt_env, "edit_photos") as hunt:
         run = hunt._new_instance("lamp.png", PROMPTS[0], 1, None)
@@ -173,9 +160,7 @@ def test_found_a_clear_after_the_photo_changed_hands_out_the_old_photos_picture(
         hunt.oracle()
 
 
-@pytest.mark.xfail(
-    strict=False, reason="issue 19 item 2: a storage hiccup reading the index counts as a miss"
-)
+# Found by the hunt before the fix: issue 19 item 2: a storage hiccup reading the index counts as a miss.
 def test_found_a_storage_hiccup_reading_the_index_pays_again(hunt_env) -> None:
     with replay(hunt_env, "hiccups") as hunt:
         hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7))  # paid, stored, indexed
@@ -184,11 +169,7 @@ def test_found_a_storage_hiccup_reading_the_index_pays_again(hunt_env) -> None:
         hunt.oracle()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 19 item 7: a generation paid by a run that died before indexing it is paid again by "
-    "the next run of the same request",
-)
+# Found by the hunt before the fix: issue 19 item 7: a generation paid by a run that died before indexing it is paid again by  the next run of the same request.
 def test_found_a_paid_but_unindexed_generation_is_paid_again_by_the_next_run(hunt_env) -> None:
     with replay(hunt_env) as hunt:
         hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 1, 7), crash_after="storage.results.store_result")
@@ -197,25 +178,21 @@ def test_found_a_paid_but_unindexed_generation_is_paid_again_by_the_next_run(hun
         hunt.oracle()
 
 
-@pytest.mark.xfail(strict=False, reason="issue 19 item 5: the trigger event carries the signed temporaryUrl")
+# Found by the hunt before the fix: issue 19 item 5: the trigger event carries the signed temporaryUrl.
 def test_found_a_deferred_try_persists_the_signed_link_in_its_event(hunt_env) -> None:
     with replay(hunt_env, "deferral") as hunt:
         hunt._try(hunt._new_instance("mug.png", PROMPTS[0], 2, 7), deferrable=True)
         hunt.oracle()
 
 
-@pytest.mark.xfail(strict=False, reason="issue 19 item 7: identical requests running at once both pay")
+# Found by the hunt before the fix: issue 19 item 7: identical requests running at once both pay.
 def test_found_two_runs_at_once_pay_twice(hunt_env) -> None:
     with replay(hunt_env, "concurrency") as hunt:
         hunt.two_runs_at_once("mug.png", PROMPTS[1], 2, None)
         hunt.oracle()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 19 items 1/7: a generation paid by one run and lost from view (aiRecord null) is paid "
-    "again by the next run of the same request",
-)
+# Found by the hunt before the fix: issue 19 items 1/7: a generation paid by one run and lost from view (aiRecord null) is paid  again by the next run of the same request.
 def test_found_a_generation_lost_from_view_is_paid_again_by_the_next_run(hunt_env) -> None:
     with replay(hunt_env) as hunt:
         hunt.emulator.add_fault("null_record", count=3, endpoint="results")
