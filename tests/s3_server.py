@@ -34,6 +34,7 @@ REGION = "us-east-1"
 _RUNNING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 #: Creating the admin takes three unauthenticated requests: CreateUser, PutUserPolicy, CreateAccessKey.
 _UNAUTHENTICATED_SETUP_REQUESTS = 3
+_RUNNING_SERVERS: list[str] = []
 
 _POLICIES: dict[str, list[dict[str, Any]]] = {
     "reader": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}],
@@ -146,7 +147,13 @@ def _iam(url: str, key: str, secret: str) -> Any:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 (and IAM) on a free loopback port, credentials checked, with an Airflow connection per user."""
+    # Airflow caches one filesystem per connection id for the whole process, so a second server
+    # in the same session would be read through the first one's cached filesystem. A module that
+    # imports this fixture again (instead of getting it from conftest) would start one.
+    if _RUNNING_SERVERS:
+        raise RuntimeError("s3_server started twice in one session: take it from conftest, do not import it")
     process, url = _start()
+    _RUNNING_SERVERS.append(url)
     server = S3Server(url=url, process=process)
     previous = {}
     try:
@@ -169,6 +176,7 @@ def s3_server() -> Iterator[S3Server]:
                 os.environ[variable] = value
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+        _RUNNING_SERVERS.remove(url)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from airflow_provider_onemin.viewer.locations import (
     parse_location,
     resolve,
 )
-from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -194,7 +193,7 @@ def test_log_lines_drop_credentials_and_queries():
     assert describe("/data/out/x.png") == "/data/out/x.png"
 
 
-def test_an_s3_result_is_read_with_the_configured_connection_only(s3_server, s3_bucket) -> None:  # noqa: F811
+def test_an_s3_result_is_read_with_the_configured_connection_only(s3_server, s3_bucket) -> None:
     s3_server.client().put_object(Bucket=s3_bucket, Key="backgrounds/d/r/result-0.png", Body=PNG)
     uri = f"s3://{s3_bucket}/backgrounds/d/r/result-0.png"
     reader = [parse_location(f"s3://onemin_s3_reader@{s3_bucket}/backgrounds/")]
