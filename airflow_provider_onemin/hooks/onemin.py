@@ -23,6 +23,15 @@ from airflow_provider_onemin.exceptions import (
     OneMinTransportError,
 )
 from airflow_provider_onemin.hooks.answers import classify_answer, redact_value
+from airflow_provider_onemin.hooks.model_list import (
+    LISTED_FEATURES,
+    MODEL_LIST_TTL,
+    MODELS_PATH,
+    ModelList,
+    cached_list,
+    parse_model_list,
+    remember_list,
+)
 from airflow_provider_onemin.hooks.records import (
     GenerationWait,
     check_status,
@@ -35,7 +44,7 @@ from airflow_provider_onemin.hooks.transport import OneMinTransport, now_iso
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["OneMinAsyncHook", "OneMinHook", "generation_state"]
+__all__ = ["ModelList", "OneMinAsyncHook", "OneMinHook", "generation_state"]
 
 FEATURES_PATH = "/api/features"
 ASSETS_PATH = "/api/assets"
@@ -148,6 +157,55 @@ class OneMinHook(OneMinTransport):
         raise self._unknown_outcome(
             "POST", FEATURES_PATH, sent_at, problem, cls=OneMinMalformedSubmissionError
         )
+
+    def list_models(self, feature: str, *, max_age: float | None = None) -> ModelList:
+        """
+        The models 1min.ai lists for ``feature`` (``GET /models?feature=...``: public, sent
+        without the key), read at most once per ``max_age`` seconds in this process.
+
+        The list is advisory (docs/models.md): use :meth:`model_listed` to report a model it lacks.
+
+        :param feature: the feature type, ``BACKGROUND_REPLACER``.
+        :param max_age: how old a list read before may be (default :data:`MODEL_LIST_TTL`; 0 reads anew).
+        """
+        max_age = MODEL_LIST_TTL if max_age is None else max_age
+        found = cached_list(self.base_url, feature, max_age)
+        if found is not None:
+            return found
+
+        def attempt() -> Any:
+            response = self._send(
+                "GET", self._url(MODELS_PATH), paid=False, anonymous=True, params={"feature": feature}
+            )
+            try:
+                return response.json()
+            except ValueError:
+                raise self._not_json(
+                    "GET", MODELS_PATH, response.status_code, len(response.content)
+                ) from None
+            finally:
+                response.close()
+
+        listed = parse_model_list(self._with_retries(f"GET {MODELS_PATH}", attempt), feature)
+        remember_list(self.base_url, listed)
+        return listed
+
+    def model_listed(self, feature: str, model: str, model_list: ModelList | None = None) -> bool:
+        """
+        True when ``model`` is in the model list of ``feature``; a warning says so when it is
+        not (the list is advisory: the model is used anyway, never refused).
+        """
+        model_list = model_list or self.list_models(feature)
+        if model_list.get(model) is not None:
+            return True
+        self.log.warning(
+            "Model %r is not in 1min.ai's model list for %s (%s). The list is advisory: the model is "
+            "used anyway; its credits cannot be estimated from the list.",
+            model,
+            feature,
+            ", ".join(model_list.ids) or "the list is empty",
+        )
+        return False
 
     def get_result(self, uuid: str) -> dict[str, Any] | None:
         """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
@@ -297,8 +355,23 @@ class OneMinHook(OneMinTransport):
                     response.json()
                 except ValueError:
                     return False, f"{self.base_url} answered 200 but not with JSON: is the host right?"
-                return True, f"Connection successfully tested: {self.base_url} accepted the API key."
+                return True, (
+                    f"Connection successfully tested: {self.base_url} accepted the API key. "
+                    f"{self._offered_models()}"
+                )
             return False, str(classify_answer(response, "GET", path, secrets=(key,)))
+
+    def _offered_models(self) -> str:
+        """What the model list offers per feature, in words; a list that cannot be read is said so."""
+        parts = []
+        for feature in LISTED_FEATURES:
+            try:
+                ids = self.list_models(feature).ids
+            except OneMinError as exc:
+                parts.append(f"{feature}: model list not readable ({type(exc).__name__})")
+                continue
+            parts.append(f"{feature}: {', '.join(ids) if ids else 'none listed'}")
+        return "Models offered: " + "; ".join(parts) + "."
 
 
 class OneMinAsyncHook(OneMinTransport):
@@ -347,6 +420,28 @@ class OneMinAsyncHook(OneMinTransport):
             return _record_of_results_answer(answer, path, self.api_key)
 
         return await self._awith_retries(f"GET {path}", attempt, deadline=deadline)
+
+    async def list_models(self, feature: str, *, max_age: float | None = None) -> ModelList:
+        """The models 1min.ai lists for ``feature``, as :meth:`OneMinHook.list_models` (same cache)."""
+        max_age = MODEL_LIST_TTL if max_age is None else max_age
+        found = cached_list(self.base_url, feature, max_age)
+        if found is not None:
+            return found
+        client = self._client_or_fail()
+        url = f"{self._url(MODELS_PATH)}?feature={feature}"
+
+        async def attempt() -> Any:
+            response = await self._asend(client, "GET", url, anonymous=True)
+            try:
+                return response.json()
+            except ValueError:
+                raise self._not_json(
+                    "GET", MODELS_PATH, response.status_code, len(response.content)
+                ) from None
+
+        listed = parse_model_list(await self._awith_retries(f"GET {MODELS_PATH}", attempt), feature)
+        remember_list(self.base_url, listed)
+        return listed
 
     async def wait_for_end(
         self, uuid: str, *, poll_interval: float, deadline: float, timeout: float
