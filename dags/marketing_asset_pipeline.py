@@ -170,12 +170,15 @@ with DAG(
         allow_unknown = bool(params.get("allow_unknown_credits", False))
         log.info(
             "Plan: %d lines, %d already generated, %d new generations, %d new images to pay for "
-            "(max_new_images=%d); credits: %s (max_credits=%s).",
+            "(max_new_images=%d).",
             len(lines),
             cost.reused,
             cost.new_generations,
             cost.new_images,
             cap,
+        )
+        log.info(
+            "Plan: credits: %s (max_credits=%s).",
             cost.credits_text(),
             "none" if max_credits is None else max_credits,
         )
