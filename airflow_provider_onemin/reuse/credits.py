@@ -77,8 +77,22 @@ def image_count(prompt_object: Mapping[str, Any]) -> int:
 def options_of(
     model: str, prompt_object: Mapping[str, Any], feature: str = FEATURE_BACKGROUND_REPLACER
 ) -> dict:
-    """The options that set a request's price: feature, model and the non-content fields."""
-    kept = {k: v for k, v in prompt_object.items() if k not in CONTENT_FIELDS and k not in COUNT_FIELDS}
+    """
+    The options that set a request's price: feature, model and the non-content fields. Only plain
+    values are options: a list, an object or a link (a field of a model this module does not know
+    that names a file) is content, and a link may be signed: it is never written to a price record.
+    """
+    kept = {
+        name: value
+        for name, value in prompt_object.items()
+        if name not in CONTENT_FIELDS
+        and name not in COUNT_FIELDS
+        and (
+            value is None
+            or isinstance(value, (bool, int, float))
+            or (isinstance(value, str) and "://" not in value)
+        )
+    }
     return {"type": feature, "model": model, "options": kept}
 
 

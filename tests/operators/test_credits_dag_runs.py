@@ -99,6 +99,17 @@ def test_a_paid_run_reports_its_credits_and_a_reuse_spends_none(
     assert TEST_API_KEY not in said
 
 
+def test_a_deferred_generation_reports_its_credits_once(
+    airflow_db, onemin_emulator, onemin_conn_env, output_dir, stats, capfd, caplog
+) -> None:
+    onemin_emulator.set_latency(0.3)  # still rendering when the task defers: the triggerer sees the end
+    result = run_dag(_dag("onemin_credits_deferred", output_dir, deferrable=True, min_defer_time=0))
+    assert result.state == "success", result.tasks
+    assert result.task("replace").xcom["credits"] == 6000, "through the trigger event: 3,000 x 2"
+    assert stats.counters["onemin.ideogram-3.credits_spent"] == 6000, "counted once, across the deferral"
+    assert "Credits spent: 6,000 (ideogram-3" in _log(capfd, caplog)
+
+
 def test_a_generation_whose_cost_is_not_reported_is_unknown_never_zero(
     airflow_db, onemin_emulator, onemin_conn_env, output_dir, stats, capfd, caplog
 ) -> None:
