@@ -9,7 +9,7 @@ No test reaches the real 1min.ai: connections point at the local emulator or a l
 Under pytest-xdist (``make test``) each worker is a process of its own and gets everything
 here for itself: its Airflow home and sqlite database, its output folder, its emulator and S3
 server (session fixtures), its temporary folders (pytest's, per worker) and its block of ports
-(tests/processes.py). The tests that start a real deployment share one (tests/shared_deployment.py)
+(tests/support/processes.py). The tests that start a real deployment share one (tests/support/shared_deployment.py)
 and run on one worker, one after the other.
 """
 
@@ -23,8 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.airflow_helpers import REPO
-from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
+from tests.support.airflow_helpers import REPO
+from tests.support.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
 
 #: This process's Airflow home: the xdist worker's name (gw0, gw1...) in it says whose it is.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -45,10 +45,10 @@ os.environ["ONEMIN_OUTPUT_PATH"] = str(_AIRFLOW_HOME / "onemin-out")
 
 import pytest  # noqa: E402
 
-from tests.shared_deployment import (  # noqa: E402
+from tests.support.shared_deployment import (  # noqa: E402
     MARKER as _DEPLOYMENT_MARKER,
 )
-from tests.shared_deployment import (  # noqa: E402
+from tests.support.shared_deployment import (  # noqa: E402
     shared_deployment,  # noqa: F401 - a fixture
     stop_shared_deployment,
     stop_shared_deployment_after,
@@ -107,6 +107,25 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-xdist's controller (which runs no test): a folder for the run's template database.
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         os.environ[_DB_TEMPLATE] = tempfile.mkdtemp(prefix="onemin-airflow-db-template-")
+    _one_in_process_execution_api()
+
+
+def _one_in_process_execution_api() -> None:
+    """
+    ``dag.test()`` on Airflow 3.0-3.2 builds a new in-process execution API for every task it runs
+    (Cadwyn generating its versioned routers: seconds of CPU per task, most of what the CI matrix
+    spent); Airflow 3.3 builds it once per process (``functools.lru_cache`` on
+    ``in_process_api_server``). The tests get 3.3's behaviour on every minor: the same API serves
+    the tasks, only built once. Nothing of the provider runs differently; real deployments never
+    use this in-process API.
+    """
+    import functools
+
+    from airflow.sdk.execution_time import supervisor
+
+    build = supervisor.in_process_api_server
+    if not hasattr(build, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(build)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
