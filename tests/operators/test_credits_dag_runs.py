@@ -22,7 +22,7 @@ from airflow_provider_onemin.emulator.pytest_plugin import TEST_API_KEY
 from airflow_provider_onemin.hooks import model_list
 from airflow_provider_onemin.lineage import metrics
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from tests.airflow_helpers import run_dag
+from tests.support.airflow_helpers import run_dag
 
 PHOTO = Path(__file__).resolve().parents[2] / "dags" / "sample_photos" / "mug.png"
 
