@@ -18,8 +18,8 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_onemin.hooks import model_list
-from tests.support.airflow_helpers import run_dag
 from tests.pipeline.test_pipeline import load_pipeline
+from tests.support.airflow_helpers import run_dag
 
 pytestmark = pytest.mark.compat
 
