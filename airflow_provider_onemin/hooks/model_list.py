@@ -29,6 +29,9 @@ from airflow_provider_onemin.exceptions import OneMinMalformedResponseError
 MODELS_PATH = "/models"
 #: Seconds a model list read by this process is used again before it is read anew.
 MODEL_LIST_TTL = 300.0
+#: The longest read timeout of a model list call, in seconds: the list is advice, and a plan or a
+#: dry run must not wait the connection's generation-sized read timeout for it.
+MODEL_LIST_READ_TIMEOUT = 30.0
 #: The features the connection test lists models for.
 LISTED_FEATURES = ("BACKGROUND_REPLACER", "BACKGROUND_REMOVER")
 #: ``creditEstimation.unit`` values that mean "per call" (anything else, or none: per image).

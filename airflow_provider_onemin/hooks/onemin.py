@@ -25,6 +25,7 @@ from airflow_provider_onemin.exceptions import (
 from airflow_provider_onemin.hooks.answers import classify_answer, redact_value
 from airflow_provider_onemin.hooks.model_list import (
     LISTED_FEATURES,
+    MODEL_LIST_READ_TIMEOUT,
     MODEL_LIST_TTL,
     MODELS_PATH,
     ModelList,
@@ -158,24 +159,34 @@ class OneMinHook(OneMinTransport):
             "POST", FEATURES_PATH, sent_at, problem, cls=OneMinMalformedSubmissionError
         )
 
-    def list_models(self, feature: str, *, max_age: float | None = None) -> ModelList:
+    def list_models(self, feature: str, *, max_age: float | None = None, retry: bool = True) -> ModelList:
         """
         The models 1min.ai lists for ``feature`` (``GET /models?feature=...``: public, sent
         without the key), read at most once per ``max_age`` seconds in this process.
 
         The list is advisory (docs/models.md): use :meth:`model_listed` to report a model it lacks.
+        Its read timeout is at most :data:`MODEL_LIST_READ_TIMEOUT` seconds.
 
         :param feature: the feature type, ``BACKGROUND_REPLACER``.
         :param max_age: how old a list read before may be (default :data:`MODEL_LIST_TTL`; 0 reads anew).
+        :param retry: retry transient failures as any free call (False: one attempt, for the
+            connection test, which a person waits for).
         """
         max_age = MODEL_LIST_TTL if max_age is None else max_age
         found = cached_list(self.base_url, feature, max_age)
         if found is not None:
             return found
+        connect, read = self.timeout
+        timeout = (connect, min(read, MODEL_LIST_READ_TIMEOUT))
 
         def attempt() -> Any:
             response = self._send(
-                "GET", self._url(MODELS_PATH), paid=False, anonymous=True, params={"feature": feature}
+                "GET",
+                self._url(MODELS_PATH),
+                paid=False,
+                anonymous=True,
+                params={"feature": feature},
+                timeout=timeout,
             )
             try:
                 return response.json()
@@ -186,7 +197,14 @@ class OneMinHook(OneMinTransport):
             finally:
                 response.close()
 
-        listed = parse_model_list(self._with_retries(f"GET {MODELS_PATH}", attempt), feature)
+        if retry:
+            answer = self._with_retries(f"GET {MODELS_PATH}", attempt)
+        else:
+            try:
+                answer = attempt()
+            except Retryable as failure:
+                raise failure.error from None
+        listed = parse_model_list(answer, feature)
         remember_list(self.base_url, listed)
         return listed
 
@@ -363,14 +381,21 @@ class OneMinHook(OneMinTransport):
 
     def _offered_models(self) -> str:
         """What the model list offers per feature, in words; a list that cannot be read is said so."""
+        from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+
         parts = []
         for feature in LISTED_FEATURES:
             try:
-                ids = self.list_models(feature).ids
+                ids = self.list_models(feature, retry=False).ids
             except OneMinError as exc:
                 parts.append(f"{feature}: model list not readable ({type(exc).__name__})")
                 continue
-            parts.append(f"{feature}: {', '.join(ids) if ids else 'none listed'}")
+            offered = f"{feature}: {', '.join(ids) if ids else 'none listed'}"
+            if feature == FEATURE_BACKGROUND_REPLACER and DEFAULT_MODEL not in ids:
+                offered += (
+                    f" ({DEFAULT_MODEL}, the default, is not listed: the list is advisory, it is used anyway)"
+                )
+            parts.append(offered)
         return "Models offered: " + "; ".join(parts) + "."
 
 

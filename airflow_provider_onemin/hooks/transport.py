@@ -189,7 +189,8 @@ class OneMinTransport(OneMinBaseHook):
             kwargs["verify"] = self._tls_verify
         sent_at = sent_at or now_iso()
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            kwargs.setdefault("timeout", self.timeout)
+            response = self.session.request(method, url, **kwargs)
         except requests.exceptions.RequestException as exc:
             raise self._transport_failure(exc, method, url, paid=paid, sent_at=sent_at) from None
         if 200 <= response.status_code < 300:

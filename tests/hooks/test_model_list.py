@@ -247,3 +247,44 @@ def test_estimates_are_read_only_in_the_documented_shapes(estimation, prompt_obj
         assert price is None, "an unreadable estimate is no estimate, never a guess"
     else:
         assert (price.credits, price.per_call, price.upper_bound) == expected
+
+
+def test_a_hanging_list_does_not_hold_the_connection_test(httpserver, monkeypatch):
+    import threading
+
+    from airflow_provider_onemin.hooks import onemin
+
+    released = threading.Event()
+    calls: list[Request] = []
+
+    def hang(request: Request) -> Response:
+        calls.append(request)
+        released.wait(10)  # until the test is done: longer than any read timeout below
+        return Response(json.dumps({"models": []}), content_type="application/json")
+
+    httpserver.expect_request("/api/results/00000000-0000-0000-0000-000000000000").respond_with_json(
+        {"aiRecord": None}
+    )
+    httpserver.expect_request("/models").respond_with_handler(hang)
+    _point_at(monkeypatch, httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setattr(onemin, "MODEL_LIST_READ_TIMEOUT", 0.2)
+    import time
+
+    started = time.monotonic()
+    try:
+        ok, message = OneMinHook().test_connection()
+    finally:
+        released.set()
+    took = time.monotonic() - started
+    assert ok is True
+    assert "BACKGROUND_REPLACER: model list not readable" in message
+    assert "BACKGROUND_REMOVER: model list not readable" in message
+    assert len(calls) == 1, "no retry: a person is waiting (the single-threaded server held the next)"
+    assert took < 5, f"the list's read timeout bounds the wait, not the connection's ({took:.1f} s)"
+
+
+def test_the_connection_test_says_when_the_default_model_is_not_listed(onemin_conn_env, onemin_emulator):
+    onemin_emulator.set_unlisted_models(["ideogram-3", "gpt-image-2"])
+    ok, message = OneMinHook().test_connection()
+    assert ok is True
+    assert "(ideogram-3, the default, is not listed: the list is advisory, it is used anyway)" in message
