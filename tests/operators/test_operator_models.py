@@ -224,3 +224,47 @@ def test_model_fields_are_templated() -> None:
         "style",
         "substyle",
     } <= fields
+
+
+@pytest.mark.parametrize(
+    ("model", "arguments", "images"),
+    [
+        ("clipdrop", {}, 1),
+        ("gpt-image-1-mini", {"size": "1024x1024", "num_images": 3}, 3),
+        ("gpt-image-1", {"size": "1024x1024"}, 1),
+        ("recraft", {}, 1),
+    ],
+)
+def test_dry_run_of_each_model_logs_its_body_and_its_image_count(
+    onemin_emulator, onemin_conn_env, capfd, caplog, model, arguments, images
+) -> None:
+    op = BackgroundReplacerOperator(
+        task_id="replace",
+        model=model,
+        prompt=PROMPT,
+        image_url="development/images/mug.png",
+        dry_run=True,
+        **arguments,
+    )
+    with caplog.at_level("INFO"):
+        assert op.execute({}) == []
+    out, err = capfd.readouterr()
+    log = out + err + caplog.text
+    assert f'"model": "{model}"' in log
+    assert f"would pay for {images} image(s)" in log
+    assert onemin_emulator.snapshot()["charges"]["total"] == 0
+
+
+def test_cost_preview_counts_each_models_images(output_dir) -> None:
+    from airflow_provider_onemin.pipeline.helpers import preview_costs
+
+    source = {"prompt": PROMPT, "image_url": "development/images/mug.png"}
+    mini = preview_costs(
+        str(output_dir),
+        [{**source, "size": "1024x1024", "num_images": 3}, {**source, "size": "1024x1536"}],
+        "gpt-image-1-mini",
+    )
+    assert mini.new_images == 4
+    assert preview_costs(str(output_dir), [source, source], "clipdrop").new_images == 2
+    with pytest.raises(OneMinValidationError, match="num_images: model clipdrop makes one image per request"):
+        preview_costs(str(output_dir), [{**source, "num_images": 2}], "clipdrop")
