@@ -83,7 +83,7 @@ run_minor() {
     grep -Eq '[0-9]+ passed' ".ci-matrix-$minor.log"
     if [ "$minor" = "3.0" ]; then
         "$UV" pip install --quiet --python "$venv" --exclude-newer "${cutoff}T00:00:00Z" wtforms
-        "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/test_connection_form.py 2>&1 | tail -n 3
+        "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/hooks/test_connection_form.py 2>&1 | tail -n 3
         "$UV" pip uninstall --quiet --python "$venv" wtforms
     fi
 }

@@ -1,5 +1,5 @@
 """
-Running benchmark DAGs in a real deployment (``tests/deployment.py``) and reading what happened.
+Running benchmark DAGs in a real deployment (``tests/support/deployment.py``) and reading what happened.
 
 * :func:`run_dag`: trigger a run, wait for it, and collect its wall time, the final state and try
   number of each task instance, and how many of them Airflow itself failed with a
@@ -31,7 +31,7 @@ from urllib.parse import quote
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from tests.deployment import AirflowDeployment
+    from tests.support.deployment import AirflowDeployment
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FIELDS = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|\S+)")

@@ -27,7 +27,7 @@ LINES = 6  # the shipped catalogue (3 products) x the shipped scenes (2)
 _CODE = r"""
 import importlib.util, json, sys, time, urllib.request
 
-from tests.airflow_helpers import run_dag
+from tests.support.airflow_helpers import run_dag
 
 emulator_url = sys.argv[1]
 

@@ -1,6 +1,6 @@
 """
 Throughput under a real Airflow: api-server, scheduler (LocalExecutor, parallelism 4),
-dag-processor and triggerer (``tests/deployment.py``), started in their own AIRFLOW_HOME and
+dag-processor and triggerer (``tests/support/deployment.py``), started in their own AIRFLOW_HOME and
 stopped afterwards.
 
 Two DAGs run one after the other in the same deployment: 16 mapped BackgroundReplacerOperator

@@ -109,7 +109,7 @@ def from_tests(module: str) -> Any:
 
 
 def deployment_class() -> type:
-    """``AirflowDeployment`` from ``tests/deployment.py``."""
+    """``AirflowDeployment`` from ``tests/support/deployment.py``."""
     return from_tests("deployment").AirflowDeployment
 
 

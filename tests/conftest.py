@@ -9,7 +9,7 @@ No test reaches the real 1min.ai: connections point at the local emulator or a l
 Under pytest-xdist (``make test``) each worker is a process of its own and gets everything
 here for itself: its Airflow home and sqlite database, its output folder, its emulator and S3
 server (session fixtures), its temporary folders (pytest's, per worker) and its block of ports
-(tests/processes.py). The tests that start a real deployment share one (tests/shared_deployment.py)
+(tests/support/processes.py). The tests that start a real deployment share one (tests/support/shared_deployment.py)
 and run on one worker, one after the other.
 """
 
@@ -23,8 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.airflow_helpers import REPO
-from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
+from tests.support.airflow_helpers import REPO
+from tests.support.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
 
 #: This process's Airflow home: the xdist worker's name (gw0, gw1...) in it says whose it is.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -45,10 +45,10 @@ os.environ["ONEMIN_OUTPUT_PATH"] = str(_AIRFLOW_HOME / "onemin-out")
 
 import pytest  # noqa: E402
 
-from tests.shared_deployment import (  # noqa: E402
+from tests.support.shared_deployment import (  # noqa: E402
     MARKER as _DEPLOYMENT_MARKER,
 )
-from tests.shared_deployment import (  # noqa: E402
+from tests.support.shared_deployment import (  # noqa: E402
     shared_deployment,  # noqa: F401 - a fixture
     stop_shared_deployment,
     stop_shared_deployment_after,

@@ -9,6 +9,6 @@ make .venv/.installed-test
 # oracle), as before. The rest of the long profile (the model-based hunt at length, about an hour)
 # is `make test-long`, run by hand: long runs stay out of CI.
 checked_tests .ci-long.log -- env ONEMIN_LONG_TESTS=1 .venv/bin/python -m pytest -q -p no:cacheprovider \
-    -m long tests/test_schema_properties.py
+    -m long tests/schemas/test_schema_properties.py
 # A quick smoke pass of the benchmark script (no figure is asserted: machines here are noisy).
 make bench-quick 2>&1 | tail -n 12

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Leg: the results viewer and the review in a real browser. Debian's chromium (installed here,
-# never downloaded by Playwright) drives a real deployment (tests/deployment.py): log in, open the
+# never downloaded by Playwright) drives a real deployment (tests/support/deployment.py): log in, open the
 # gallery from the task page's link, approve a line, refused requests. Screenshots: out/browser/.
 set -euo pipefail
 source .ci/checked.sh
@@ -12,7 +12,7 @@ PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 .venv/bin/uv pip install --quiet --python .ve
 
 # Here the browser is installed: a skip would mean the leg tested nothing.
 if ! checked_tests .ci-browser.log --no-skips -- \
-    .venv/bin/python -m pytest -p no:cacheprovider -rs -m browser tests/test_browser_viewer.py; then
+    .venv/bin/python -m pytest -p no:cacheprovider -rs -m browser tests/viewer/test_browser_viewer.py; then
     echo "CI: see the screenshots in out/browser/" >&2
     exit 1
 fi

@@ -12,5 +12,5 @@ bash .ci/legs/50-lineage.prepare.sh  # nothing to do when .ci/run has run it alr
 # Fail, rather than skip, when the extra or statsd is missing here.
 export ONEMIN_LINEAGE_LEG=1
 checked_tests .ci-lineage.log --no-skips -- "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-    tests/test_lineage_report.py \
-    tests/test_lineage_dag_run.py
+    tests/lineage/test_lineage_report.py \
+    tests/lineage/test_lineage_dag_run.py

@@ -24,7 +24,9 @@ from airflow_provider_onemin.reuse.policy import index_generation
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_onemin.reuse.key import RequestKey
     from airflow_provider_onemin.reuse.policy import Reused
+    from airflow_provider_onemin.submissions.ledger import SubmissionLedger
 
 
 def deliver_results(
@@ -133,3 +135,25 @@ def _store(operator: Any, context: Context, download_urls: list[str], uuid: str 
         return store_results(
             operator.hook, download_urls, operator.output_path, **names, map_index=map_index, uuid=uuid
         )
+
+
+def paid_key(
+    ledger: SubmissionLedger, record: dict[str, Any], key: RequestKey, log: Any
+) -> RequestKey | None:
+    """
+    The key to index ``record``'s results under: the identity it was paid for, never one this
+    try computed (``key``) for a request that may differ (a photo replaced since, a template
+    rendered otherwise). ``None`` when the record cannot say which: nothing is indexed then.
+    """
+    uuid = record.get("uuid")
+    paid = ledger.paid_identity(uuid)
+    if paid is not None and paid == key.digest:
+        return key
+    log.warning(
+        "Generation %s is delivered but not indexed for reuse: %s",
+        uuid,
+        "its submission record does not say which request it was paid for (written by an earlier version)"
+        if paid is None
+        else f"it was paid for as request {paid[:12]}, and this attempt's request is {key.digest[:12]}",
+    )
+    return None

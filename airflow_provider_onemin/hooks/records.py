@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_onemin.exceptions import (
+    OneMinEmptyResultError,
     OneMinGenerationFailedError,
     OneMinRecordMissingError,
     OneMinTimeoutError,
@@ -163,3 +164,22 @@ class GenerationWait:
             self.poll_interval,
         )
         return self.poll_interval
+
+
+def has_usable_result(record: dict[str, Any]) -> bool:
+    """Whether a successful ``record`` lists at least one image path."""
+    return any(isinstance(path, str) and path for path in result_fields(record)[0])
+
+
+def empty_result_error(record: dict[str, Any]) -> OneMinEmptyResultError:
+    """The error for a success without any usable image: final, and it says how to pay anew."""
+    uuid = record.get("uuid")
+    return OneMinEmptyResultError(
+        f"1min.ai reported generation {uuid} as {record.get('status')} but returned no usable "
+        "image (none listed, e.g. every one withheld as unsafe). It was probably charged: check "
+        "the 1min.ai history. A retry would get the same empty answer, so the task fails now; "
+        "clear this task instance to pay for a fresh generation (generation "
+        f"{uuid} is not resumed again).",
+        uuid=uuid,
+        status=record.get("status"),
+    )

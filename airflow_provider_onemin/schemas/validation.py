@@ -146,11 +146,9 @@ def _not_fields_of(error: ValidationError, model: str) -> list[str]:
     """One line per field ``model``'s request does not have, naming the model and what it takes."""
     known = list(error.schema.get("properties", {}))
     given = error.instance if isinstance(error.instance, dict) else {}
-    path = _field_path(error)
-    prefix = "" if path == "(request)" else f"{path}."
     return [
-        f"{prefix}{name}: not a field of model {model} (it takes {', '.join(known)})"
-        for name in sorted(set(given) - set(known))
+        f"{_field_path(error)}: {name!r} is not allowed for model {model} (its fields: {', '.join(known)})"
+        for name in sorted(set(given) - set(known), key=str)
     ]
 
 

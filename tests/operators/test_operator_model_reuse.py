@@ -18,7 +18,7 @@ from airflow.sdk import DAG, ObjectStoragePath
 
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
 from airflow_provider_onemin.reuse.key import request_key
-from tests.airflow_helpers import run_dag
+from tests.support.airflow_helpers import run_dag
 
 PHOTO = Path(__file__).resolve().parents[2] / "dags" / "sample_photos" / "mug.png"
 START = datetime(2026, 1, 1)

@@ -19,7 +19,7 @@ from airflow.sdk import DAG, ObjectStoragePath
 
 from airflow_provider_onemin.exceptions import OneMinConfigurationError, OneMinValidationError
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from tests.airflow_helpers import run_dag
+from tests.support.airflow_helpers import run_dag
 
 PHOTO = Path(__file__).resolve().parents[2] / "dags" / "sample_photos" / "mug.png"
 START = datetime(2026, 1, 1)
@@ -146,7 +146,7 @@ def _templated_dag(dag_id: str, output_dir: Path, source: str, **arguments: Any)
             "gpt-image-2",
             {"style_preset": "{{ params.value }}", "size": "1024x1024", "quality": "low"},
             "ART_DECO",
-            "promptObject.style_preset: not a field of model gpt-image-2",
+            "promptObject: 'style_preset' is not allowed for model gpt-image-2",
         ),
         (
             "gpt-image-2",
@@ -196,8 +196,8 @@ def test_a_literal_field_of_another_model_fails_the_dag_import() -> None:
         "Invalid Background Replacer request for model gpt-image-2 (1 problem(s))"
     )
     assert caught.value.violations == [
-        "promptObject.style_preset: not a field of model gpt-image-2 "
-        "(it takes prompt, imageUrl, size, quality, background)"
+        "promptObject: 'style_preset' is not allowed for model gpt-image-2 "
+        "(its fields: prompt, imageUrl, size, quality, background)"
     ]
 
 

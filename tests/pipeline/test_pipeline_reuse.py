@@ -1,0 +1,179 @@
+"""
+The marketing pipeline pays once per distinct image, across runs: real DAG runs (``dag.test()``)
+of ``dags/marketing_asset_pipeline.py`` against the emulator, judged by its charge counter (paid
+generations) and its asset store (uploads). Each expected count comes from the scenario (how many
+lines are new or changed), never from the code under test.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_onemin.exceptions import OneMinCostCapError
+from tests.support.airflow_helpers import airflow_cli, run_dag
+from tests.support.pipeline_support import copy_catalogue, load_pipeline
+
+# The shipped catalogue: 3 products; the shipped scenes: 2. One image per line.
+PRODUCTS, SCENES = 3, 2
+
+
+class Counter:
+    """Paid generations and uploads since the last look."""
+
+    def __init__(self, emulator) -> None:
+        self.emulator = emulator
+        self.seen = (0, 0)
+
+    def since_last(self) -> tuple[int, int]:
+        snapshot = self.emulator.snapshot()
+        now = (snapshot["charges"]["total"], snapshot["assets"])
+        delta = (now[0] - self.seen[0], now[1] - self.seen[1])
+        self.seen = now
+        return delta
+
+
+def run_pipeline(pipeline, run_conf=None):
+    # The review waits for a person (tests/viewer/test_viewer.py answers it in a real deployment).
+    return run_dag(pipeline.dag, run_conf=run_conf, mark_success_pattern="review|publish")
+
+
+def manifest(result) -> list[dict[str, str]]:
+    uri = result.task("write_manifest").xcom["return_value"]
+    return list(csv.DictReader(io.StringIO(ObjectStoragePath(uri).read_text())))
+
+
+def statuses(result) -> dict[tuple[str, str], str]:
+    return {(row["sku"], row["prompt"]): row["status"] for row in manifest(result)}
+
+
+def stored_file(result, sku: str, prompt: str) -> Path:
+    [row] = [r for r in manifest(result) if (r["sku"], r["prompt"]) == (sku, prompt)]
+    return Path(ObjectStoragePath(row["stored_path"]).path)
+
+
+@pytest.fixture
+def shop(monkeypatch, output_dir: Path, tmp_path: Path):
+    """The pipeline over a copy of the shipped catalogue and photos, which a test may edit."""
+    catalogue = copy_catalogue(tmp_path / "shop")
+    return load_pipeline(monkeypatch, output_dir, catalogue), catalogue.parent
+
+
+def test_only_new_or_changed_lines_are_paid_for(
+    airflow_db, onemin_emulator, onemin_conn_env, shop, output_dir: Path, caplog
+) -> None:
+    pipeline, folder = shop
+    counter = Counter(onemin_emulator)
+    lines = PRODUCTS * SCENES
+
+    first = run_pipeline(pipeline)
+    assert first.state == "success", first.tasks
+    assert counter.since_last() == (lines, lines), "first run: every line uploaded and paid once"
+    assert set(statuses(first).values()) == {"new"}
+    assert first.task("plan").xcom["preview"] == {
+        "lines": lines,
+        "already_generated": 0,
+        "new_generations": lines,
+        "new_images": lines,
+        "max_new_images": 10,
+    }
+
+    second = run_pipeline(pipeline)
+    assert second.state == "success", second.tasks
+    assert counter.since_last() == (0, 0), "nothing changed: 0 paid calls, 0 uploads"
+    assert set(statuses(second).values()) == {"reused"}
+    assert second.task("plan").xcom["preview"]["new_images"] == 0
+    for row in manifest(second):
+        assert f"/{second.run_id[:6]}" in row["stored_path"], "every run's folder is complete on its own"
+        assert Path(ObjectStoragePath(row["stored_path"]).path).read_bytes().startswith(b"\x89PNG")
+
+    # Edit one product photo: only that product's scenes are new requests.
+    sneaker = folder / "sample_photos" / "sneaker.jpg"
+    data = bytearray(sneaker.read_bytes())
+    data[-40] ^= 0x01
+    sneaker.write_bytes(bytes(data))
+    edited = run_pipeline(pipeline)
+    assert edited.state == "success", edited.tasks
+    assert counter.since_last() == (SCENES, SCENES), "one edited photo: its scenes only"
+    assert {k for k, v in statuses(edited).items() if v == "new"} == {
+        ("SNK-014", scene) for scene in pipeline.SCENES
+    }
+
+    # Add a scene: only the new lines (one per product).
+    scenes = [*pipeline.SCENES, "a neon-lit street at night"]
+    grown = run_pipeline(pipeline, run_conf={"scenes": scenes})
+    assert grown.state == "success", grown.tasks
+    assert counter.since_last() == (PRODUCTS, PRODUCTS), "one new scene: one new line per product"
+    assert grown.task("plan").xcom["preview"]["new_images"] == PRODUCTS, "the preview said so first"
+    assert {k for k, v in statuses(grown).items() if v == "new"} == {
+        (sku, scenes[-1]) for sku in ("MUG-001", "SNK-014", "BTL-007")
+    }
+
+    # Delete one stored result (every stored copy of it): only that line is paid for again.
+    target = ("BTL-007", pipeline.SCENES[0])
+    for result in (first, second, edited, grown):
+        stored_file(result, *target).unlink()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin"):
+        again = run_pipeline(pipeline, run_conf={"scenes": scenes})
+    assert again.state == "success", again.tasks
+    assert counter.since_last() == (1, 1), "one deleted result: that line only"
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned and all("is missing" in w and "paid for again" in w for w in warned), warned
+    assert [k for k, v in statuses(again).items() if v == "new"] == [target]
+
+    # A corrupt index record: ignored with a warning, that line paid for again.
+    records = sorted((output_dir / ".onemin-reuse").glob("*.json"))  # claims/ sits beside the records
+    assert len(records) == lines + SCENES + PRODUCTS, "one record per distinct request ever paid for"
+    victim = next(r for r in records if "a neon-lit street" in r.read_text())  # a line still asked for
+    victim.write_text("{ not json")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin"):
+        corrupt = run_pipeline(pipeline, run_conf={"scenes": scenes})
+    assert corrupt.state == "success", corrupt.tasks
+    assert counter.since_last() == (1, 1), "one corrupt record: that line only"
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned and all(f"{victim.name} is ignored: it is not valid JSON" in w for w in warned), warned
+
+
+# On every minor (the scenario test above is the long one: the main suite runs it on 3.3).
+@pytest.mark.compat
+def test_max_new_images_fails_plan_before_anything_is_uploaded_or_paid(
+    airflow_db, onemin_emulator, onemin_conn_env, shop
+) -> None:
+    pipeline, _ = shop
+    result = run_pipeline(pipeline, run_conf={"max_new_images": 5})
+
+    # (The run's own state follows its leaves: publish, marked successful here, runs whatever happens.)
+    assert result.task("plan").state == "failed"
+    assert onemin_emulator.snapshot()["charges"]["total"] == 0 and onemin_emulator.snapshot()["assets"] == 0
+    untouched = {task_id: ti.state for (task_id, _), ti in result.tasks.items()}
+    assert untouched["replace_background"] in ("upstream_failed", None), untouched
+    assert untouched["write_manifest"] in ("upstream_failed", None), untouched
+    with pytest.raises(OneMinCostCapError, match=r"6 new image\(s\), 1 over max_new_images=5"):
+        pipeline.plan.function(params={"max_new_images": 5})
+
+
+# On every minor (the scenario test above is the long one: the main suite runs it on 3.3).
+@pytest.mark.compat
+def test_unpausing_pays_for_what_the_docs_say_and_the_preview_command_shows_it(
+    airflow_db, output_dir
+) -> None:
+    # The command docs/reuse.md and the README give, against the shipped DAG folder and files.
+    run = airflow_cli(
+        "tasks", "test", "marketing_asset_pipeline", "plan", env={"ONEMIN_OUTPUT_PATH": str(output_dir)}
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = PRODUCTS * SCENES  # nothing generated yet: every line is new
+    assert (
+        f"Plan: {lines} lines, 0 already generated, {lines} new generations, {lines} new images to pay for "
+        "(max_new_images=10)." in run.stdout + run.stderr
+    )
+    assert list(output_dir.iterdir()) == [], "a preview stores nothing"
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "reuse.md").read_text()
+    assert f"**{lines} images**" in docs, "docs/reuse.md states the first run's cost"

@@ -1,0 +1,31 @@
+"""The shipped marketing pipeline (dags/marketing_asset_pipeline.py), loaded the way its tests need it."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from tests.support.airflow_helpers import REPO
+
+DAGS = REPO / "dags"
+DAG_FILE = DAGS / "marketing_asset_pipeline.py"
+
+
+def load_pipeline(monkeypatch, output_dir: Path, catalogue: Path | None = None):
+    """The DAG module, imported with its output folder (and catalogue) pointed at this test's."""
+    monkeypatch.setenv("ONEMIN_OUTPUT_PATH", str(output_dir))
+    if catalogue is not None:
+        monkeypatch.setenv("ONEMIN_CATALOGUE", str(catalogue))
+    spec = importlib.util.spec_from_file_location("marketing_asset_pipeline_under_test", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def copy_catalogue(folder: Path, extra_rows: str = "") -> Path:
+    """The shipped catalogue and its photos, copied to ``folder`` (plus ``extra_rows``)."""
+    shutil.copytree(DAGS / "sample_photos", folder / "sample_photos")
+    catalogue = folder / "catalogue.csv"
+    catalogue.write_text((DAGS / "marketing_catalogue.csv").read_text() + extra_rows)
+    return catalogue

@@ -1,0 +1,74 @@
+"""
+A real deployment for the viewer's tests (HTTP and browser): this repository's ``dags/`` folder,
+results stored under a temporary folder, the emulator as 1min.ai, and three users:
+
+* ``admin`` (admin);
+* ``reviewer``, a user of the ``marketing`` team, which owns the DAG bundle (may answer reviews);
+* ``outsider``, a user of the ``finance`` team: logged in, but not allowed to see these DAGs.
+
+Teams are Airflow's own multi-team mode (3.2+), so "forbidden" is decided by the api-server's
+auth manager exactly as for the rest of the UI.
+
+What the api-server may read is configured as a deployment would (``[onemin] viewer_locations``):
+the ``marketing`` team's setting names the output folder; the deployment-wide setting names only
+:func:`shared_folder` (a sibling of it), which the team's DAGs must therefore not be served from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.support.airflow_helpers import REPO
+from tests.support.deployment import AirflowDeployment
+
+ADMIN, REVIEWER, OUTSIDER = "admin", "reviewer", "outsider"
+TEAM, OTHER_TEAM = "marketing", "finance"
+
+
+def airflow_minor() -> tuple[int, int]:
+    from airflow import __version__
+    from packaging.version import Version
+
+    version = Version(__version__)
+    return version.major, version.minor
+
+
+def shared_folder(out: Path) -> Path:
+    """A folder beside ``out`` (same name and a suffix) that only the deployment-wide setting names."""
+    return out.with_name(out.name + "-shared")
+
+
+def viewer_deployment(out: Path, emulator: Any, *, dags_folder: Path = REPO / "dags") -> AirflowDeployment:
+    """The deployment (not started): use it as a context manager."""
+    from airflow_provider_onemin.emulator.pytest_plugin import FAST_TEST_EXTRA
+
+    connection = {
+        "conn_type": "onemin",
+        "host": emulator.url,
+        "password": emulator.api_key,
+        "extra": {**FAST_TEST_EXTRA, "poll_interval": 0.2},
+    }
+    bundle = {
+        "name": "dags-folder",
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {"path": str(dags_folder)},
+        "team_name": TEAM,
+    }
+    return AirflowDeployment(
+        dags_folder,
+        connections={"onemin_default": connection},
+        users={ADMIN: "admin", REVIEWER: f"user:{TEAM}", OUTSIDER: f"user:{OTHER_TEAM}"},
+        teams=(TEAM, OTHER_TEAM),
+        config={
+            "core.multi_team": True,
+            "dag_processor.dag_bundle_config_list": json.dumps([bundle]),
+            "core.test_connection": "Enabled",
+        },
+        env={
+            "ONEMIN_OUTPUT_PATH": str(out),
+            f"AIRFLOW__{TEAM.upper()}___ONEMIN__VIEWER_LOCATIONS": str(out),
+            "AIRFLOW__ONEMIN__VIEWER_LOCATIONS": f"file://{shared_folder(out)}",
+        },
+    )
