@@ -107,6 +107,25 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-xdist's controller (which runs no test): a folder for the run's template database.
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         os.environ[_DB_TEMPLATE] = tempfile.mkdtemp(prefix="onemin-airflow-db-template-")
+    _one_in_process_execution_api()
+
+
+def _one_in_process_execution_api() -> None:
+    """
+    ``dag.test()`` on Airflow 3.0-3.2 builds a new in-process execution API for every task it runs
+    (Cadwyn generating its versioned routers: seconds of CPU per task, most of what the CI matrix
+    spent); Airflow 3.3 builds it once per process (``functools.lru_cache`` on
+    ``in_process_api_server``). The tests get 3.3's behaviour on every minor: the same API serves
+    the tasks, only built once. Nothing of the provider runs differently; real deployments never
+    use this in-process API.
+    """
+    import functools
+
+    from airflow.sdk.execution_time import supervisor
+
+    build = supervisor.in_process_api_server
+    if not hasattr(build, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(build)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
