@@ -51,7 +51,9 @@ def log_dry_run(
     )
     if output_path is not None and output_path != "":
         log.info("Dry run: results would be stored under %s", output_path)
-    num_images = body["promptObject"]["num_images"]
+    from airflow_provider_onemin.schemas.models import images_requested
+
+    num_images = images_requested(body)  # under the model's own field, or 1
     log.info("Dry run: %s.", dry_run_report(output_path, reuse_key, num_images))
     if outlets:
         log.info("Dry run: no asset event for %s.", ", ".join(map(str, outlets)))

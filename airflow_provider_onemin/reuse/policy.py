@@ -243,17 +243,17 @@ def preview(
     :param model: the operators' model.
     :raises OneMinValidationError: when a request is invalid (all its problems, before any is paid).
     """
-    from airflow_provider_onemin.inputs.arguments import prompt_object_of
+    from airflow_provider_onemin.inputs.arguments import argument_violations, prompt_object_of
     from airflow_provider_onemin.reuse.index import find_reusable
+    from airflow_provider_onemin.schemas.models import images_requested
     from airflow_provider_onemin.schemas.validation import validate_request
 
     digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
     lines = []
     for arguments in requests:
-        prompt_object = prompt_object_of(arguments)
-        validate_request(
-            {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}, model
-        )
+        prompt_object = prompt_object_of(arguments, model)
+        body = {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}
+        validate_request(body, model, also=argument_violations(arguments, model))
         key = request_key(model, prompt_object, image_digest=digest)
-        lines.append(PreviewLine(key, int(prompt_object["num_images"]), find_reusable(output_path, key)))
+        lines.append(PreviewLine(key, images_requested(body), find_reusable(output_path, key)))
     return ReusePreview(lines)
