@@ -56,10 +56,10 @@ def log_dry_run(
     )
     if output_path is not None and output_path != "":
         log.info("Dry run: results would be stored under %s", output_path)
-    from airflow_provider_onemin.reuse.credits import image_count
+    from airflow_provider_onemin.schemas.models import images_requested
 
-    prompt_object = body["promptObject"]
-    report = dry_run_report(output_path, reuse_key, image_count(prompt_object))
+    num_images = images_requested(body)  # under the model's own field, or 1
+    report = dry_run_report(output_path, reuse_key, num_images)
     log.info("Dry run: %s.", report)
     if report.startswith("would reuse"):
         log.info("Dry run: would spend 0 credits (reused).")

@@ -32,10 +32,16 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
     (what 1min.ai reported the generation cost; 0 when reused; None when not reported) and, when
     ``output_path`` is set, ``stored_paths`` (plain URIs) and ``storage_conn_id``.
 
+    Every model of docs/models.md is served (``model``): ``ideogram-3`` (the default),
+    ``clipdrop``, ``gpt-image-1``, ``gpt-image-1-mini``, ``gpt-image-2`` and ``recraft``. Each
+    takes only its own fields: an argument the model has no field for is refused before paying.
+
     :param prompt: the new background scene. (templated)
     :param image_url: the source image: an asset path on 1min.ai, an ``http(s)://`` URL, a local
         file (``/path`` or ``file://``) or an object-storage URL (``s3://``...). (templated)
-    :param num_images: how many variations, 1 to 8. (templated)
+    :param num_images: how many images, sent in the model's own field: ideogram-3 1 to 8
+        (``num_images``), gpt-image-1/-mini 1 to 10 (``n``), recraft 1 (``n``); clipdrop and
+        gpt-image-2 make one. (templated)
     :param rendering_speed: FLASH, TURBO, DEFAULT or QUALITY (API default DEFAULT).
     :param magic_prompt: AUTO, ON or OFF (API default AUTO).
     :param style_type: AUTO, GENERAL, REALISTIC, DESIGN or FICTION (API default AUTO); must be AUTO
@@ -45,7 +51,17 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
         10 MiB together. Excludes ``style_preset``. (templated)
     :param negative_prompt: what to keep out of the background. (templated)
     :param seed: 0 to 2147483647, for reproducible results. (templated)
-    :param model: the Background Replacer model; one schema file per model under ``schemas/``.
+    :param size: gpt-image-1/-mini: ``1024x1024``, ``1024x1536`` or ``1536x1024`` (required);
+        gpt-image-2: ``WxH`` on its grid (required; docs/models.md). (templated)
+    :param quality: gpt-image-1/-mini: low, medium or high (``medium`` sent when not given);
+        gpt-image-2: low, medium or high (required). (templated)
+    :param background: gpt-image-1/-mini, gpt-image-2: auto, opaque or transparent. (templated)
+    :param output_format: gpt-image-1/-mini: png, jpeg or webp. (templated)
+    :param output_compression: gpt-image-1/-mini: 0 to 100. (templated)
+    :param style: recraft: a style name of ``GET /api/recraft/styles``. (templated)
+    :param substyle: recraft: a substyle of that style. (templated)
+    :param model: the Background Replacer model (docs/models.md); one schema file per model under
+        ``schemas/background_replacer/``. An unknown model fails when the DAG is parsed.
     :param onemin_conn_id: the Airflow connection holding the API key.
     :param output_path: store every result under this folder: an ``ObjectStoragePath``, a URL
         (``file:///data/out``, ``s3://bucket/prefix``, any fsspec scheme) or an absolute local path.
@@ -92,6 +108,13 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
         "style_preset",
         "seed",
         "num_images",
+        "size",
+        "quality",
+        "background",
+        "output_format",
+        "output_compression",
+        "style",
+        "substyle",
         "output_path",
     )
     template_fields_renderers = {"style_reference_images": "json"}
@@ -111,6 +134,13 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
         style_reference_images: list[str] | None = None,
         negative_prompt: str | None = None,
         seed: int | str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | str | None = None,
+        style: str | None = None,
+        substyle: str | None = None,
         model: str = DEFAULT_MODEL,
         onemin_conn_id: str = "onemin_default",
         output_path: Any = None,
@@ -146,15 +176,30 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
         self.style_reference_images = style_reference_images
         self.negative_prompt = negative_prompt
         self.seed = seed
+        self.size = size
+        self.quality = quality
+        self.background = background
+        self.output_format = output_format
+        self.output_compression = output_compression
+        self.style = style
+        self.substyle = substyle
         if not any(is_templated(getattr(self, arg)) for arg in PROMPT_FIELDS):
             # A bad literal fails the DAG import, with the same message as at run time.
             self.validate_request()
+        else:
+            from airflow_provider_onemin.schemas.models import model_spec
+
+            model_spec(model)  # an unknown model fails the DAG import even when values are templated
 
     # --- request building -------------------------------------------------------------------
 
+    def arguments(self) -> dict[str, Any]:
+        """The (rendered) arguments that make the promptObject, by argument name."""
+        return {argument: getattr(self, argument) for argument in PROMPT_FIELDS}
+
     def prompt_object(self) -> dict[str, Any]:
-        """The promptObject from the (rendered) arguments; ``None`` arguments are left out."""
-        return prompt_object_of({argument: getattr(self, argument) for argument in PROMPT_FIELDS})
+        """The promptObject of ``model`` from the (rendered) arguments (``prompt_object_of``)."""
+        return prompt_object_of(self.arguments(), self.model)
 
     def request_body(self, prompt_object: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
@@ -165,10 +210,11 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
 
     def validate_request(self) -> dict[str, Any]:
         """Validate the request against the model's schema; return the body or raise."""
+        from airflow_provider_onemin.inputs.arguments import argument_violations
         from airflow_provider_onemin.schemas.validation import validate_request
 
         body = self.request_body()
-        validate_request(body, self.model)
+        validate_request(body, self.model, also=argument_violations(self.arguments(), self.model))
         return body
 
 

@@ -65,6 +65,18 @@ def format_credits(credits: float | None) -> str:
     return f"{credits:,.0f}" if float(credits).is_integer() else f"{credits:,.2f}"
 
 
+def images_of(
+    model: str, prompt_object: Mapping[str, Any], feature: str = FEATURE_BACKGROUND_REPLACER
+) -> int:
+    """How many images a request makes: as its model's schema says, else :func:`image_count`."""
+    from airflow_provider_onemin.schemas.models import images_requested
+
+    try:
+        return images_requested({"type": feature, "model": model, "promptObject": prompt_object})
+    except Exception:  # a model (or feature) the schemas do not know: read the usual fields
+        return image_count(prompt_object)
+
+
 def image_count(prompt_object: Mapping[str, Any]) -> int:
     """How many images a request makes: its ``num_images`` or ``n``, else one."""
     for name in COUNT_FIELDS:
@@ -144,7 +156,7 @@ def estimate(
     :param output_path: the output folder whose earlier paid calls are looked at (None: none).
     :param feature: the feature type.
     """
-    images = image_count(prompt_object)
+    images = images_of(model, prompt_object, feature)
     plural = "image" if images == 1 else "images"
     listed = model_list.get(model) if model_list is not None else None
     price = listed.price(prompt_object) if listed is not None else None
@@ -246,8 +258,9 @@ def remember_price(
     from airflow_provider_onemin.storage.results import write_file_atomically
 
     prompt_object = request.get("promptObject") or {}
-    options = options_of(request["model"], prompt_object, request.get("type") or FEATURE_BACKGROUND_REPLACER)
-    images = image_count(prompt_object)
+    feature = request.get("type") or FEATURE_BACKGROUND_REPLACER
+    options = options_of(request["model"], prompt_object, feature)
+    images = images_of(request["model"], prompt_object, feature)
     entry = {
         "format": PRICE_FORMAT,
         "options": options,

@@ -344,9 +344,10 @@ def preview(
     """
     import logging
 
-    from airflow_provider_onemin.inputs.arguments import prompt_object_of
+    from airflow_provider_onemin.inputs.arguments import argument_violations, prompt_object_of
     from airflow_provider_onemin.reuse.credits import estimate, read_model_list
     from airflow_provider_onemin.reuse.index import find_reusable
+    from airflow_provider_onemin.schemas.models import images_requested
     from airflow_provider_onemin.schemas.validation import validate_request
 
     log = log or logging.getLogger(__name__)
@@ -357,14 +358,13 @@ def preview(
     digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
     lines = []
     for arguments in requests:
-        prompt_object = prompt_object_of(arguments)
-        validate_request(
-            {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}, model
-        )
+        prompt_object = prompt_object_of(arguments, model)
+        body = {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}
+        validate_request(body, model, also=argument_violations(arguments, model))
         key = request_key(model, prompt_object, image_digest=digest)
         hit = find_reusable(output_path, key)
         cost = None
         if hit is None:
             cost = estimate(model, prompt_object, model_list=model_list, output_path=output_path)
-        lines.append(PreviewLine(key, int(prompt_object["num_images"]), hit, cost))
+        lines.append(PreviewLine(key, images_requested(body), hit, cost))
     return ReusePreview(lines)

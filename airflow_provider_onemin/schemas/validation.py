@@ -49,13 +49,25 @@ def _load_schema(relative_path: str) -> dict[str, Any]:
     return json.loads(text)
 
 
+def _size_grid(validator: Validator, grid: Any, instance: Any, schema: dict[str, Any]) -> Any:
+    """The ``x-size-grid`` keyword: the size rules JSON Schema cannot state (:mod:`.sizes`)."""
+    from jsonschema.exceptions import ValidationError
+
+    from airflow_provider_onemin.schemas.sizes import size_grid_violation
+
+    problem = size_grid_violation(instance, grid) if isinstance(instance, str) else None
+    if problem is not None:
+        yield ValidationError(problem)
+
+
 @lru_cache(maxsize=16)
 def _validator(relative_path: str) -> Validator:
     from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
 
     schema = _load_schema(relative_path)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return extend(Draft202012Validator, {"x-size-grid": _size_grid})(schema)
 
 
 @lru_cache(maxsize=16)
@@ -130,19 +142,47 @@ def _describe(error: ValidationError) -> str:
     return f"{_field_path(error)}: {error.message}"
 
 
+def _not_fields_of(error: ValidationError, model: str) -> list[str]:
+    """One line per field ``model``'s request does not have, naming the model and what it takes."""
+    known = list(error.schema.get("properties", {}))
+    given = error.instance if isinstance(error.instance, dict) else {}
+    return [
+        f"{_field_path(error)}: {name!r} is not allowed for model {model} (its fields: {', '.join(known)})"
+        for name in sorted(set(given) - set(known), key=str)
+    ]
+
+
 def request_violations(body: dict[str, Any], model: str = DEFAULT_MODEL) -> list[str]:
     """Every violation of the request schema of ``model``, one ``field.path: rule`` line each."""
     request_schema(model)  # raises the clear "unknown model" error first
     validator = _validator(f"background_replacer/{model}.json")
     errors = sorted(validator.iter_errors(body), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [_describe(e) for e in errors]
+    lines: list[str] = []
+    for error in errors:
+        if error.validator == "additionalProperties":
+            lines.extend(_not_fields_of(error, model))
+        else:
+            lines.append(_describe(error))
+    return lines
 
 
-def validate_request(body: dict[str, Any], model: str = DEFAULT_MODEL) -> None:
-    """Raise :class:`OneMinValidationError` listing all violations; return quietly when valid."""
-    violations = request_violations(body, model)
+def validate_request(
+    body: dict[str, Any], model: str = DEFAULT_MODEL, *, also: list[str] | tuple[str, ...] = ()
+) -> None:
+    """
+    Raise :class:`OneMinValidationError` listing all violations; return quietly when valid.
+
+    :param body: the request body.
+    :param model: the model whose schema judges it.
+    :param also: problems found before the body was built (the operator's arguments), reported
+        first, with the schema's.
+    """
+    violations = [*also, *request_violations(body, model)]
     if violations:
-        raise OneMinValidationError(violations)
+        raise OneMinValidationError(
+            violations,
+            summary=f"Invalid Background Replacer request for model {model} ({len(violations)} problem(s))",
+        )
 
 
 def answer_violations(answer: Any) -> list[str]:
