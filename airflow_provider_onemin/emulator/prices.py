@@ -136,7 +136,10 @@ def call_credit(feature: str, model: str, prompt_object: Mapping[str, Any], imag
     price = _BY_MODEL.get((feature, model))
     if price is None:
         return None
-    return price.image_price(prompt_object) * images
+    try:
+        return price.image_price(prompt_object) * images
+    except LookupError:
+        return None  # options the table has no price for: the record says nothing (unknown)
 
 
 def model_list(feature: str | None, unlisted: frozenset[str] = frozenset()) -> dict[str, Any]:
