@@ -192,3 +192,48 @@ def test_a_dry_run_of_an_unlisted_model_learns_from_an_earlier_paid_call(
     said = _log(capfd, caplog)
     assert "Dry run: would spend 9,000 credits (earlier paid calls: 3,000 per image x 3 images" in said
     assert onemin_emulator.charges() == 1
+
+
+#: What each model's task of tests/operators/test_operator_models.py costs on the emulator, written
+#: out from its documented price table (docs/models.md): per image, times the images asked for.
+EXPECTED_CREDITS = {
+    "ideogram": 6000,  # TURBO 3,000 x 2
+    "clipdrop": 50000,
+    "gpt1": 63000,  # medium (sent when not given), 1536x1024
+    "gpt1mini": 156000,  # high, 1024x1536: 52,000 x 3
+    "gpt2": 20000,  # low
+    "recraft": 40000,
+}
+
+
+def _every_model_dag(dag_id: str, output_dir: Path, **common) -> DAG:
+    from tests.operators.test_operator_models import CASES
+
+    with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+        for task_id, (model, arguments, _, _) in CASES.items():
+            BackgroundReplacerOperator(
+                task_id=task_id,
+                model=model,
+                prompt="a marble kitchen counter",
+                image_url=str(PHOTO),
+                output_path=str(output_dir),
+                **arguments,
+                **common,
+            )
+    return dag
+
+
+def test_every_model_is_estimated_before_and_reported_after_paying(
+    airflow_db, onemin_emulator, onemin_conn_env, output_dir, capfd, caplog
+) -> None:
+    dry = run_dag(_every_model_dag("onemin_credits_models_dry", output_dir, dry_run=True))
+    assert dry.state == "success", dry.tasks
+    said = _log(capfd, caplog)
+    for credits in EXPECTED_CREDITS.values():
+        assert f"Dry run: would spend {credits:,} credits (model list:" in said
+    assert onemin_emulator.charges() == 0
+
+    paid = run_dag(_every_model_dag("onemin_credits_models_paid", output_dir))
+    assert paid.state == "success", paid.tasks
+    assert {task: paid.task(task).xcom["credits"] for task in EXPECTED_CREDITS} == EXPECTED_CREDITS
+    assert onemin_emulator.charges() == len(EXPECTED_CREDITS)
