@@ -22,9 +22,12 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.exceptions import OneMinMalformedResponseError
+from airflow_provider_onemin.exceptions import OneMinError, OneMinMalformedResponseError
+
+if TYPE_CHECKING:
+    import logging
 
 MODELS_PATH = "/models"
 #: Seconds a model list read by this process is used again before it is read anew.
@@ -185,3 +188,82 @@ def clear_cache() -> None:
     """Forget every list this process read."""
     with _lock:
         _cache.clear()
+
+
+# --- reading it through the sync hook -----------------------------------------------------------
+
+
+def fetch_model_list(
+    hook: Any, feature: str, *, max_age: float | None = None, retry: bool = True
+) -> ModelList:
+    """
+    What ``OneMinHook.list_models`` does (``hook`` is the sync hook: typed loosely, as the hook's
+    module imports this one): the cached list when it is young enough, else one
+    ``GET /models?feature=...`` without the key (read timeout at most :data:`MODEL_LIST_READ_TIMEOUT`),
+    retried as any free call unless ``retry`` is False.
+    """
+    from airflow_provider_onemin.hooks.retry_policy import Retryable
+
+    max_age = MODEL_LIST_TTL if max_age is None else max_age
+    found = cached_list(hook.base_url, feature, max_age)
+    if found is not None:
+        return found
+    connect, read = hook.timeout
+    timeout = (connect, min(read, MODEL_LIST_READ_TIMEOUT))
+
+    def attempt() -> Any:
+        url = hook._url(MODELS_PATH)
+        response = hook._send(
+            "GET", url, paid=False, anonymous=True, params={"feature": feature}, timeout=timeout
+        )
+        try:
+            return response.json()
+        except ValueError:
+            raise hook._not_json("GET", MODELS_PATH, response.status_code, len(response.content)) from None
+        finally:
+            response.close()
+
+    if retry:
+        answer = hook._with_retries(f"GET {MODELS_PATH}", attempt)
+    else:
+        try:
+            answer = attempt()
+        except Retryable as failure:
+            raise failure.error from None
+    listed = parse_model_list(answer, feature)
+    remember_list(hook.base_url, listed)
+    return listed
+
+
+def model_is_listed(log: logging.Logger, feature: str, model: str, model_list: ModelList) -> bool:
+    """True when ``model`` is in ``model_list``; else a warning (the model is used anyway)."""
+    if model_list.get(model) is not None:
+        return True
+    log.warning(
+        "Model %r is not in 1min.ai's model list for %s (%s). The list is advisory: the model is "
+        "used anyway; its credits cannot be estimated from the list.",
+        model,
+        feature,
+        ", ".join(model_list.ids) or "the list is empty",
+    )
+    return False
+
+
+def offered_models(hook: Any) -> str:
+    """What the list offers per feature, in words, one attempt each; an unreadable list is said so."""
+    from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+
+    parts = []
+    for feature in LISTED_FEATURES:
+        try:
+            ids = hook.list_models(feature, retry=False).ids
+        except OneMinError as exc:
+            parts.append(f"{feature}: model list not readable ({type(exc).__name__})")
+            continue
+        offered = f"{feature}: {', '.join(ids) if ids else 'none listed'}"
+        if feature == FEATURE_BACKGROUND_REPLACER and DEFAULT_MODEL not in ids:
+            offered += (
+                f" ({DEFAULT_MODEL}, the default, is not listed: the list is advisory, it is used anyway)"
+            )
+        parts.append(offered)
+    return "Models offered: " + "; ".join(parts) + "."

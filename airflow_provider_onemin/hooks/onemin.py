@@ -24,12 +24,13 @@ from airflow_provider_onemin.exceptions import (
 )
 from airflow_provider_onemin.hooks.answers import classify_answer, redact_value
 from airflow_provider_onemin.hooks.model_list import (
-    LISTED_FEATURES,
-    MODEL_LIST_READ_TIMEOUT,
     MODEL_LIST_TTL,
     MODELS_PATH,
     ModelList,
     cached_list,
+    fetch_model_list,
+    model_is_listed,
+    offered_models,
     parse_model_list,
     remember_list,
 )
@@ -162,68 +163,22 @@ class OneMinHook(OneMinTransport):
     def list_models(self, feature: str, *, max_age: float | None = None, retry: bool = True) -> ModelList:
         """
         The models 1min.ai lists for ``feature`` (``GET /models?feature=...``: public, sent
-        without the key), read at most once per ``max_age`` seconds in this process.
-
-        The list is advisory (docs/models.md): use :meth:`model_listed` to report a model it lacks.
-        Its read timeout is at most :data:`MODEL_LIST_READ_TIMEOUT` seconds.
+        without the key), read at most once per ``max_age`` seconds in this process; see
+        :func:`~airflow_provider_onemin.hooks.model_list.read_model_list` (docs/models.md).
 
         :param feature: the feature type, ``BACKGROUND_REPLACER``.
         :param max_age: how old a list read before may be (default :data:`MODEL_LIST_TTL`; 0 reads anew).
         :param retry: retry transient failures as any free call (False: one attempt, for the
             connection test, which a person waits for).
         """
-        max_age = MODEL_LIST_TTL if max_age is None else max_age
-        found = cached_list(self.base_url, feature, max_age)
-        if found is not None:
-            return found
-        connect, read = self.timeout
-        timeout = (connect, min(read, MODEL_LIST_READ_TIMEOUT))
-
-        def attempt() -> Any:
-            response = self._send(
-                "GET",
-                self._url(MODELS_PATH),
-                paid=False,
-                anonymous=True,
-                params={"feature": feature},
-                timeout=timeout,
-            )
-            try:
-                return response.json()
-            except ValueError:
-                raise self._not_json(
-                    "GET", MODELS_PATH, response.status_code, len(response.content)
-                ) from None
-            finally:
-                response.close()
-
-        if retry:
-            answer = self._with_retries(f"GET {MODELS_PATH}", attempt)
-        else:
-            try:
-                answer = attempt()
-            except Retryable as failure:
-                raise failure.error from None
-        listed = parse_model_list(answer, feature)
-        remember_list(self.base_url, listed)
-        return listed
+        return fetch_model_list(self, feature, max_age=max_age, retry=retry)
 
     def model_listed(self, feature: str, model: str, model_list: ModelList | None = None) -> bool:
         """
         True when ``model`` is in the model list of ``feature``; a warning says so when it is
         not (the list is advisory: the model is used anyway, never refused).
         """
-        model_list = model_list or self.list_models(feature)
-        if model_list.get(model) is not None:
-            return True
-        self.log.warning(
-            "Model %r is not in 1min.ai's model list for %s (%s). The list is advisory: the model is "
-            "used anyway; its credits cannot be estimated from the list.",
-            model,
-            feature,
-            ", ".join(model_list.ids) or "the list is empty",
-        )
-        return False
+        return model_is_listed(self.log, feature, model, model_list or self.list_models(feature))
 
     def get_result(self, uuid: str) -> dict[str, Any] | None:
         """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
@@ -380,23 +335,8 @@ class OneMinHook(OneMinTransport):
             return False, str(classify_answer(response, "GET", path, secrets=(key,)))
 
     def _offered_models(self) -> str:
-        """What the model list offers per feature, in words; a list that cannot be read is said so."""
-        from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
-
-        parts = []
-        for feature in LISTED_FEATURES:
-            try:
-                ids = self.list_models(feature, retry=False).ids
-            except OneMinError as exc:
-                parts.append(f"{feature}: model list not readable ({type(exc).__name__})")
-                continue
-            offered = f"{feature}: {', '.join(ids) if ids else 'none listed'}"
-            if feature == FEATURE_BACKGROUND_REPLACER and DEFAULT_MODEL not in ids:
-                offered += (
-                    f" ({DEFAULT_MODEL}, the default, is not listed: the list is advisory, it is used anyway)"
-                )
-            parts.append(offered)
-        return "Models offered: " + "; ".join(parts) + "."
+        """What the model list offers per feature, in words (one attempt each: a person waits)."""
+        return offered_models(self)
 
 
 class OneMinAsyncHook(OneMinTransport):

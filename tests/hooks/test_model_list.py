@@ -252,8 +252,6 @@ def test_estimates_are_read_only_in_the_documented_shapes(estimation, prompt_obj
 def test_a_hanging_list_does_not_hold_the_connection_test(httpserver, monkeypatch):
     import threading
 
-    from airflow_provider_onemin.hooks import onemin
-
     released = threading.Event()
     calls: list[Request] = []
 
@@ -267,7 +265,7 @@ def test_a_hanging_list_does_not_hold_the_connection_test(httpserver, monkeypatc
     )
     httpserver.expect_request("/models").respond_with_handler(hang)
     _point_at(monkeypatch, httpserver.url_for("/").rstrip("/"))
-    monkeypatch.setattr(onemin, "MODEL_LIST_READ_TIMEOUT", 0.2)
+    monkeypatch.setattr(model_list, "MODEL_LIST_READ_TIMEOUT", 0.2)
     import time
 
     started = time.monotonic()
