@@ -255,6 +255,26 @@ class OneMinCostCapError(OneMinFinalError):
         super().__init__(message)
 
 
+class OneMinCreditCapError(OneMinCostCapError):
+    """
+    A run would spend more credits than ``max_credits`` allows, or an unknown amount under that
+    cap without ``allow_unknown_credits``; nothing was uploaded or paid.
+
+    :param credits: the credits estimated for the lines whose estimate is known.
+    :param unknown_lines: lines to pay for whose credits are unknown.
+    :param max_credits: the cap.
+    :param new_images: images the run would pay for.
+    """
+
+    def __init__(
+        self, message: str, *, credits: float, unknown_lines: int, max_credits: float, new_images: int
+    ) -> None:
+        self.credits = credits
+        self.unknown_lines = unknown_lines
+        self.max_credits = max_credits
+        super().__init__(message, new_images=new_images, cap=int(max_credits))
+
+
 class OneMinStorageError(OneMinError):
     """
     Object storage failed: reading an input image, checking the output folder or storing results.

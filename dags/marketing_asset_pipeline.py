@@ -9,17 +9,20 @@ Each line's seed comes from its product and scene (and the ``base_seed`` param),
 position: adding a product or a scene leaves every other line's request unchanged.
 ``plan`` then previews the cost: it builds each line's request key with the operator's own
 function, looks it up in the reuse index under ``ONEMIN_OUTPUT_PATH`` and logs (and pushes as XCom
-``preview``) the lines, those already generated, the new generations and the new images to pay
-for. When the new images exceed the ``max_new_images`` param it fails, before anything is uploaded
-or paid, saying by how much.
+``preview``) the lines, those already generated, the new generations, the new images to pay
+for and what they would cost in credits (from 1min.ai's model list, else from earlier paid calls
+with the same options, else unknown: docs/models.md). When the new images exceed the
+``max_new_images`` param, or the credits the ``max_credits`` param (off by default; an unknown
+estimate counts as over it unless ``allow_unknown_credits``), it fails, before anything is
+uploaded or paid, saying by how much.
 
 ``replace_background`` is one mapped task instance per line (dynamic task mapping with
 ``.partial().expand_kwargs()``), with ``reuse=True``: a line generated before (by any run) is
 copied into this run's folder for free; a new one uploads its photo, pays for one generation and
 stores the result under ``ONEMIN_OUTPUT_PATH`` (any ``ObjectStoragePath`` URL; default
 ``/tmp/onemin-out``). ``write_manifest`` then writes ``manifest.csv`` (sku, product, prompt, seed,
-uuid, stored_path, status: reused or new) next to the results: the list a marketing team picks
-from.
+uuid, stored_path, status: reused or new, credits: what the line cost, 0 when reused, ``unknown``
+when 1min.ai did not say) next to the results: the list a marketing team picks from.
 
 Every stored result also emits an event on the output folder's asset, so a DAG scheduled on
 ``results_asset(ONEMIN_OUTPUT_PATH)`` runs after each pipeline run.
@@ -63,7 +66,7 @@ SCENES = [
 REQUEST = {"num_images": 1, "rendering_speed": "TURBO", "negative_prompt": "people, text, logos, watermarks"}
 #: Default cap on the images one run may pay for (the shipped first run pays for 6).
 MAX_NEW_IMAGES = 10
-MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status"]
+MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status", "credits"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,13 @@ def line_seed(sku: str, scene: str, base_seed: int) -> int:
     """A seed of the line's own, from its product and scene: stable when lines are added or removed."""
     digest = hashlib.sha256(f"{base_seed}\n{sku}\n{scene}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % 2147483648
+
+
+def credits_cell(credits: float | None) -> str:
+    """A line's credits as the manifest writes them: a plain number, or ``unknown`` (never 0)."""
+    if credits is None:
+        return "unknown"
+    return str(int(credits)) if float(credits).is_integer() else str(credits)
 
 
 def operator_arguments(line: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +122,19 @@ with DAG(
             type="integer",
             minimum=0,
             description="plan fails, before anything is uploaded or paid, when a run would pay for more new images.",
+        ),
+        "max_credits": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            description="plan fails, before anything is paid, when a run would spend more credits "
+            "(null: no credit cap; docs/models.md).",
+        ),
+        "allow_unknown_credits": Param(
+            False,
+            type="boolean",
+            description="Under max_credits, pay for lines whose credits cannot be estimated "
+            "(max_new_images still caps them); off: plan fails instead.",
         ),
         "review_timeout_minutes": Param(
             2 * 24 * 60,
@@ -143,6 +166,8 @@ with DAG(
         for line, looked_up in zip(lines, cost.lines, strict=True):
             line["expected"] = "new" if looked_up.reusable is None else "reused"
         cap = int(params.get("max_new_images", MAX_NEW_IMAGES))
+        max_credits = params.get("max_credits")
+        allow_unknown = bool(params.get("allow_unknown_credits", False))
         log.info(
             "Plan: %d lines, %d already generated, %d new generations, %d new images to pay for "
             "(max_new_images=%d).",
@@ -152,9 +177,18 @@ with DAG(
             cost.new_images,
             cap,
         )
+        log.info(
+            "Plan: credits: %s (max_credits=%s).",
+            cost.credits_text(),
+            "none" if max_credits is None else max_credits,
+        )
+        for line, looked_up in zip(lines, cost.lines, strict=True):
+            if looked_up.credits is not None:
+                log.info("Plan: %s / %s: %s", line["sku"], line["prompt"], looked_up.credits.describe())
         if ti is not None:
-            ti.xcom_push(key="preview", value={**cost.summary(), "max_new_images": cap})
-        cost.check_cap(cap)
+            summary = {**cost.summary(), "max_new_images": cap, "max_credits": max_credits}
+            ti.xcom_push(key="preview", value=summary)
+        cost.check_cap(cap, max_credits, allow_unknown_credits=allow_unknown)
         return lines
 
     planned = plan()
@@ -177,6 +211,7 @@ with DAG(
         seeds: list[list[int]],
         uuids: list[str],
         reused_from: list[dict[str, Any] | None],
+        credits: list[float | None],
         ti: Any = None,
     ) -> str:
         """Write ``manifest.csv`` (one line per stored result) next to this run's results."""
@@ -188,9 +223,12 @@ with DAG(
         # Map index i is plan line i. A new line's reused_from is None, which Airflow 3.0 does
         # not store: read it with mapped_values (None where a map index has no value).
         reused = mapped_values(reused_from, len(rows))
+        # None where 1min.ai did not report what a generation cost (Airflow 3.0 stores no None).
+        line_credits = mapped_values(credits, len(rows))
         for position, line in enumerate(rows):
             paths, line_seeds, uuid = stored_paths[position], seeds[position], uuids[position]
             status = "new" if reused[position] is None else "reused"
+            cost = line_credits[position]
             for index, path in enumerate(paths):
                 seed = line_seeds[index] if index < len(line_seeds) else line["seed"]
                 writer.writerow(
@@ -202,6 +240,8 @@ with DAG(
                         "uuid": uuid,
                         "stored_path": path,
                         "status": status,
+                        # A line's credits on its first row: the generation is paid once.
+                        "credits": credits_cell(cost) if index == 0 else "",
                     }
                 )
         # Whole or not at all; the URI is s3://bucket/key, what boto3, the AWS CLI and s3fs accept.
@@ -215,6 +255,7 @@ with DAG(
         replace.output["seeds"],
         replace.output["ai_record_uuid"],
         replace.output["reused_from"],
+        replace.output["credits"],
     )
 
     if REVIEW_AVAILABLE:  # Airflow 3.1+: a person picks the lines to publish (docs/viewer.md)

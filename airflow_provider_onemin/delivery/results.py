@@ -3,7 +3,9 @@ What the operator does once its generation succeeded (or an earlier one was reus
 
 :func:`deliver_results` stores the results under ``output_path`` (or copies a reused generation's
 files), pushes them to XCom, points the extra link at them, annotates the asset events and notes
-the outcome for lineage; :func:`note_generation` notes a generation as soon as it is known, so a
+the outcome for lineage, with what it cost (XCom ``credits``: 1min.ai's ``metadata.credit`` for a
+paid generation, 0 for a reused one, ``None`` when 1min.ai did not say: "unknown", never 0);
+:func:`note_generation` notes a generation as soon as it is known, so a
 failure's lineage names it too. Both read and set attributes of the operator they are given
 (a :class:`~airflow_provider_onemin.operators.background_replacer.BackgroundReplacerOperator`:
 ``result_link``, ``generation_outcome``): the extra link and the lineage report read those.
@@ -86,10 +88,42 @@ def deliver_results(
             extra["reused"] = reused is not None
         annotate_asset_events(context, operator.outlets, operator.output_path, extra)
     reused_from = reused.reused_from if reused else None
+    credits = _report_credits(operator, ti, record, reused)
     outcome = {"results": results, "result_urls": result_urls, "seeds": seeds, "stored_paths": stored}
-    note_generation(operator, record, **outcome, reused_from=reused_from)
+    note_generation(operator, record, **outcome, reused_from=reused_from, credits=credits)
     operator.log.info("Generation %s: %d result(s): %s", record.get("uuid"), len(results), results)
     return results
+
+
+def _report_credits(operator: Any, ti: Any, record: dict[str, Any], reused: Reused | None) -> float | None:
+    """
+    What this task instance spent: XCom ``credits`` and the log; a paid generation's price is also
+    kept beside the reuse index, for later estimates of identical options (with ``reuse``).
+    """
+    from airflow_provider_onemin.hooks.records import reported_credit
+    from airflow_provider_onemin.reuse.credits import format_credits, remember_price
+
+    model = record.get("model") or operator.model
+    uuid = record.get("uuid")
+    if reused is not None:
+        credits: float | None = 0
+        operator.log.info("Credits spent: 0 (%s; generation %s reused, nothing paid).", model, uuid)
+    else:
+        credits = reported_credit(record)
+        if credits is None:
+            operator.log.warning(
+                "Credits spent: unknown: 1min.ai did not report what generation %s (%s) cost "
+                "(no aiRecord.metadata.credit). Check the 1min.ai history; XCom credits is None.",
+                uuid,
+                model,
+            )
+        else:
+            operator.log.info("Credits spent: %s (%s, generation %s).", format_credits(credits), model, uuid)
+            key = getattr(operator, "paid_key", None)
+            if key is not None and operator.output_path not in (None, ""):
+                remember_price(operator.output_path, key.request, credits, uuid, operator.log)
+    push_optional_xcom(ti, "credits", credits)
+    return credits
 
 
 def note_generation(operator: Any, record: dict[str, Any], **outcome: Any) -> None:

@@ -7,6 +7,9 @@ API (``API-KEY`` header required on ``/api/*`` when a key is configured):
 * ``POST /api/features``: Background Replacer generations, sync or ``"async": true``.
 * ``GET /api/results/{uuid}``: the record as it is now; ``{"aiRecord": null}`` when unknown.
 
+The model list (no key, like public clients call it): ``GET /models?feature=BACKGROUND_REPLACER``,
+from the emulator's own price table (:mod:`.prices`).
+
 Downloads (no key, like ``https://asset.1min.ai/<key>``):
 
 * ``GET /asset/{key}``: uploaded files and result PNGs (the ``temporaryUrl`` points here).
@@ -47,6 +50,7 @@ def create_app(state: EmulatorState) -> ASGIApp:
     app.add_api_route("/api/features", generations.features, methods=["POST"])
     app.add_api_route("/api/results/{record_uuid}", generations.results, methods=["GET"])
     app.add_api_route("/api/assets", files.assets, methods=["POST"])
+    app.add_api_route("/models", generations.models, methods=["GET"])
     app.add_api_route("/asset/{key:path}", files.download_asset, methods=["GET"])
     app.add_api_route("/upstream/{record_uuid}/{name}", files.download_upstream, methods=["GET"])
     app.add_api_route("/_emulator/faults", control.add_faults, methods=["POST"])

@@ -84,11 +84,20 @@ class ControlRoutes:
         """
         ``POST /_emulator/config``: ``{"latency": seconds, "api_key": "..." or null,
         "max_in_flight": n or null, "charged_statuses": [codes], "echo_key": bool,
-        "link_secret": "..."}`` (any of them).
+        "link_secret": "...", "report_credit": bool, "unlisted_models": [ids]}`` (any of them).
         """
         try:
             payload = json.loads(await request.body() or b"{}")
-            known = {"latency", "api_key", "max_in_flight", "charged_statuses", "echo_key", "link_secret"}
+            known = {
+                "latency",
+                "api_key",
+                "max_in_flight",
+                "charged_statuses",
+                "echo_key",
+                "link_secret",
+                "report_credit",
+                "unlisted_models",
+            }
             if not isinstance(payload, dict) or set(payload) - known:
                 raise ValueError(
                     'expected {"latency": seconds, "api_key": "..." or null, "max_in_flight": n or null, '

@@ -26,6 +26,7 @@ from airflow_provider_onemin.emulator import images
 from airflow_provider_onemin.emulator.answers import FEATURE, error_response
 from airflow_provider_onemin.emulator.input_files import file_violations
 from airflow_provider_onemin.emulator.models import MODELS
+from airflow_provider_onemin.emulator.prices import call_credit, model_list
 from airflow_provider_onemin.emulator.records import Generation, key_fingerprint
 from airflow_provider_onemin.emulator.result_images import find_upstream_result, result_png_now
 from airflow_provider_onemin.emulator.route_group import RouteGroup
@@ -58,6 +59,12 @@ class GenerationRoutes(RouteGroup):
     async def features(self, request: Request) -> Response:
         """``POST /api/features``."""
         return self._echo_key(request, await self._features(request))
+
+    async def models(self, request: Request) -> Response:
+        """``GET /models?feature=...``: the models of a feature and their prices (no key needed)."""
+        feature = request.query_params.get("feature")
+        self.state.model_list_called(feature, with_key="API-KEY" in request.headers)
+        return JSONResponse(model_list(feature, self.state.config.unlisted_models))
 
     async def results(self, request: Request) -> Response:
         """``GET /api/results/{uuid}``."""
@@ -187,6 +194,9 @@ class GenerationRoutes(RouteGroup):
             canonical = json.dumps([body["model"], prompt_object], sort_keys=True, separators=(",", ":"))
             seed = int.from_bytes(hashlib.sha256(canonical.encode("utf-8")).digest()[:4], "big") & MAX_SEED
         record_uuid = str(uuid.uuid4())
+        credit = None
+        if self.state.config.report_credit:
+            credit = call_credit(body["type"], body["model"], prompt_object, count)
         now = datetime.now(timezone.utc)
         day = now.strftime("%Y_%m_%d")
         started = time.monotonic()
@@ -208,6 +218,7 @@ class GenerationRoutes(RouteGroup):
             key_fingerprint=key_fingerprint(request.headers.get("API-KEY")),
             charged=charged,
             token=self.state.new_link_signature(),
+            credit=credit,
         )
 
     async def _results(self, request: Request) -> Response:
@@ -242,6 +253,9 @@ class GenerationRoutes(RouteGroup):
             "aiRecordDetail": detail,
         }
         if status == "SUCCESS":
+            if generation.credit is not None:
+                # Seen by public clients, not documented: what the call cost.
+                record["metadata"] = {"credit": generation.credit}
             width, height = generation.resolution
             shown = generation.shown_keys
             detail["resultObject"] = list(shown)

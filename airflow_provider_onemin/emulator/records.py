@@ -57,6 +57,8 @@ class Generation:
     failure_message: str | None = None
     #: How many results its record shows once it succeeded (``withheld`` fault); None: all of them.
     kept: int | None = None
+    #: What it cost, as its record reports it (``metadata.credit``); None: not reported.
+    credit: int | None = None
     renders: dict[int, bytes] = field(default_factory=dict, repr=False)
 
     @property

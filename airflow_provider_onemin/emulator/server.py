@@ -192,6 +192,18 @@ class EmulatorServer:
         """Start every link signature issued from now on with ``secret`` (to scan runs for it)."""
         self.state.configure(link_secret=secret)
 
+    def set_report_credit(self, report: bool) -> None:
+        """Put what each generation cost in its record (``metadata.credit``), or leave it out."""
+        self.state.configure(report_credit=report)
+
+    def set_unlisted_models(self, models: Iterable[str]) -> None:
+        """Leave these model ids out of the model list (``GET /models``); they are still served."""
+        self.state.configure(unlisted_models=list(models))
+
+    def model_list_calls(self) -> list[dict[str, Any]]:
+        """Every ``GET /models`` call so far (``{"feature", "with_key"}``), oldest first."""
+        return self.state.model_list_calls()
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Return once no request is being handled (a delayed one has had its chance to charge)."""
         deadline = time.monotonic() + timeout

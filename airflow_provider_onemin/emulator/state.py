@@ -64,6 +64,10 @@ class Config:
     #: Put in front of the random part of every link signature issued from now on, so that a test
     #: can search whatever a run left behind for signatures (a signed link is a credential).
     link_secret: str = ""
+    #: Put what a generation cost in its record (``aiRecord.metadata.credit``); off: "unknown".
+    report_credit: bool = True
+    #: Models left out of the model list (``GET /models``): the real list is advisory.
+    unlisted_models: frozenset[str] = frozenset()
 
 
 def _check_charged_statuses(value: Any) -> frozenset[int]:
@@ -96,6 +100,7 @@ class EmulatorState:
         self._charges: dict[str, int] = {}
         self._rate_limited: dict[str, int] = {}
         self._requests_in_progress = 0
+        self._model_list_calls: list[dict[str, Any]] = []
 
     # configuration
     def configure(
@@ -107,14 +112,28 @@ class EmulatorState:
         charged_statuses: Any = ...,
         echo_key: Any = ...,
         link_secret: Any = ...,
+        report_credit: Any = ...,
+        unlisted_models: Any = ...,
     ) -> None:
         """
         Change the API key (None: no key needed), the render latency (seconds), the limit of
         generations in flight per key (None: no limit) and/or the billing model's statuses that
         charge before answering (:attr:`Config.charged_statuses`), and/or what every link
-        signature starts with (:attr:`Config.link_secret`).
+        signature starts with (:attr:`Config.link_secret`), whether records report what they
+        cost (:attr:`Config.report_credit`) and the models the list leaves out
+        (:attr:`Config.unlisted_models`).
         """
         with self._lock:
+            if report_credit is not ...:
+                if not isinstance(report_credit, bool):
+                    raise ValueError("report_credit must be true or false")
+                self.config.report_credit = report_credit
+            if unlisted_models is not ...:
+                if not isinstance(unlisted_models, (list, tuple, set, frozenset)) or not all(
+                    isinstance(name, str) for name in unlisted_models
+                ):
+                    raise ValueError("unlisted_models must be a list of model ids")
+                self.config.unlisted_models = frozenset(unlisted_models)
             if link_secret is not ...:
                 if not isinstance(link_secret, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", link_secret):
                     raise ValueError("link_secret must be a string of letters, digits, '-' and '_'")
@@ -146,6 +165,7 @@ class EmulatorState:
             self._result_index.clear()
             self._charges.clear()
             self._rate_limited.clear()
+            self._model_list_calls.clear()
             if config:
                 self.config = copy.copy(self._defaults)
 
@@ -231,6 +251,17 @@ class EmulatorState:
         with self._lock:
             return len(self._assets)
 
+    # the model list
+    def model_list_called(self, feature: str | None, with_key: bool) -> None:
+        """Note a call of ``GET /models`` (tests count them, and check that no key was sent)."""
+        with self._lock:
+            self._model_list_calls.append({"feature": feature, "with_key": with_key})
+
+    def model_list_calls(self) -> list[dict[str, Any]]:
+        """Every ``GET /models`` call so far: ``{"feature", "with_key"}``, oldest first."""
+        with self._lock:
+            return [dict(call) for call in self._model_list_calls]
+
     # generations and charges
     def add_generation(self, generation: Generation) -> None:
         """Record an accepted generation, charging it when ``generation.charged``."""
@@ -309,6 +340,7 @@ class EmulatorState:
                     "by_key": dict(self._rate_limited),
                 },
                 "records": len(self._generations),
+                "model_list_calls": len(self._model_list_calls),
                 "assets": len(self._assets),
                 "faults": self.pending_faults(),
                 "config": {
@@ -317,6 +349,8 @@ class EmulatorState:
                     "max_in_flight": self.config.max_in_flight,
                     "charged_statuses": sorted(self.config.charged_statuses),
                     "echo_key": self.config.echo_key,
+                    "report_credit": self.config.report_credit,
+                    "unlisted_models": sorted(self.config.unlisted_models),
                 },
                 "requests_in_progress": self._requests_in_progress,
             }

@@ -23,6 +23,17 @@ from airflow_provider_onemin.exceptions import (
     OneMinTransportError,
 )
 from airflow_provider_onemin.hooks.answers import classify_answer, redact_value
+from airflow_provider_onemin.hooks.model_list import (
+    MODEL_LIST_TTL,
+    MODELS_PATH,
+    ModelList,
+    cached_list,
+    fetch_model_list,
+    model_is_listed,
+    offered_models,
+    parse_model_list,
+    remember_list,
+)
 from airflow_provider_onemin.hooks.records import (
     GenerationWait,
     check_status,
@@ -35,7 +46,7 @@ from airflow_provider_onemin.hooks.transport import OneMinTransport, now_iso
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["OneMinAsyncHook", "OneMinHook", "generation_state"]
+__all__ = ["ModelList", "OneMinAsyncHook", "OneMinHook", "generation_state"]
 
 FEATURES_PATH = "/api/features"
 ASSETS_PATH = "/api/assets"
@@ -148,6 +159,26 @@ class OneMinHook(OneMinTransport):
         raise self._unknown_outcome(
             "POST", FEATURES_PATH, sent_at, problem, cls=OneMinMalformedSubmissionError
         )
+
+    def list_models(self, feature: str, *, max_age: float | None = None, retry: bool = True) -> ModelList:
+        """
+        The models 1min.ai lists for ``feature`` (``GET /models?feature=...``: public, sent
+        without the key), read at most once per ``max_age`` seconds in this process; see
+        :func:`~airflow_provider_onemin.hooks.model_list.read_model_list` (docs/models.md).
+
+        :param feature: the feature type, ``BACKGROUND_REPLACER``.
+        :param max_age: how old a list read before may be (default :data:`MODEL_LIST_TTL`; 0 reads anew).
+        :param retry: retry transient failures as any free call (False: one attempt, for the
+            connection test, which a person waits for).
+        """
+        return fetch_model_list(self, feature, max_age=max_age, retry=retry)
+
+    def model_listed(self, feature: str, model: str, model_list: ModelList | None = None) -> bool:
+        """
+        True when ``model`` is in the model list of ``feature``; a warning says so when it is
+        not (the list is advisory: the model is used anyway, never refused).
+        """
+        return model_is_listed(self.log, feature, model, model_list or self.list_models(feature))
 
     def get_result(self, uuid: str) -> dict[str, Any] | None:
         """GET ``/api/results/{uuid}`` (free); ``None`` when 1min.ai has no such record."""
@@ -297,8 +328,15 @@ class OneMinHook(OneMinTransport):
                     response.json()
                 except ValueError:
                     return False, f"{self.base_url} answered 200 but not with JSON: is the host right?"
-                return True, f"Connection successfully tested: {self.base_url} accepted the API key."
+                return True, (
+                    f"Connection successfully tested: {self.base_url} accepted the API key. "
+                    f"{self._offered_models()}"
+                )
             return False, str(classify_answer(response, "GET", path, secrets=(key,)))
+
+    def _offered_models(self) -> str:
+        """What the model list offers per feature, in words (one attempt each: a person waits)."""
+        return offered_models(self)
 
 
 class OneMinAsyncHook(OneMinTransport):
@@ -347,6 +385,28 @@ class OneMinAsyncHook(OneMinTransport):
             return _record_of_results_answer(answer, path, self.api_key)
 
         return await self._awith_retries(f"GET {path}", attempt, deadline=deadline)
+
+    async def list_models(self, feature: str, *, max_age: float | None = None) -> ModelList:
+        """The models 1min.ai lists for ``feature``, as :meth:`OneMinHook.list_models` (same cache)."""
+        max_age = MODEL_LIST_TTL if max_age is None else max_age
+        found = cached_list(self.base_url, feature, max_age)
+        if found is not None:
+            return found
+        client = self._client_or_fail()
+        url = f"{self._url(MODELS_PATH)}?feature={feature}"
+
+        async def attempt() -> Any:
+            response = await self._asend(client, "GET", url, anonymous=True)
+            try:
+                return response.json()
+            except ValueError:
+                raise self._not_json(
+                    "GET", MODELS_PATH, response.status_code, len(response.content)
+                ) from None
+
+        listed = parse_model_list(await self._awith_retries(f"GET {MODELS_PATH}", attempt), feature)
+        remember_list(self.base_url, listed)
+        return listed
 
     async def wait_for_end(
         self, uuid: str, *, poll_interval: float, deadline: float, timeout: float

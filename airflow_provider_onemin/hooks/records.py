@@ -81,6 +81,23 @@ def result_fields(record: dict[str, Any]) -> tuple[list[str], list[Any], list[An
     return list(detail.get("resultObject") or []), [d.get("url") for d in data], [d.get("seed") for d in data]
 
 
+def reported_credit(record: dict[str, Any] | None) -> float | None:
+    """
+    What a generation cost as its record reports it (``aiRecord.metadata.credit``: seen by public
+    clients, not documented); ``None`` when it is absent or not a number >= 0: the credits are then
+    unknown, which is never the same as 0.
+    """
+    import math
+
+    metadata = record.get("metadata") if isinstance(record, dict) else None
+    credit = metadata.get("credit") if isinstance(metadata, dict) else None
+    if isinstance(credit, bool) or not isinstance(credit, (int, float)):
+        return None
+    if not math.isfinite(credit) or credit < 0:
+        return None
+    return credit
+
+
 def download_urls(record: dict[str, Any], asset_base_url: str) -> list[str]:
     """
     One download URL per result: the record's ``temporaryUrl`` when present (it may be given

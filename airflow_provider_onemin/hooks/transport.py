@@ -164,13 +164,23 @@ class OneMinTransport(OneMinBaseHook):
     # --- the sync face (requests) -----------------------------------------------------------
 
     def _send(
-        self, method: str, url: str, *, paid: bool, sent_at: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        paid: bool,
+        sent_at: str | None = None,
+        anonymous: bool = False,
+        **kwargs: Any,
     ) -> requests.Response:
-        """Send one request and return its 2xx answer; anything else raises a classified error."""
+        """
+        Send one request and return its 2xx answer; anything else raises a classified error.
+        ``anonymous``: without the API key, for a public endpoint (the model list).
+        """
         import requests
         from airflow.sdk.log import mask_secret
 
-        secrets = self._auth(url, kwargs)
+        secrets = () if anonymous else self._auth(url, kwargs)
         for secret in secrets:
             mask_secret(secret)
         if secrets:
@@ -179,7 +189,8 @@ class OneMinTransport(OneMinBaseHook):
             kwargs["verify"] = self._tls_verify
         sent_at = sent_at or now_iso()
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            kwargs.setdefault("timeout", self.timeout)
+            response = self.session.request(method, url, **kwargs)
         except requests.exceptions.RequestException as exc:
             raise self._transport_failure(exc, method, url, paid=paid, sent_at=sent_at) from None
         if 200 <= response.status_code < 300:
@@ -223,7 +234,13 @@ class OneMinTransport(OneMinBaseHook):
     # --- the async face (httpx) -------------------------------------------------------------
 
     async def _asend(
-        self, client: httpx.AsyncClient, method: str, url: str, *, deadline: float | None = None
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str,
+        *,
+        deadline: float | None = None,
+        anonymous: bool = False,
     ) -> httpx.Response:
         """Send one free request with httpx; the same classification as :meth:`_send`."""
         import time
@@ -233,7 +250,7 @@ class OneMinTransport(OneMinBaseHook):
         from airflow_provider_onemin.compat import amask_secret
 
         kwargs: dict[str, Any] = {}
-        secrets = self._auth(url, kwargs)
+        secrets = () if anonymous else self._auth(url, kwargs)
         for secret in secrets:
             await amask_secret(secret)
         if deadline is not None:

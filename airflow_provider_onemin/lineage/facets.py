@@ -33,6 +33,8 @@ class OneMinGenerationRunFacet(RunFacet):
     :param requestKey: the request's identity (SHA-256, images by their content), the same the
         submission record and the reuse index use; absent when the run failed before computing it.
     :param reused: true when earlier results were reused and nothing was paid.
+    :param credits: the credits this run spent: what 1min.ai reported for the generation, 0 when
+        earlier results were reused; absent when 1min.ai did not report it (unknown, not free).
     :param sourceImage: the source image when it is not a dataset (asset path or URL).
     :param styleReferenceImages: the style references that are not datasets.
     :param resultPaths: the results' 1min.ai asset paths (``resultObject``).
@@ -53,6 +55,7 @@ class OneMinGenerationRunFacet(RunFacet):
     uuid: str | None = field(default=None)
     requestKey: str | None = field(default=None)
     reused: bool = field(default=False)
+    credits: float | None = field(default=None)
     sourceImage: str | None = field(default=None)
     styleReferenceImages: list[str] = field(factory=list)
     resultPaths: list[str] = field(factory=list)

@@ -12,6 +12,8 @@ default). Plain StatsD drops tags, so the model is part of each name::
     onemin.<model>.reused           counter  generations served from earlier results, unpaid
     onemin.<model>.images_paid      counter  images of succeeded paid generations
     onemin.<model>.images_reused    counter  images served from earlier results
+    onemin.<model>.credits_spent    counter  credits succeeded paid generations cost (as reported)
+    onemin.<model>.credits_unknown  counter  succeeded paid generations whose cost was not reported
     onemin.<model>.render_duration  timer    from submission to success (ms)
     onemin.<model>.store_duration   timer    downloading and storing the results (ms)
 
@@ -95,6 +97,21 @@ def generation_succeeded(model: str, images: int) -> None:
     """
     _incr(model, "succeeded")
     _incr(model, "images_paid", images)
+
+
+def credits_spent(model: str, credits: float | None) -> None:
+    """
+    What a succeeded paid generation cost, as 1min.ai reported it (``metadata.credit``).
+
+    :param model: the model.
+    :param credits: the credits, rounded to a whole number (a StatsD counter counts integers);
+        ``None`` when 1min.ai did not report them: ``credits_unknown`` counts the generation
+        instead, so a dashboard can tell an incomplete sum from a small one.
+    """
+    if credits is None:
+        _incr(model, "credits_unknown")
+    else:
+        _incr(model, "credits_spent", round(credits))
 
 
 def generation_failed(model: str) -> None:

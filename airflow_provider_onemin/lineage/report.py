@@ -10,7 +10,8 @@ report is complete, because OpenLineage uses Airflow's hook-level lineage (where
   object storage, and, when earlier results were reused, the stored files they were copied from;
 * **outputs**: each stored result;
 * **run facet** ``oneMinGeneration`` (:class:`~airflow_provider_onemin.lineage.facets.OneMinGenerationRunFacet`):
-  model, prompt, negative prompt, seed(s), number of images, the generation's uuid, the request's
+  model, prompt, negative prompt, seed(s), number of images, the generation's uuid, what the run
+  spent in credits (``credits``: none when 1min.ai did not report it), the request's
   identity (``requestKey``, :func:`~airflow_provider_onemin.reuse.key.request_key`), whether it was
   reused, and the references that are not datasets (1min.ai asset paths and URLs). Never the API key.
 
@@ -71,6 +72,8 @@ class GenerationOutcome:
     :param stored_paths: the stored files' URIs (XCom ``stored_paths``).
     :param reused_from: ``{"uuid", "stored_paths"}`` of the earlier generation whose results were
         reused (XCom ``reused_from``), else ``None``.
+    :param credits: what this run spent (XCom ``credits``): 1min.ai's figure, 0 when reused,
+        ``None`` when unknown (or nothing delivered yet).
     """
 
     uuid: str | None = None
@@ -79,6 +82,7 @@ class GenerationOutcome:
     seeds: list[int | None] = field(default_factory=list)
     stored_paths: list[str] = field(default_factory=list)
     reused_from: dict[str, Any] | None = None
+    credits: float | None = None
 
 
 @dataclass
@@ -186,6 +190,7 @@ def describe(operator: Any, outcome: GenerationOutcome | None = None) -> Lineage
         # name it: computed by the operator (this module reads no file).
         "requestKey": getattr(getattr(operator, "request_identity", None), "digest", None),
         "reused": bool(reused_from),
+        "credits": outcome.credits,
         "sourceImage": source_record,
         "styleReferenceImages": other_references,
         "resultPaths": list(outcome.results),

@@ -1,9 +1,11 @@
 """
 What ``dry_run=True`` tells the user: the request that would be sent, and what it would cost.
 
-Nothing here uploads, pays or reads the connection: the local images are read and checked, the
-body is logged as it would be POSTed, and the reuse index (with ``reuse``) says whether an earlier
-generation would serve the request.
+Nothing here uploads or pays: the local images are read and checked, the body is logged as it
+would be POSTed, the reuse index (with ``reuse``) says whether an earlier generation would serve
+the request, and what it would cost in credits is estimated (docs/models.md, "Credits"): from
+1min.ai's public model list (read with the connection's host, without the key), else from earlier
+paid calls with the same options under ``output_path``, else "unknown".
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def log_dry_run(
     reuse_key: RequestKey | None,
     outlets: Sequence[Any],
     log: logging.Logger,
+    onemin_conn_id: str | None = None,
 ) -> None:
     """
     Check the local images and log the request that would be sent; send nothing.
@@ -38,6 +41,8 @@ def log_dry_run(
     :param reuse_key: the request's key with ``reuse``, else ``None``.
     :param outlets: the task's outlets, named as getting no asset event.
     :param log: the task's logger.
+    :param onemin_conn_id: the connection whose model list gives the credit estimate (None: the
+        list is not read).
     """
     from airflow_provider_onemin.inputs.uploads import read_local_images
 
@@ -54,6 +59,27 @@ def log_dry_run(
     from airflow_provider_onemin.schemas.models import images_requested
 
     num_images = images_requested(body)  # under the model's own field, or 1
-    log.info("Dry run: %s.", dry_run_report(output_path, reuse_key, num_images))
+    report = dry_run_report(output_path, reuse_key, num_images)
+    log.info("Dry run: %s.", report)
+    if report.startswith("would reuse"):
+        log.info("Dry run: would spend 0 credits (reused).")
+    else:
+        log.info("Dry run: would spend %s.", _estimate(body, output_path, onemin_conn_id, log).describe())
     if outlets:
         log.info("Dry run: no asset event for %s.", ", ".join(map(str, outlets)))
+
+
+def _estimate(body: dict[str, Any], output_path: Any, onemin_conn_id: str | None, log: logging.Logger) -> Any:
+    """What the request would cost (:func:`~airflow_provider_onemin.reuse.credits.estimate`)."""
+    from airflow_provider_onemin.reuse.credits import estimate, read_model_list
+
+    model_list = None
+    if onemin_conn_id is not None:
+        model_list = read_model_list(onemin_conn_id, body["type"], body["model"], log)
+    return estimate(
+        body["model"],
+        body["promptObject"],
+        model_list=model_list,
+        output_path=output_path,
+        feature=body["type"],
+    )

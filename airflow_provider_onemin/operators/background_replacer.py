@@ -28,7 +28,8 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
     Local and object-storage images are checked and uploaded first. The generation is submitted
     once (in the API's async mode), its uuid is kept in the task state store so that a retry of
     the same task instance resumes it instead of paying again, and the result paths are returned
-    (XCom ``return_value``). Also pushed: ``ai_record_uuid``, ``result_urls``, ``seeds`` and, when
+    (XCom ``return_value``). Also pushed: ``ai_record_uuid``, ``result_urls``, ``seeds``, ``credits``
+    (what 1min.ai reported the generation cost; 0 when reused; None when not reported) and, when
     ``output_path`` is set, ``stored_paths`` (plain URIs) and ``storage_conn_id``.
 
     Every model of docs/models.md is served (``model``): ``ideogram-3`` (the default),
@@ -67,9 +68,10 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
         Files are named ``<dag>/<run>/<task>[/map-<k>]/result-<i>.<ext>`` under it and appear whole or
         not at all; their URIs go to XCom ``stored_paths``. (templated)
     :param dry_run: validate the arguments and local images, render, log the exact request body and
-        return ``[]``: nothing is uploaded, nothing paid, no request is made, and no asset event is
-        emitted (the outlets are dropped for that run). Says "would pay for N image(s)" or, with
-        ``reuse``, "would reuse generation X".
+        return ``[]``: nothing is uploaded, nothing paid, no paid or keyed request is made, and no
+        asset event is emitted (the outlets are dropped for that run). Says "would pay for N
+        image(s)" and what that would cost in credits (from the public model list, read without
+        the key, or earlier paid calls; docs/models.md), or, with ``reuse``, "would reuse generation X".
     :param reuse: pay once per distinct request (needs ``output_path``): first look for an earlier
         stored generation of the same request under ``output_path`` (images compared by content;
         docs/reuse.md); on a hit nothing is uploaded or paid, the files are copied to this task

@@ -39,8 +39,9 @@ class OneMinGenerationOperator(BaseOperator):
     :param model: the model the request is for.
     :param onemin_conn_id: the Airflow connection holding the API key.
     :param output_path: store every result under this folder (see the subclass).
-    :param dry_run: validate, log the exact request body and return ``[]``: nothing is uploaded,
-        nothing paid, no request is made, and no asset event is emitted.
+    :param dry_run: validate, log the exact request body and what it would cost in credits, and
+        return ``[]``: nothing is uploaded, nothing paid, no paid or keyed request is made (only
+        the public model list is read), and no asset event is emitted.
     :param reuse: pay once per distinct request (needs ``output_path``): docs/reuse.md.
     :param reuse_wait_timeout: with ``reuse``, the most seconds to wait for another task instance
         that is paying for the same request (default: the poll timeout plus 10 minutes).
@@ -284,13 +285,19 @@ class OneMinGenerationOperator(BaseOperator):
         """
         Check the local images, log the request that would be sent, send nothing, return ``[]``.
 
-        The connection is not even read. The task's outlets are dropped for this run: a success
+        The key is not read: only the connection's host, for the public model list that gives the
+        credit estimate (docs/models.md). The task's outlets are dropped for this run: a success
         with no file stored must not announce new results to asset-scheduled DAGs.
         """
         from airflow_provider_onemin.operators._dry_run import log_dry_run
 
         log_dry_run(
-            body, output_path=self.output_path, reuse_key=self.reuse_key, outlets=self.outlets, log=self.log
+            body,
+            output_path=self.output_path,
+            reuse_key=self.reuse_key,
+            outlets=self.outlets,
+            log=self.log,
+            onemin_conn_id=self.onemin_conn_id,
         )
         if self.outlets:
             self.outlets = []

@@ -5,7 +5,7 @@ Everything here is public API: DAGs may import it, and it changes only with a de
 
 * :func:`results_asset`: the Asset announced for everything stored under an ``output_path``.
 * :func:`preview_costs`: what a batch of requests would cost with ``reuse=True`` (how many images
-  would be paid for, which would be reused), before anything is paid.
+  would be paid for, which would be reused, how many credits), before anything is paid.
 * :func:`mapped_values`: a mapped task's XComs by map index, ``None`` where a line has none.
 * :func:`run_file` and :func:`write_run_file`: a file beside a run's results (a manifest).
 """
@@ -35,24 +35,33 @@ def results_asset(output_path: Any) -> Asset:
 
 
 def preview_costs(
-    output_path: Any, requests: Iterable[Mapping[str, Any]], model: str | None = None
+    output_path: Any,
+    requests: Iterable[Mapping[str, Any]],
+    model: str | None = None,
+    *,
+    onemin_conn_id: str | None = "onemin_default",
 ) -> ReusePreview:
     """
     What these requests would cost with ``reuse=True``, looked up in the reuse index; nothing is paid.
 
-    The result has ``new_images`` (images that would be paid for), ``reused_images``, ``lines`` (one
-    per request, with the generation it would reuse) and ``check_cap(max_new_images)``, which raises
-    before anything is paid when a run would buy more images than allowed.
+    The result has ``new_images`` (images that would be paid for), ``lines`` (one per request, with
+    the generation it would reuse and its credit estimate), ``new_credits`` and
+    ``unknown_credit_lines`` (docs/models.md, "Credits"), ``summary()``, ``credits_text()`` and
+    ``check_cap(max_new_images, max_credits, allow_unknown_credits=...)``, which raises before
+    anything is paid when a run would buy more images, or spend more credits, than allowed.
 
     :param output_path: the operators' ``output_path``.
     :param requests: the operators' arguments, rendered (``prompt``, ``image_url``, ``num_images``,
         ``seed``...); each is validated like the operator's.
     :param model: the operators' model (default: the operator's default model).
+    :param onemin_conn_id: the connection whose public model list (read without the key) gives
+        credit estimates; None: estimates come from earlier paid calls only.
     :raises OneMinValidationError: when a request is invalid.
     """
     from airflow_provider_onemin.reuse.policy import preview
+    from airflow_provider_onemin.schemas.features import DEFAULT_MODEL
 
-    return preview(output_path, requests) if model is None else preview(output_path, requests, model)
+    return preview(output_path, requests, model or DEFAULT_MODEL, onemin_conn_id=onemin_conn_id)
 
 
 def mapped_values(mapped: Any, count: int) -> list[Any]:

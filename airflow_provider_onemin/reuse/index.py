@@ -5,7 +5,7 @@ It lives in the output storage itself, so it works across workers, executors and
 metadata-database resets: one small JSON record per request at
 ``<output_path>/.onemin-reuse/<key>.json`` (schema: ``schemas/reuse_record.json``), written
 atomically after the request's files are stored (:func:`record_generation`). It names the
-generation (uuid, result paths, seeds, credits when 1min.ai reported them), the SHA-256 and size
+generation (model, uuid, result paths, seeds, credits when 1min.ai reported them), the SHA-256 and size
 of each file, and where complete copies of the files are, newest first, relative to
 ``output_path`` (:data:`MAX_COPIES` of them).
 
@@ -353,6 +353,8 @@ def record_generation(
         "format": RECORD_FORMAT,
         "key": key.digest,
         "request": key.request,
+        # Whose price ``credit`` is (the request names it too; kept plain for people and tools).
+        "model": key.request.get("model") or record.get("model"),
         "uuid": record.get("uuid"),
         "results": list(detail.get("resultObject") or []),
         "result_urls": [d.get("url") for d in data],

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.exceptions import OneMinCostCapError
+from airflow_provider_onemin.exceptions import OneMinCostCapError, OneMinCreditCapError
 from airflow_provider_onemin.reuse.key import KEY_VERSION, RequestKey, content_digest, request_key
 from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Callable
 
+    from airflow_provider_onemin.reuse.credits import CreditEstimate
     from airflow_provider_onemin.reuse.index import Reusable
 
 # The key lives in .key (one identity for the record, the index, the preview and lineage).
@@ -128,7 +129,7 @@ def reuse_earlier(output_path: Any, key: RequestKey, ti: Any, log: logging.Logge
         key.digest[:12],
         hit.copy.get("dag_id"),
         hit.copy.get("run_id"),
-        _saved(len(stored), hit.credit),
+        _saved(len(stored), hit.credit, hit.record.get("model") or key.request.get("model")),
         hit.stored_paths,
         stored,
     )
@@ -142,8 +143,15 @@ def reuse_earlier(output_path: Any, key: RequestKey, ti: Any, log: logging.Logge
     )
 
 
-def _saved(images: int, credit: float | None) -> str:
-    return f"{images} image(s)" + ("" if credit is None else f" ({credit:g} credits)")
+def _saved(images: int, credit: float | None, model: str | None) -> str:
+    from airflow_provider_onemin.reuse.credits import format_credits
+
+    spent = (
+        "credits unknown: 1min.ai did not report them"
+        if credit is None
+        else f"{format_credits(credit)} credits"
+    )
+    return f"{images} image(s) of {model or 'an unknown model'} ({spent})"
 
 
 def index_generation(
@@ -181,11 +189,15 @@ def dry_run_report(output_path: Any, key: RequestKey | None, num_images: int) ->
 
 @dataclass(frozen=True)
 class PreviewLine:
-    """One request of a preview: its key, its images, and the earlier generation it would reuse."""
+    """
+    One request of a preview: its key, its images, the earlier generation it would reuse, and
+    what it would cost in credits (``None`` when it would be reused: nothing is paid).
+    """
 
     key: RequestKey
     num_images: int
     reusable: Reusable | None
+    credits: CreditEstimate | None = None
 
 
 @dataclass(frozen=True)
@@ -209,16 +221,94 @@ class ReusePreview:
         """Images that would be paid for."""
         return sum(line.num_images for line in self.lines if line.reusable is None)
 
-    def summary(self) -> dict[str, int]:
+    @property
+    def estimates(self) -> list[CreditEstimate]:
+        """The credit estimate of each line that would be paid for (none for a preview without credits)."""
+        return [line.credits for line in self.lines if line.reusable is None and line.credits is not None]
+
+    @property
+    def new_credits(self) -> float:
+        """The credits of the lines to pay for whose estimate is known."""
+        return sum(e.credits for e in self.estimates if e.credits is not None)
+
+    @property
+    def unknown_credit_lines(self) -> int:
+        """Lines to pay for whose credits are unknown."""
+        return sum(e.credits is None for e in self.estimates)
+
+    @property
+    def credit_sources(self) -> dict[str, int]:
+        """How many lines to pay for each source of estimate (``model list``...) gave."""
+        sources: dict[str, int] = {}
+        for item in self.estimates:
+            sources[item.source] = sources.get(item.source, 0) + 1
+        return sources
+
+    def credits_text(self) -> str:
+        """``18,000 credits (6 lines from the model list)``, with what is unknown said."""
+        from airflow_provider_onemin.reuse.credits import format_credits
+
+        sources = ", ".join(f"{count} line(s) from {source}" for source, count in self.credit_sources.items())
+        known = f"{format_credits(self.new_credits)} credits"
+        if self.unknown_credit_lines:
+            known = f"at least {known}, {self.unknown_credit_lines} line(s) unknown"
+        return f"{known} ({sources or 'nothing to pay for'})"
+
+    def summary(self) -> dict[str, Any]:
         return {
             "lines": len(self.lines),
             "already_generated": self.reused,
             "new_generations": self.new_generations,
             "new_images": self.new_images,
+            "new_credits": self.new_credits,
+            "unknown_credit_lines": self.unknown_credit_lines,
+            "credit_sources": self.credit_sources,
         }
 
-    def check_cap(self, max_new_images: int) -> None:
-        """Raise :class:`OneMinCostCapError` when the new images are over ``max_new_images``."""
+    def check_cap(
+        self, max_new_images: int, max_credits: float | None = None, *, allow_unknown_credits: bool = False
+    ) -> None:
+        """
+        Raise :class:`OneMinCostCapError` when the new images are over ``max_new_images``, and
+        :class:`~airflow_provider_onemin.exceptions.OneMinCreditCapError` when the credits are
+        over ``max_credits`` (None: no credit cap), or, under such a cap, unknown for a line to pay
+        for and ``allow_unknown_credits`` is not set (docs/models.md, "Credits").
+        """
+        self._check_image_cap(max_new_images)
+        if max_credits is not None:
+            self._check_credit_cap(max_credits, allow_unknown_credits)
+
+    def _check_credit_cap(self, max_credits: float, allow_unknown_credits: bool) -> None:
+        from airflow_provider_onemin.reuse.credits import format_credits
+
+        unknown, known = self.unknown_credit_lines, self.new_credits
+        if known > max_credits:
+            problem = (
+                f"This run would spend {self.credits_text()}, {format_credits(known - max_credits)} over "
+                f"max_credits={format_credits(max_credits)}"
+            )
+            fix = "Raise max_credits for this run (trigger with config) if the cost is expected."
+        elif unknown and not allow_unknown_credits:
+            problem = (
+                f"This run would spend {self.credits_text()}: what {unknown} line(s) would cost is "
+                f"unknown, so it cannot be shown to stay under max_credits={format_credits(max_credits)}"
+            )
+            fix = (
+                "Set allow_unknown_credits to pay for them anyway (max_new_images still caps them), "
+                "or let a paid call with the same options report its price first."
+            )
+        else:
+            return
+        raise OneMinCreditCapError(
+            f"{problem} ({len(self.lines)} lines, {self.reused} already generated, {self.new_generations} "
+            f"new generations). Nothing was uploaded or paid. {fix}",
+            credits=known,
+            unknown_lines=unknown,
+            max_credits=max_credits,
+            new_images=self.new_images,
+        )
+
+    def _check_image_cap(self, max_new_images: int) -> None:
         if self.new_images > max_new_images:
             over = self.new_images - max_new_images
             raise OneMinCostCapError(
@@ -232,21 +322,38 @@ class ReusePreview:
 
 
 def preview(
-    output_path: Any, requests: Iterable[Mapping[str, Any]], model: str = DEFAULT_MODEL
+    output_path: Any,
+    requests: Iterable[Mapping[str, Any]],
+    model: str = DEFAULT_MODEL,
+    *,
+    onemin_conn_id: str | None = None,
+    log: logging.Logger | None = None,
 ) -> ReusePreview:
     """
-    What these requests would cost with ``reuse=True``: the keys the operator would build, looked up.
+    What these requests would cost with ``reuse=True``: the keys the operator would build, looked
+    up, and what each new line would cost in credits (:func:`~airflow_provider_onemin.reuse.credits.estimate`).
 
     :param output_path: the operators' ``output_path``.
     :param requests: the operators' arguments (``prompt``, ``image_url``, ``num_images``, ``seed``...),
         rendered; each is validated like the operator's.
     :param model: the operators' model.
+    :param onemin_conn_id: the connection whose model list gives estimates (None: not read;
+        estimates then come from earlier paid calls only).
+    :param log: where a model missing from the list, or a list that cannot be read, is reported.
     :raises OneMinValidationError: when a request is invalid (all its problems, before any is paid).
     """
+    import logging
+
     from airflow_provider_onemin.inputs.arguments import argument_violations, prompt_object_of
+    from airflow_provider_onemin.reuse.credits import estimate, read_model_list
     from airflow_provider_onemin.reuse.index import find_reusable
     from airflow_provider_onemin.schemas.models import images_requested
     from airflow_provider_onemin.schemas.validation import validate_request
+
+    log = log or logging.getLogger(__name__)
+    model_list = None
+    if onemin_conn_id is not None:
+        model_list = read_model_list(onemin_conn_id, FEATURE_BACKGROUND_REPLACER, model, log)
 
     digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
     lines = []
@@ -255,5 +362,9 @@ def preview(
         body = {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}
         validate_request(body, model, also=argument_violations(arguments, model))
         key = request_key(model, prompt_object, image_digest=digest)
-        lines.append(PreviewLine(key, images_requested(body), find_reusable(output_path, key)))
+        hit = find_reusable(output_path, key)
+        cost = None
+        if hit is None:
+            cost = estimate(model, prompt_object, model_list=model_list, output_path=output_path)
+        lines.append(PreviewLine(key, images_requested(body), hit, cost))
     return ReusePreview(lines)

@@ -418,12 +418,14 @@ class SubmissionLedger:
             self._count_outcome(state, record, stored)
 
     def _count_outcome(self, state: str, record: dict[str, Any], submission: dict[str, Any]) -> None:
-        from airflow_provider_onemin.hooks.records import result_fields
+        from airflow_provider_onemin.hooks.records import reported_credit, result_fields
 
         if state != "success":
             metrics.generation_failed(self.model)
             return
         metrics.generation_succeeded(self.model, images=len(result_fields(record)[0]))
+        # Once per generation, like the counts above: a retry that resumes it pays nothing more.
+        metrics.credits_spent(self.model, reported_credit(record))
         metrics.render_time(self.model, submission.get("submitted_at"))
 
     def _count_unknown_outcome(self) -> None:

@@ -316,6 +316,8 @@ def test_control_endpoints(emu: EmulatorServer, api: requests.Session) -> None:
         "max_in_flight": None,
         "charged_statuses": [],
         "echo_key": False,
+        "report_credit": True,
+        "unlisted_models": [],
     }
     assert emu.latency == 0.05 and emu.api_key == "other"
     assert requests.post(f"{emu.url}/_emulator/config", json={"colour": 1}, timeout=10).status_code == 400

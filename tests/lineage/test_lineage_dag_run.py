@@ -220,6 +220,15 @@ def test_counters_after_a_failure_an_unknown_outcome_a_success_and_a_reuse(scena
 
 
 @needs_statsd
+def test_credits_spent_are_what_the_paid_generation_cost(scenario):
+    # Only "paid" succeeded: 2 images at the DEFAULT rendering speed, 6,000 credits each in the
+    # emulator's price table (docs/models.md); the failure was refunded, the 502 never charged,
+    # the reuse paid nothing.
+    assert scenario.counter("credits_spent") == 12000, _log(scenario)
+    assert scenario.counter("credits_unknown") == 0
+
+
+@needs_statsd
 def test_render_time_spans_the_deferral_and_storing_is_timed(scenario):
     # One success was rendered (the reuse renders nothing); it took at least the emulator's latency.
     (render_ms,) = scenario.timings("render_duration")
@@ -263,6 +272,7 @@ def test_the_paid_generation_reports_its_files_and_its_request(scenario):
     assert facet["seeds"] == [generation.seed] * 2
     assert facet["uuid"] == generation.uuid
     assert facet["reused"] is False
+    assert facet["credits"] == 12000, "2 images at 6,000 credits (DEFAULT speed)"
     assert "sourceImage" not in facet  # the source is a dataset
     # What is not a dataset is in the facet; a URL without its query (a signed URL's credential).
     assert facet["styleReferenceImages"] == [
@@ -274,6 +284,7 @@ def test_the_paid_generation_reports_its_files_and_its_request(scenario):
     start = paid["START"]
     assert [d["name"] for d in start["inputs"]] == [str(PHOTO), str(REFERENCE)]
     assert "uuid" not in start["run"]["facets"]["oneMinGeneration"]
+    assert "credits" not in start["run"]["facets"]["oneMinGeneration"], "nothing spent yet"
 
 
 @needs_openlineage
@@ -281,6 +292,7 @@ def test_a_reused_generation_reads_the_earlier_files(scenario):
     reused = scenario.task_events("reused")["COMPLETE"]
     facet = reused["run"]["facets"]["oneMinGeneration"]
     assert facet["reused"] is True
+    assert facet["credits"] == 0, "nothing paid"
     assert facet["uuid"] == scenario.generations["a sunlit kitchen counter"].uuid
     paid_files = {d["name"] for d in scenario.task_events("paid")["COMPLETE"]["outputs"]}
     assert paid_files <= {d["name"] for d in reused["inputs"]}

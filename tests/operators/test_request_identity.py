@@ -243,7 +243,16 @@ def test_a_partial_answer_indexed_by_the_previous_version_is_paid_for_and_the_pr
         "seed": 5,
     }
     plan = preview(str(output_dir), [arguments])
-    assert plan.summary() == {"lines": 1, "already_generated": 0, "new_generations": 1, "new_images": 2}
+    assert plan.summary() == {
+        "lines": 1,
+        "already_generated": 0,
+        "new_generations": 1,
+        "new_images": 2,
+        # No connection read here, and the partial answer's record named no credit: unknown.
+        "new_credits": 0,
+        "unknown_credit_lines": 1,
+        "credit_sources": {"unknown": 1},
+    }
 
     with DAG(dag_id="identity_partial_index", schedule=None, start_date=START) as dag:
         BackgroundReplacerOperator(task_id="replace", output_path=str(output_dir), reuse=True, **arguments)

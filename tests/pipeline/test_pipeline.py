@@ -70,7 +70,7 @@ def test_pipeline_fans_out_products_x_scenes_and_writes_the_manifest(
     assert manifest_uri.startswith(f"file://{output_dir}/marketing_asset_pipeline/")
     rows = list(csv.DictReader(io.StringIO(ObjectStoragePath(manifest_uri).read_text())))
     assert len(rows) == 6
-    assert list(rows[0]) == ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status"]
+    assert list(rows[0]) == ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status", "credits"]
     assert {r["status"] for r in rows} == {"new"}, "nothing was generated before"
     assert {(r["sku"], r["prompt"]) for r in rows} == {
         (sku, scene) for sku in ("MUG-001", "SNK-014", "BTL-007") for scene in pipeline.SCENES

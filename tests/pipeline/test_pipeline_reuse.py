@@ -81,6 +81,11 @@ def test_only_new_or_changed_lines_are_paid_for(
         "new_generations": lines,
         "new_images": lines,
         "max_new_images": 10,
+        # One TURBO image per line: 3,000 credits each, by the emulator's model list.
+        "new_credits": lines * 3000,
+        "unknown_credit_lines": 0,
+        "credit_sources": {"model list": lines},
+        "max_credits": None,
     }
 
     second = run_pipeline(pipeline)

@@ -408,8 +408,19 @@ def test_reuse_earlier_copies_and_says_what_it_saved(key, local_root, caplog) ->
     said = caplog.text
     assert "No earlier generation of request" in said
     assert "Reused generation gen-1" in said and "nothing uploaded, nothing paid" in said
-    assert "saved 2 image(s) (12 credits)" in said
+    assert "saved 2 image(s) of ideogram-3 (12 credits)" in said, "which model's credits it saved"
     assert FIRST.run_id in said, "says which run stored what was reused"
+
+
+def test_a_reuse_without_reported_credits_says_unknown_never_zero(key, local_root, caplog) -> None:
+    from airflow_provider_onemin.reuse.policy import index_generation, reuse_earlier
+
+    logger = logging.getLogger("test_reuse_operator")
+    with caplog.at_level(logging.INFO):
+        index_generation(local_root, key, ai_record(), store(local_root, FIRST), FIRST, logger)
+        assert reuse_earlier(local_root, key, SECOND, logger) is not None
+    assert "saved 2 image(s) of ideogram-3 (credits unknown" in caplog.text
+    assert "(0 credits)" not in caplog.text
 
 
 def test_dry_run_report_says_reuse_or_pay(key, local_root) -> None:
