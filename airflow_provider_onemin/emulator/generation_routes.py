@@ -27,7 +27,12 @@ from airflow_provider_onemin.emulator.answers import FEATURE, error_response
 from airflow_provider_onemin.emulator.input_files import file_violations
 from airflow_provider_onemin.emulator.models import MODELS
 from airflow_provider_onemin.emulator.records import Generation, key_fingerprint
-from airflow_provider_onemin.emulator.result_images import find_upstream_result, result_png_now
+from airflow_provider_onemin.emulator.result_images import (
+    BACKGROUND_REMOVER,
+    find_upstream_result,
+    result_extension,
+    result_png_now,
+)
 from airflow_provider_onemin.emulator.route_group import RouteGroup
 from airflow_provider_onemin.emulator.rules import check_request
 
@@ -137,7 +142,7 @@ class GenerationRoutes(RouteGroup):
                 "EXTERNAL_API_RESPONSE_WITH_ERROR",
                 f"The source image could not be used: {error}.",
                 {"imageUrl": prompt_object["imageUrl"]},
-                {"feature": FEATURE, "model": body["model"]},
+                {"feature": body["type"], "model": body["model"]},
             )
         failing = fault is not None and fault.kind == "failure"
         generation = self._new_generation(
@@ -190,7 +195,7 @@ class GenerationRoutes(RouteGroup):
         now = datetime.now(timezone.utc)
         day = now.strftime("%Y_%m_%d")
         started = time.monotonic()
-        return Generation(
+        generation = Generation(
             uuid=record_uuid,
             model=body["model"],
             feature=body["type"],
@@ -198,9 +203,7 @@ class GenerationRoutes(RouteGroup):
             source=source,
             resolution=resolution,
             seed=seed,
-            result_keys=[
-                f"development/images/{day}_bg_replace_{record_uuid}_{index}.png" for index in range(count)
-            ],
+            result_keys=[],
             created_at=started,
             created_iso=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             ready_at=started + self.state.config.latency,
@@ -209,6 +212,13 @@ class GenerationRoutes(RouteGroup):
             charged=charged,
             token=self.state.new_link_signature(),
         )
+        # The key names the feature and ends like what it serves (a remover's webp is .webp).
+        action = "bg_remove" if body["type"] == BACKGROUND_REMOVER else "bg_replace"
+        extension = result_extension(generation)
+        generation.result_keys = [
+            f"development/images/{day}_{action}_{record_uuid}_{index}.{extension}" for index in range(count)
+        ]
+        return generation
 
     async def _results(self, request: Request) -> Response:
         denied = self._denied(request)
@@ -244,13 +254,14 @@ class GenerationRoutes(RouteGroup):
         if status == "SUCCESS":
             width, height = generation.resolution
             shown = generation.shown_keys
+            extension = result_extension(generation)
             detail["resultObject"] = list(shown)
             detail["responseObject"] = {
                 "created": generation.created_iso,
                 "data": [
                     {
                         # Signed like an image host's expiring link (the same signature as temporaryUrl).
-                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.png?sig={generation.token}",
+                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.{extension}?sig={generation.token}",
                         "prompt": generation.prompt,
                         "resolution": f"{width}x{height}",
                         "is_image_safe": True,
