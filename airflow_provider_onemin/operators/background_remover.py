@@ -7,7 +7,7 @@ from typing import Any
 
 # Only what a DAG file needs to build the operator is imported here: everything the task does
 # when it runs is imported where it is used, so that parsing a DAG does not pay for it.
-from airflow_provider_onemin.inputs.arguments import is_templated
+from airflow_provider_onemin.inputs.arguments import is_templated, remover_prompt_object
 from airflow_provider_onemin.links.results import OneMinResultLink
 from airflow_provider_onemin.operators.base_generation import OneMinGenerationOperator
 from airflow_provider_onemin.schemas.features import DEFAULT_REMOVER_MODEL, FEATURE_BACKGROUND_REMOVER
@@ -78,7 +78,9 @@ class BackgroundRemoverOperator(OneMinGenerationOperator):
         return {
             "type": FEATURE_BACKGROUND_REMOVER,
             "model": self.model,
-            "promptObject": {"imageUrl": self.image_url, "output_format": self.output_format},
+            "promptObject": remover_prompt_object(
+                {"image_url": self.image_url, "output_format": self.output_format}
+            ),
         }
 
     def validate_request(self) -> dict[str, Any]:

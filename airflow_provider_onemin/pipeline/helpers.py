@@ -35,7 +35,11 @@ def results_asset(output_path: Any) -> Asset:
 
 
 def preview_costs(
-    output_path: Any, requests: Iterable[Mapping[str, Any]], model: str | None = None
+    output_path: Any,
+    requests: Iterable[Mapping[str, Any]],
+    model: str | None = None,
+    *,
+    feature: str = "BACKGROUND_REPLACER",
 ) -> ReusePreview:
     """
     What these requests would cost with ``reuse=True``, looked up in the reuse index; nothing is paid.
@@ -47,12 +51,15 @@ def preview_costs(
     :param output_path: the operators' ``output_path``.
     :param requests: the operators' arguments, rendered (``prompt``, ``image_url``, ``num_images``,
         ``seed``...); each is validated like the operator's.
-    :param model: the operators' model (default: the operator's default model).
+    :param model: the operators' model (default: the feature's default model).
+    :param feature: ``BACKGROUND_REPLACER`` (default) or ``BACKGROUND_REMOVER`` for the
+        ``BackgroundRemoverOperator``'s arguments (``image_url``, ``output_format``): a remover
+        line is one image, and counts toward ``max_new_images`` like a replacer's.
     :raises OneMinValidationError: when a request is invalid.
     """
     from airflow_provider_onemin.reuse.policy import preview
 
-    return preview(output_path, requests) if model is None else preview(output_path, requests, model)
+    return preview(output_path, requests, model, feature=feature)
 
 
 def mapped_values(mapped: Any, count: int) -> list[Any]:
