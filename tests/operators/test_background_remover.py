@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
@@ -108,7 +107,9 @@ def test_jpeg_is_flattened_onto_white_with_a_warning(
     assert image.format == "JPEG" and image.mode == "RGB"
     for corner in CORNERS:
         assert min(image.getpixel(corner)) >= 250, f"white where it was transparent ({corner})"
-    assert all(abs(a - b) <= 12 for a, b in zip(image.getpixel(MIDDLE), PRODUCT)), "the product is kept"
+    assert all(abs(a - b) <= 12 for a, b in zip(image.getpixel(MIDDLE), PRODUCT, strict=True)), (
+        "the product is kept"
+    )
     assert "flattened onto white" in out + err
 
 
