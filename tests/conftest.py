@@ -82,14 +82,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     Groups for pytest-xdist's ``--dist loadgroup`` (``make test``): each group runs on one worker.
 
-    * The deployment tests form one group: they share one deployment; being the longest, they go
-      first, so that they do not start last.
+    * The deployment tests form two groups, the viewer's (tests/viewer/) and the others: each
+      group shares one deployment on its worker, and the two run side by side, since one chain of
+      every deployment test would be the suite's longest. Being the longest, they go first.
     * The tests of a module that share a module-scoped fixture (a DAG run they all read) form one
       group per module, so that the fixture is set up once, not once per worker.
     """
     deployment = [item for item in items if item.get_closest_marker(_DEPLOYMENT_MARKER)]
     for item in deployment:
-        _join_group(item, _DEPLOYMENT_MARKER)
+        viewer = item.nodeid.startswith("tests/viewer/")
+        _join_group(item, f"{_DEPLOYMENT_MARKER}-{'viewer' if viewer else 'others'}")
     others = [item for item in items if not item.get_closest_marker(_DEPLOYMENT_MARKER)]
     for item in others:
         if _shares_a_module_fixture(item):

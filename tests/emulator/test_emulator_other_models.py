@@ -3,7 +3,8 @@ The emulator's answers for the other Background Replacer models, over HTTP, as t
 "Other models and features" table states their fields (required ones, enum values, limits).
 
 Expected outcomes come from that table; where two versions of an API page differ, the fields of
-both are taken (issue 21). The provider does not send these models yet.
+both are taken (issue 21). The provider's own schemas for these models are checked against these
+rules in tests/schemas/test_model_rules_agree.py.
 """
 
 from __future__ import annotations
