@@ -7,8 +7,10 @@ the outcome for lineage, with what it cost (XCom ``credits``: 1min.ai's ``metada
 paid generation, 0 for a reused one, ``None`` when 1min.ai did not say: "unknown", never 0);
 :func:`note_generation` notes a generation as soon as it is known, so a
 failure's lineage names it too. Both read and set attributes of the operator they are given
-(a :class:`~airflow_provider_onemin.operators.background_replacer.BackgroundReplacerOperator`:
+(a :class:`~airflow_provider_onemin.operators.base_generation.OneMinGenerationOperator`:
 ``result_link``, ``generation_outcome``): the extra link and the lineage report read those.
+What only some operators have (a Background Replacer's ``prompt``, ``seed``, ``num_images``; a
+Background Remover has none of them and makes one image) is read with a default.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def deliver_results(
     # A signed link is a credential, and everything below is written somewhere (XCom, the extra
     # link, lineage, logs): only the download, which needs the signature, reads the record itself.
     results, result_urls, seeds = without_signatures(result_fields(record))
-    expected = coerce_integer("num_images", operator.num_images)
+    expected = _expected_images(operator)
+    prompt = getattr(operator, "prompt", None)
     ti = context["ti"]
     incomplete = None
     if isinstance(expected, int) and len(results) != expected:
@@ -70,7 +73,7 @@ def deliver_results(
     ti.xcom_push(key="result_urls", value=result_urls)
     ti.xcom_push(key="seeds", value=seeds)
     # What the results viewer shows beside each image.
-    ti.xcom_push(key="prompt", value=operator.prompt)
+    ti.xcom_push(key="prompt", value=prompt)
     ti.xcom_push(key="model", value=record.get("model") or operator.model)
     # Until something is stored, the link is 1min.ai's own URL of the first result, unsigned.
     operator.result_link = next(iter(u for u in result_urls if u), None)
@@ -82,8 +85,8 @@ def deliver_results(
         ti.xcom_push(key="stored_paths", value=stored)
         push_optional_xcom(ti, "storage_conn_id", conn_id)
         operator.result_link = result_link(ti, stored, [operator.result_link])
-        seed = seeds[0] if seeds else coerce_integer("seed", operator.seed)
-        extra = asset_event_extra(operator.prompt, seed, seeds, record.get("uuid"), stored, conn_id)
+        seed = seeds[0] if seeds else coerce_integer("seed", getattr(operator, "seed", None))
+        extra = asset_event_extra(prompt, seed, seeds, record.get("uuid"), stored, conn_id)
         if operator.reuse:
             extra["reused"] = reused is not None
         annotate_asset_events(context, operator.outlets, operator.output_path, extra)
@@ -126,6 +129,11 @@ def _report_credits(operator: Any, ti: Any, record: dict[str, Any], reused: Reus
     return credits
 
 
+def _expected_images(operator: Any) -> Any:
+    """How many images the operator asked for (an int once rendered; 1 when it has no such argument)."""
+    return coerce_integer("num_images", getattr(operator, "num_images", 1))
+
+
 def note_generation(operator: Any, record: dict[str, Any], **outcome: Any) -> None:
     """Keep what this try got for its lineage report (read in this process, not from XCom)."""
     from airflow_provider_onemin.lineage.report import GenerationOutcome
@@ -151,7 +159,7 @@ def _stored_results(
     # The key it was paid for (None when unknown), and only a complete answer: a partial one would
     # be served to every later identical request as if it were all that was asked for.
     key = getattr(operator, "paid_key", None)
-    expected = coerce_integer("num_images", operator.num_images)
+    expected = _expected_images(operator)
     if key is not None and len(stored) == expected:
         index_generation(operator.output_path, key, record, stored, context["ti"], operator.log)
     return stored
@@ -165,9 +173,16 @@ def _store(operator: Any, context: Context, download_urls: list[str], uuid: str 
     map_index = getattr(ti, "map_index", None)
     names = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
     map_index = map_index if isinstance(map_index, int) else -1
+    transform = operator.result_transform()
     with metrics.storing(operator.model):
         return store_results(
-            operator.hook, download_urls, operator.output_path, **names, map_index=map_index, uuid=uuid
+            operator.hook,
+            download_urls,
+            operator.output_path,
+            **names,
+            map_index=map_index,
+            uuid=uuid,
+            transform=transform,
         )
 
 

@@ -13,7 +13,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_onemin.emulator.answers import error_response
-from airflow_provider_onemin.emulator.result_images import find_upstream_result, result_png
+from airflow_provider_onemin.emulator.result_images import (
+    find_upstream_result,
+    result_media_type,
+    result_png,
+)
 from airflow_provider_onemin.emulator.route_group import RouteGroup
 from airflow_provider_onemin.emulator.uploads import MultipartError, parse_multipart
 
@@ -87,7 +91,7 @@ class AssetRoutes(RouteGroup):
             token = request.query_params.get("token")
             if token is not None and token != result[0].token:
                 return _expired_link()
-            return Response(await result_png(*result), media_type="image/png")
+            return Response(await result_png(*result), media_type=result_media_type(result[0]))
 
         return await self._download(request, find)
 
@@ -106,7 +110,7 @@ class AssetRoutes(RouteGroup):
             signature = request.query_params.get("sig")
             if signature is not None and signature != found[0].token:
                 return _expired_link()
-            return Response(await result_png(*found), media_type="image/png")
+            return Response(await result_png(*found), media_type=result_media_type(found[0]))
 
         return await self._download(request, find)
 

@@ -28,7 +28,12 @@ from airflow_provider_onemin.emulator.input_files import file_violations
 from airflow_provider_onemin.emulator.models import MODELS
 from airflow_provider_onemin.emulator.prices import call_credit, model_list
 from airflow_provider_onemin.emulator.records import Generation, key_fingerprint
-from airflow_provider_onemin.emulator.result_images import find_upstream_result, result_png_now
+from airflow_provider_onemin.emulator.result_images import (
+    BACKGROUND_REMOVER,
+    find_upstream_result,
+    result_extension,
+    result_png_now,
+)
 from airflow_provider_onemin.emulator.route_group import RouteGroup
 from airflow_provider_onemin.emulator.rules import check_request
 
@@ -144,7 +149,7 @@ class GenerationRoutes(RouteGroup):
                 "EXTERNAL_API_RESPONSE_WITH_ERROR",
                 f"The source image could not be used: {error}.",
                 {"imageUrl": prompt_object["imageUrl"]},
-                {"feature": FEATURE, "model": body["model"]},
+                {"feature": body["type"], "model": body["model"]},
             )
         failing = fault is not None and fault.kind == "failure"
         generation = self._new_generation(
@@ -200,7 +205,7 @@ class GenerationRoutes(RouteGroup):
         now = datetime.now(timezone.utc)
         day = now.strftime("%Y_%m_%d")
         started = time.monotonic()
-        return Generation(
+        generation = Generation(
             uuid=record_uuid,
             model=body["model"],
             feature=body["type"],
@@ -208,9 +213,7 @@ class GenerationRoutes(RouteGroup):
             source=source,
             resolution=resolution,
             seed=seed,
-            result_keys=[
-                f"development/images/{day}_bg_replace_{record_uuid}_{index}.png" for index in range(count)
-            ],
+            result_keys=[],
             created_at=started,
             created_iso=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             ready_at=started + self.state.config.latency,
@@ -220,6 +223,13 @@ class GenerationRoutes(RouteGroup):
             token=self.state.new_link_signature(),
             credit=credit,
         )
+        # The key names the feature and ends like what it serves (a remover's webp is .webp).
+        action = "bg_remove" if body["type"] == BACKGROUND_REMOVER else "bg_replace"
+        extension = result_extension(generation)
+        generation.result_keys = [
+            f"development/images/{day}_{action}_{record_uuid}_{index}.{extension}" for index in range(count)
+        ]
+        return generation
 
     async def _results(self, request: Request) -> Response:
         denied = self._denied(request)
@@ -258,13 +268,14 @@ class GenerationRoutes(RouteGroup):
                 record["metadata"] = {"credit": generation.credit}
             width, height = generation.resolution
             shown = generation.shown_keys
+            extension = result_extension(generation)
             detail["resultObject"] = list(shown)
             detail["responseObject"] = {
                 "created": generation.created_iso,
                 "data": [
                     {
                         # Signed like an image host's expiring link (the same signature as temporaryUrl).
-                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.png?sig={generation.token}",
+                        "url": f"{base_url}/upstream/{generation.uuid}/{index}.{extension}?sig={generation.token}",
                         "prompt": generation.prompt,
                         "resolution": f"{width}x{height}",
                         "is_image_safe": True,

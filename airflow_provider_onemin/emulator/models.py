@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 BACKGROUND_REPLACER = "BACKGROUND_REPLACER"
+BACKGROUND_REMOVER = "BACKGROUND_REMOVER"
 
 # ----------------------------------------------------------------------------------------------
 # ideogram-3: the seed document (seed/ideogram-background-replacer.txt)
@@ -168,8 +169,24 @@ RECRAFT = ModelRules(
     count_field="n",
 )
 
-#: Every ``(feature, model)`` the emulator serves. (BACKGROUND_REMOVER waits for a renderer of
-#: transparent cut-outs: its rules alone would answer a replaced background.)
+# ----------------------------------------------------------------------------------------------
+# The Background Remover: the contract's row "BACKGROUND_REMOVER stable-image (also clipdrop,
+# recraft) | imageUrl*, output_format". The contract names output_format without its values; the
+# emulator takes the three the contract lists for output_format elsewhere (gpt-image-1: png, jpeg,
+# webp). It makes one image, a cut-out with a transparent background (images.render_cutout).
+# ----------------------------------------------------------------------------------------------
+
+
+def _remover(model: str) -> ModelRules:
+    return ModelRules(
+        feature=BACKGROUND_REMOVER,
+        model=model,
+        fields={"imageUrl": text(non_empty=True), "output_format": one_of("png", "jpeg", "webp")},
+        required=("imageUrl",),
+    )
+
+
+#: Every ``(feature, model)`` the emulator serves.
 MODELS: dict[tuple[str, str], ModelRules] = {
     (rules.feature, rules.model): rules
     for rules in (
@@ -179,5 +196,8 @@ MODELS: dict[tuple[str, str], ModelRules] = {
         _gpt_image_1("gpt-image-1-mini"),
         GPT_IMAGE_2,
         RECRAFT,
+        _remover("stable-image"),
+        _remover("clipdrop"),
+        _remover("recraft"),
     )
 }

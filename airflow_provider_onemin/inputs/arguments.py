@@ -106,3 +106,15 @@ def argument_violations(arguments: Mapping[str, Any], model: str = DEFAULT_MODEL
     if asked is None or (asked == 1 and type(asked) is int):
         return []
     return [f"num_images: model {model} makes one image per request ({asked!r} asked for)"]
+
+
+def remover_prompt_object(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """
+    The Background Remover's promptObject of the operator's (rendered) arguments: ``image_url``
+    and ``output_format`` (``png`` when not given; always sent, docs/models.md).
+    """
+    output_format = arguments.get("output_format")
+    return {
+        "imageUrl": arguments.get("image_url"),
+        "output_format": "png" if output_format is None else output_format,
+    }

@@ -152,13 +152,16 @@ def _references(value: Any) -> list[str]:
 
 def describe(operator: Any, outcome: GenerationOutcome | None = None) -> LineageReport:
     """
-    The lineage of a run of ``operator`` (a ``BackgroundReplacerOperator`` with rendered arguments).
+    The lineage of a run of ``operator`` (a ``OneMinGenerationOperator`` with rendered arguments).
 
     :param operator: the operator instance.
     :param outcome: what the run got so far; ``None`` before anything was submitted.
     """
-    source = operator.image_url if isinstance(operator.image_url, str) else None
-    references = _references(operator.style_reference_images)
+    # What only some operators have (a Background Remover has no prompt, seed or style) is read
+    # with a default: None, or one image.
+    image_url = getattr(operator, "image_url", None)
+    source = image_url if isinstance(image_url, str) else None
+    references = _references(getattr(operator, "style_reference_images", None))
     inputs: list[tuple[str, str]] = []
     source_record = None
     for ref in ([source] if source else []) + references:
@@ -180,10 +183,10 @@ def describe(operator: Any, outcome: GenerationOutcome | None = None) -> Lineage
     uuid = outcome.uuid or (reused_from or {}).get("uuid")
     facet: dict[str, Any] = {
         "model": operator.model,
-        "prompt": operator.prompt,
-        "negativePrompt": operator.negative_prompt,
-        "numImages": _integer(operator.num_images),
-        "seed": _integer(operator.seed),
+        "prompt": getattr(operator, "prompt", None),
+        "negativePrompt": getattr(operator, "negative_prompt", None),
+        "numImages": _integer(getattr(operator, "num_images", 1)),
+        "seed": _integer(getattr(operator, "seed", None)),
         "seeds": [s for s in outcome.seeds if isinstance(s, int)],
         "uuid": uuid,
         # The request's identity (images by content), as the submission record and the reuse index
@@ -195,10 +198,10 @@ def describe(operator: Any, outcome: GenerationOutcome | None = None) -> Lineage
         "styleReferenceImages": other_references,
         "resultPaths": list(outcome.results),
         "resultUrls": [public_reference(u) for u in outcome.result_urls if isinstance(u, str)],
-        "renderingSpeed": operator.rendering_speed,
-        "magicPrompt": operator.magic_prompt,
-        "styleType": operator.style_type,
-        "stylePreset": operator.style_preset,
+        "renderingSpeed": getattr(operator, "rendering_speed", None),
+        "magicPrompt": getattr(operator, "magic_prompt", None),
+        "styleType": getattr(operator, "style_type", None),
+        "stylePreset": getattr(operator, "style_preset", None),
     }
     return LineageReport(inputs=inputs, outputs=outputs, facet=facet)
 

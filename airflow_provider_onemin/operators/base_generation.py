@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Asset, Context
 
@@ -118,6 +120,10 @@ class OneMinGenerationOperator(BaseOperator):
         """Validate :meth:`request_body` against the model's rules; return it or raise."""
         raise NotImplementedError
 
+    def result_transform(self) -> Callable[[bytes], bytes] | None:
+        """What to do to each downloaded result before it is stored (``None``: store it as downloaded)."""
+        return None
+
     # --- outputs ----------------------------------------------------------------------------
 
     @property
@@ -206,7 +212,9 @@ class OneMinGenerationOperator(BaseOperator):
         if self.request_identity is None or self._image_reads is None or self._image_reads[0] != body:
             reads = ImageReads()
             read_local_images(body, reads.read)
-            self.request_identity = request_key(self.model, body["promptObject"], image_digest=reads.digest)
+            self.request_identity = request_key(
+                self.model, body["promptObject"], feature=body["type"], image_digest=reads.digest
+            )
             self._image_reads = (body, reads)
         return self.request_identity
 

@@ -40,6 +40,7 @@ def preview_costs(
     model: str | None = None,
     *,
     onemin_conn_id: str | None = "onemin_default",
+    feature: str = "BACKGROUND_REPLACER",
 ) -> ReusePreview:
     """
     What these requests would cost with ``reuse=True``, looked up in the reuse index; nothing is paid.
@@ -53,15 +54,17 @@ def preview_costs(
     :param output_path: the operators' ``output_path``.
     :param requests: the operators' arguments, rendered (``prompt``, ``image_url``, ``num_images``,
         ``seed``...); each is validated like the operator's.
-    :param model: the operators' model (default: the operator's default model).
+    :param model: the operators' model (default: the feature's default model).
     :param onemin_conn_id: the connection whose public model list (read without the key) gives
         credit estimates; None: estimates come from earlier paid calls only.
+    :param feature: ``BACKGROUND_REPLACER`` (default) or ``BACKGROUND_REMOVER`` for the
+        ``BackgroundRemoverOperator``'s arguments (``image_url``, ``output_format``): a remover
+        line is one image, and counts toward ``max_new_images`` like a replacer's.
     :raises OneMinValidationError: when a request is invalid.
     """
     from airflow_provider_onemin.reuse.policy import preview
-    from airflow_provider_onemin.schemas.features import DEFAULT_MODEL
 
-    return preview(output_path, requests, model or DEFAULT_MODEL, onemin_conn_id=onemin_conn_id)
+    return preview(output_path, requests, model, onemin_conn_id=onemin_conn_id, feature=feature)
 
 
 def mapped_values(mapped: Any, count: int) -> list[Any]:

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_onemin.exceptions import OneMinCostCapError, OneMinCreditCapError
 from airflow_provider_onemin.reuse.key import KEY_VERSION, RequestKey, content_digest, request_key
-from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
+from airflow_provider_onemin.schemas.features import (
+    DEFAULT_MODEL,
+    DEFAULT_REMOVER_MODEL,
+    FEATURE_BACKGROUND_REMOVER,
+    FEATURE_BACKGROUND_REPLACER,
+)
 
 if TYPE_CHECKING:
     import logging
@@ -324,10 +329,11 @@ class ReusePreview:
 def preview(
     output_path: Any,
     requests: Iterable[Mapping[str, Any]],
-    model: str = DEFAULT_MODEL,
+    model: str | None = None,
     *,
     onemin_conn_id: str | None = None,
     log: logging.Logger | None = None,
+    feature: str = FEATURE_BACKGROUND_REPLACER,
 ) -> ReusePreview:
     """
     What these requests would cost with ``reuse=True``: the keys the operator would build, looked
@@ -336,32 +342,47 @@ def preview(
     :param output_path: the operators' ``output_path``.
     :param requests: the operators' arguments (``prompt``, ``image_url``, ``num_images``, ``seed``...),
         rendered; each is validated like the operator's.
-    :param model: the operators' model.
+    :param model: the operators' model (default: the feature's default model).
     :param onemin_conn_id: the connection whose model list gives estimates (None: not read;
         estimates then come from earlier paid calls only).
     :param log: where a model missing from the list, or a list that cannot be read, is reported.
+    :param feature: the operators' feature: ``BACKGROUND_REPLACER`` (arguments as
+        ``BackgroundReplacerOperator`` takes them) or ``BACKGROUND_REMOVER`` (``image_url``,
+        ``output_format``: one image a line).
     :raises OneMinValidationError: when a request is invalid (all its problems, before any is paid).
     """
     import logging
 
-    from airflow_provider_onemin.inputs.arguments import argument_violations, prompt_object_of
+    from airflow_provider_onemin.inputs.arguments import (
+        argument_violations,
+        prompt_object_of,
+        remover_prompt_object,
+    )
     from airflow_provider_onemin.reuse.credits import estimate, read_model_list
     from airflow_provider_onemin.reuse.index import find_reusable
     from airflow_provider_onemin.schemas.models import images_requested
     from airflow_provider_onemin.schemas.validation import validate_request
 
+    remover = feature == FEATURE_BACKGROUND_REMOVER
+    model = model or (DEFAULT_REMOVER_MODEL if remover else DEFAULT_MODEL)
     log = log or logging.getLogger(__name__)
     model_list = None
     if onemin_conn_id is not None:
-        model_list = read_model_list(onemin_conn_id, FEATURE_BACKGROUND_REPLACER, model, log)
+        model_list = read_model_list(onemin_conn_id, feature, model, log)
 
     digest = lru_cache(maxsize=None)(content_digest)  # a photo used on many lines is read once
     lines = []
     for arguments in requests:
-        prompt_object = prompt_object_of(arguments, model)
-        body = {"type": FEATURE_BACKGROUND_REPLACER, "model": model, "promptObject": prompt_object}
-        validate_request(body, model, also=argument_violations(arguments, model))
-        key = request_key(model, prompt_object, image_digest=digest)
+        if remover:
+            prompt_object, problems = remover_prompt_object(arguments), []
+        else:
+            prompt_object, problems = (
+                prompt_object_of(arguments, model),
+                argument_violations(arguments, model),
+            )
+        body = {"type": feature, "model": model, "promptObject": prompt_object}
+        validate_request(body, model, also=problems, feature=feature)
+        key = request_key(model, prompt_object, feature=feature, image_digest=digest)
         hit = find_reusable(output_path, key)
         cost = None
         if hit is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from airflow_provider_onemin.schemas.features import DEFAULT_MODEL
+from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,11 @@ class ModelSpec:
 
 
 @lru_cache(maxsize=16)
-def model_spec(model: str = DEFAULT_MODEL) -> ModelSpec:
-    """The :class:`ModelSpec` of ``model``; an unknown model raises the error listing the known ones."""
+def model_spec(model: str = DEFAULT_MODEL, feature: str = FEATURE_BACKGROUND_REPLACER) -> ModelSpec:
+    """The :class:`ModelSpec` of ``model`` (of ``feature``); an unknown model raises the error listing the known ones."""
     from airflow_provider_onemin.schemas.validation import request_schema
 
-    schema = request_schema(model)
+    schema = request_schema(model, feature)
     properties = schema["properties"]["promptObject"]["properties"]
     return ModelSpec(
         model=model,
@@ -53,7 +53,7 @@ def model_spec(model: str = DEFAULT_MODEL) -> ModelSpec:
 
 def images_requested(body: Mapping[str, Any]) -> int:
     """How many images a validated request ``body`` asks for (1 for a model that makes one)."""
-    spec = model_spec(body["model"])
+    spec = model_spec(body["model"], body.get("type", FEATURE_BACKGROUND_REPLACER))
     if spec.num_images_field is None:
         return 1
     default = spec.omitted_defaults.get(spec.num_images_field, 1)

@@ -26,7 +26,12 @@ from airflow_provider_onemin.exceptions import (
 )
 
 # FEATURE_BACKGROUND_REPLACER: imported from here before schemas/features.py existed.
-from airflow_provider_onemin.schemas.features import DEFAULT_MODEL, FEATURE_BACKGROUND_REPLACER  # noqa: F401
+from airflow_provider_onemin.schemas.features import (  # noqa: F401
+    DEFAULT_MODEL,
+    FEATURE_BACKGROUND_REPLACER,
+    FEATURE_TITLES,
+    SCHEMA_FOLDERS,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -92,15 +97,26 @@ def _parsed_json_errors(relative_path: str, instance: Any) -> list[ValidationErr
     return list(_validator(relative_path).iter_errors(instance))
 
 
-def request_schema(model: str = DEFAULT_MODEL) -> dict[str, Any]:
-    """Return the Background Replacer request schema of ``model``; a clear error when unknown."""
-    if not isinstance(model, str) or model not in supported_models():
+def _schema_path(model: str, feature: str) -> str:
+    return f"{SCHEMA_FOLDERS[feature]}/{model}.json"
+
+
+def request_schema(model: str = DEFAULT_MODEL, feature: str = FEATURE_BACKGROUND_REPLACER) -> dict[str, Any]:
+    """
+    Return the request schema of ``model`` for ``feature``; a clear error when unknown.
+
+    :param model: the model's name.
+    :param feature: the feature type (``BACKGROUND_REPLACER``, ``BACKGROUND_REMOVER``).
+    """
+    folder = SCHEMA_FOLDERS[feature]
+    known = supported_models(folder)
+    if not isinstance(model, str) or model not in known:
         raise OneMinConfigurationError(
-            f"Unknown Background Replacer model {model!r}: this provider has request schemas for "
-            f"{', '.join(supported_models())}. Use one of those, or add "
-            f"schemas/background_replacer/<model>.json to support another."
+            f"Unknown {FEATURE_TITLES[feature]} model {model!r}: this provider has request schemas for "
+            f"{', '.join(known)}. Use one of those, or add "
+            f"schemas/{folder}/<model>.json to support another."
         )
-    return _load_schema(f"background_replacer/{model}.json")
+    return _load_schema(_schema_path(model, feature))
 
 
 def _field_path(error: ValidationError) -> str:
@@ -152,10 +168,12 @@ def _not_fields_of(error: ValidationError, model: str) -> list[str]:
     ]
 
 
-def request_violations(body: dict[str, Any], model: str = DEFAULT_MODEL) -> list[str]:
-    """Every violation of the request schema of ``model``, one ``field.path: rule`` line each."""
-    request_schema(model)  # raises the clear "unknown model" error first
-    validator = _validator(f"background_replacer/{model}.json")
+def request_violations(
+    body: dict[str, Any], model: str = DEFAULT_MODEL, *, feature: str = FEATURE_BACKGROUND_REPLACER
+) -> list[str]:
+    """Every violation of the request schema of ``model`` (of ``feature``), one ``field.path: rule`` line each."""
+    request_schema(model, feature)  # raises the clear "unknown model" error first
+    validator = _validator(_schema_path(model, feature))
     errors = sorted(validator.iter_errors(body), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     lines: list[str] = []
     for error in errors:
@@ -167,7 +185,11 @@ def request_violations(body: dict[str, Any], model: str = DEFAULT_MODEL) -> list
 
 
 def validate_request(
-    body: dict[str, Any], model: str = DEFAULT_MODEL, *, also: list[str] | tuple[str, ...] = ()
+    body: dict[str, Any],
+    model: str = DEFAULT_MODEL,
+    *,
+    also: list[str] | tuple[str, ...] = (),
+    feature: str = FEATURE_BACKGROUND_REPLACER,
 ) -> None:
     """
     Raise :class:`OneMinValidationError` listing all violations; return quietly when valid.
@@ -176,12 +198,13 @@ def validate_request(
     :param model: the model whose schema judges it.
     :param also: problems found before the body was built (the operator's arguments), reported
         first, with the schema's.
+    :param feature: the feature type whose schemas judge it.
     """
-    violations = [*also, *request_violations(body, model)]
+    violations = [*also, *request_violations(body, model, feature=feature)]
     if violations:
         raise OneMinValidationError(
             violations,
-            summary=f"Invalid Background Replacer request for model {model} ({len(violations)} problem(s))",
+            summary=f"Invalid {FEATURE_TITLES[feature]} request for model {model} ({len(violations)} problem(s))",
         )
 
 

@@ -72,6 +72,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_onemin.hooks.onemin import OneMinHook
@@ -185,7 +187,13 @@ def write_file_atomically(target: ObjectStoragePath, data: bytes) -> None:
             os.unlink(spool)
 
 
-def store_result(hook: OneMinHook, url: str, base: ObjectStoragePath, stem: str) -> ObjectStoragePath:
+def store_result(
+    hook: OneMinHook,
+    url: str,
+    base: ObjectStoragePath,
+    stem: str,
+    transform: Callable[[bytes], bytes] | None = None,
+) -> ObjectStoragePath:
     """
     Download ``url`` and store it at ``base / stem`` plus the extension of its content.
 
@@ -196,6 +204,8 @@ def store_result(hook: OneMinHook, url: str, base: ObjectStoragePath, stem: str)
     :param url: the result's download URL.
     :param base: the output folder.
     :param stem: the relative name without extension, from :func:`result_stem`.
+    :param transform: applied to the downloaded image's bytes before it is published (the
+        Background Remover's flattening for JPEG); the extension follows what it returns.
     :return: the stored file.
     """
     destination = base / stem
@@ -210,6 +220,14 @@ def store_result(hook: OneMinHook, url: str, base: ObjectStoragePath, stem: str)
             size = hook.download(url, handle)
             handle.seek(0)
             head = handle.read(16)
+            if transform is not None and sniff_image_type(head) is not None:
+                handle.seek(0)
+                data = transform(handle.read())
+                handle.seek(0)
+                handle.truncate()
+                handle.write(data)
+                size, head = len(data), data[:16]
+                handle.flush()
             if local:
                 os.fsync(handle.fileno())
         mime_type = sniff_image_type(head)
@@ -237,6 +255,7 @@ def store_results(
     task_id: str,
     map_index: int,
     uuid: str | None = None,
+    transform: Callable[[bytes], bytes] | None = None,
 ) -> list[str]:
     """
     Store every result under ``output_path``; return the stored plain URIs in result order.
@@ -254,6 +273,7 @@ def store_results(
     :param map_index: the task instance's map index (-1 when not mapped), for the names.
     :param uuid: the generation's uuid, named in errors; with it, a link refused as expired is
         renewed once by polling the generation (free), see :mod:`~airflow_provider_onemin.hooks.downloads`.
+    :param transform: applied to each downloaded image before it is stored (:func:`store_result`).
     :raises OneMinResultDownloadError: a download failed (retryable: a retry resumes, free).
     """
     from airflow_provider_onemin.hooks.downloads import fresh_links, store_with_fresh_link
@@ -266,7 +286,7 @@ def store_results(
         hook.log.info("Storing result %d of %d under %s/%s", index + 1, len(urls), plain_uri(base), stem)
         try:
             target, urls = store_with_fresh_link(
-                lambda url, stem=stem: store_result(hook, url, base, stem),
+                lambda url, stem=stem: store_result(hook, url, base, stem, transform),
                 urls,
                 index,
                 uuid=uuid,
