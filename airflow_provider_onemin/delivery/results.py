@@ -73,7 +73,7 @@ def deliver_results(
     ti.xcom_push(key="result_urls", value=result_urls)
     ti.xcom_push(key="seeds", value=seeds)
     # What the results viewer shows beside each image.
-    ti.xcom_push(key="prompt", value=prompt)
+    push_optional_xcom(ti, "prompt", prompt)  # a Background Remover has none
     ti.xcom_push(key="model", value=record.get("model") or operator.model)
     # Until something is stored, the link is 1min.ai's own URL of the first result, unsigned.
     operator.result_link = next(iter(u for u in result_urls if u), None)

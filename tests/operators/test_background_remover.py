@@ -53,6 +53,7 @@ def snapshot(emulator) -> tuple[int, int]:
     return state["charges"]["total"], state["records"]
 
 
+@pytest.mark.compat  # the second operator on the shared paid path, on every minor
 @pytest.mark.parametrize("output_format", ["png", "webp"])
 def test_png_and_webp_results_keep_a_transparent_background(
     airflow_db, onemin_emulator, onemin_conn_env, output_dir, output_format
@@ -209,6 +210,7 @@ def no_blocking_wait(monkeypatch):
     monkeypatch.setattr(OneMinHook, "wait_for_result", refuse)
 
 
+@pytest.mark.compat  # resume through the submission record (Variables before 3.3)
 def test_a_timed_out_wait_is_retried_and_resumes_without_paying_twice(
     airflow_db, onemin_emulator, onemin_conn_env, output_dir, no_blocking_wait
 ) -> None:

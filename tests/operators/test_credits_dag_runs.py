@@ -74,6 +74,7 @@ def _log(capfd, caplog) -> str:
     return out + err + caplog.text
 
 
+@pytest.mark.compat  # XCom of a None (left out on 3.0) and of numbers, per minor
 def test_a_paid_run_reports_its_credits_and_a_reuse_spends_none(
     airflow_db, onemin_emulator, onemin_conn_env, output_dir, stats, capfd, caplog
 ) -> None:
@@ -110,6 +111,7 @@ def test_a_deferred_generation_reports_its_credits_once(
     assert "Credits spent: 6,000 (ideogram-3" in _log(capfd, caplog)
 
 
+@pytest.mark.compat  # XCom of a None (left out on 3.0) and of numbers, per minor
 def test_a_generation_whose_cost_is_not_reported_is_unknown_never_zero(
     airflow_db, onemin_emulator, onemin_conn_env, output_dir, stats, capfd, caplog
 ) -> None:
