@@ -8,6 +8,8 @@ provider's listener calls those, so without the ``openlineage`` extra it is neve
 
 from __future__ import annotations
 
+from typing import Any
+
 from attrs import define, field
 from openlineage.client.facet_v2 import RunFacet
 
@@ -22,7 +24,7 @@ class OneMinGenerationRunFacet(RunFacet):
     without its query string, user info or fragment since a signed URL carries a credential) is
     recorded here.
 
-    :param model: the model, ``ideogram-3``.
+    :param model: the model (``ideogram-3``, ``gpt-image-2``, ``stable-image``...).
     :param prompt: the background prompt.
     :param negativePrompt: what to keep out of the background, if given.
     :param numImages: how many images were asked for.
@@ -43,6 +45,9 @@ class OneMinGenerationRunFacet(RunFacet):
     :param magicPrompt: as asked, if given.
     :param styleType: as asked, if given.
     :param stylePreset: as asked, if given.
+    :param feature: the 1min.ai feature (``BACKGROUND_REPLACER``, ``BACKGROUND_REMOVER``).
+    :param options: the other models' options as asked (``size``, ``quality``, ``background``,
+        ``output_format``, ``output_compression``, ``style``, ``substyle``); absent ones left out.
     """
 
     # camelCase: the OpenLineage spec's convention for facet fields.
@@ -64,3 +69,5 @@ class OneMinGenerationRunFacet(RunFacet):
     magicPrompt: str | None = field(default=None)
     styleType: str | None = field(default=None)
     stylePreset: str | None = field(default=None)
+    feature: str | None = field(default=None)
+    options: dict[str, Any] = field(factory=dict)

@@ -58,6 +58,11 @@ _CONTAINER_AT_ACCOUNT = frozenset({"abfs", "abfss", "wasb", "wasbs", "az", "adl"
 _LOCAL_HOSTS = frozenset({"", "localhost"})
 
 
+#: The operator arguments of the models other than ideogram-3 (docs/models.md), in the facet's
+#: ``options``: written out here, since this module reads no schema.
+MODEL_OPTIONS = ("size", "quality", "background", "output_format", "output_compression", "style", "substyle")
+
+
 @dataclass
 class GenerationOutcome:
     """
@@ -202,8 +207,18 @@ def describe(operator: Any, outcome: GenerationOutcome | None = None) -> Lineage
         "magicPrompt": getattr(operator, "magic_prompt", None),
         "styleType": getattr(operator, "style_type", None),
         "stylePreset": getattr(operator, "style_preset", None),
+        "feature": getattr(operator, "feature", None),
+        # The other models' own options (docs/models.md), as asked; absent ones left out.
+        "options": _model_options(operator),
     }
     return LineageReport(inputs=inputs, outputs=outputs, facet=facet)
+
+
+def _model_options(operator: Any) -> dict[str, Any]:
+    """The options of :data:`MODEL_OPTIONS` the operator was given (rendered), absent ones left out."""
+    options = {name: getattr(operator, name, None) for name in MODEL_OPTIONS}
+    options["output_compression"] = _integer(options["output_compression"])
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def operator_lineage(operator: Any) -> OperatorLineage:

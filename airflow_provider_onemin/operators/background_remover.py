@@ -45,6 +45,8 @@ class BackgroundRemoverOperator(OneMinGenerationOperator):
         ``min_defer_time``) and ``BaseOperator``'s.
     """
 
+    #: The 1min.ai feature this operator asks for (the request's ``type``).
+    feature = FEATURE_BACKGROUND_REMOVER
     template_fields: Sequence[str] = ("image_url", "output_format", "output_path")
     operator_extra_links = (OneMinResultLink(),)
     ui_color = "#eef7ee"

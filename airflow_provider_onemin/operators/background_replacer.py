@@ -100,6 +100,8 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
     Also pushed for the viewer: ``prompt`` and ``model``.
     """
 
+    #: The 1min.ai feature this operator asks for (the request's ``type``).
+    feature = FEATURE_BACKGROUND_REPLACER
     template_fields: Sequence[str] = (
         "prompt",
         "image_url",
