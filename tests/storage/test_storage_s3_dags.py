@@ -169,10 +169,20 @@ def test_marketing_pipeline_writes_to_s3(
         assert s3_server.read(row["stored_path"]).startswith(b"\x89PNG")
     keys = s3_server.keys(bucket)
     claims = [k for k in keys if k.startswith("marketing/.onemin-reuse/claims/")]
-    index = [k for k in keys if k.startswith("marketing/.onemin-reuse/") and k not in claims]
+    # The index's records sit directly in .onemin-reuse/; its sub-folders hold the claims and the
+    # prices paid calls leave for later estimates (docs/reuse.md, docs/models.md).
+    index = [
+        k
+        for k in keys
+        if k.startswith("marketing/.onemin-reuse/") and "/" not in k[len("marketing/.onemin-reuse/") :]
+    ]
     assert len(index) == 6, "one reuse index record per line, in the bucket beside the results"
+    prices = [k for k in keys if k.startswith("marketing/.onemin-reuse/credits/")]
+    assert len(prices) == 1, "the six lines share their options: one price record, in the bucket"
     assert len([k for k in claims if k.endswith(".released.json")]) == 6, "each line's claim released"
-    assert not [k for k in keys if ("/." in k and k not in index + claims) or k.endswith(".part")], keys
+    assert not [k for k in keys if ("/." in k and k not in index + claims + prices) or k.endswith(".part")], (
+        keys
+    )
     assert s3_server.pending_uploads(bucket) == []
     assert os.environ.get("ONEMIN_OUTPUT_PATH", "").startswith("s3://")
 
