@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -104,9 +105,15 @@ def test_a_trigger_row_from_before_the_guard_still_loads():
 def test_the_hold_is_never_longer_than_min_defer_time(monkeypatch):
     # A worker whose clock runs ahead of the triggerer's must not stretch the hold.
     slept: list[float] = []
+    real_sleep, this_thread = asyncio.sleep, threading.get_ident()
 
-    async def fake_sleep(seconds: float) -> None:
+    async def fake_sleep(seconds: float, *args: Any, **kwargs: Any) -> Any:
+        # asyncio.sleep is patched for the whole process: an event loop of another thread (Airflow's
+        # in-process execution API, kept between tests) must keep sleeping for real, or it spins.
+        if threading.get_ident() != this_thread:
+            return await real_sleep(seconds, *args, **kwargs)
         slept.append(seconds)
+        return None
 
     monkeypatch.setattr(deferral.asyncio, "sleep", fake_sleep)
     held = asyncio.run(deferral.hold_until(time.time() + 3600, longest=10))
