@@ -101,6 +101,10 @@ def _logged_in(ui: dict[str, Any], user: str) -> Any:
     """A new browser context logged in through Airflow's own login form."""
     airflow = ui["airflow"]
     context = ui["browser"].new_context(viewport={"width": 1400, "height": 1000})
+    # Every wait for the UI (a click waits for its element) gets the minute the explicit waits here
+    # get: in CI this leg shares two cores with the Airflow matrix, and Airflow's UI once took
+    # longer than Playwright's default 30 s to render a run page's tabs.
+    context.set_default_timeout(60_000)
     page = context.new_page()
     page.goto(f"{airflow.url}/")
     page.get_by_label("Username").fill(user)
