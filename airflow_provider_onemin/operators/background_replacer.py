@@ -144,30 +144,12 @@ class BackgroundReplacerOperator(OneMinGenerationOperator):
         style: str | None = None,
         substyle: str | None = None,
         model: str = DEFAULT_MODEL,
-        onemin_conn_id: str = "onemin_default",
         output_path: Any = None,
-        dry_run: bool = False,
-        reuse: bool = False,
-        reuse_wait_timeout: float | None = None,
-        deferrable: bool | None = None,
-        poll_interval: float | None = None,
-        poll_timeout: float | None = None,
-        min_defer_time: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            model=model,
-            onemin_conn_id=onemin_conn_id,
-            output_path=output_path,
-            dry_run=dry_run,
-            reuse=reuse,
-            reuse_wait_timeout=reuse_wait_timeout,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            poll_timeout=poll_timeout,
-            min_defer_time=min_defer_time,
-            **kwargs,
-        )
+        # The paid path's own arguments (onemin_conn_id, dry_run, reuse, deferrable, polling...)
+        # are the base class's: documented above, declared and defaulted there only.
+        super().__init__(model=model, output_path=output_path, **kwargs)
         self.prompt = prompt
         self.image_url = image_url
         self.num_images = num_images
