@@ -23,6 +23,8 @@ module adds only what that package does not map. docs/compatibility.md has the t
   an extra holding a list fails there; such an event carries the extra's scalar values only.
 * Plugin pages a user of the UI can open (the results viewer) and human-in-the-loop (the review
   step): from 3.1.
+* A test run (``dag.test()``, ``airflow dags test``): no minor tells a task so; every one runs
+  its tasks in-process there, talking to an in-process supervisor (:func:`in_test_run`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ __all__ = [
     "get_async_connection",
     "get_async_extra_dejson",
     "hitl_operator",
+    "in_test_run",
     "legacy_connection_form_widgets",
     "object_storage_path",
     "plugin_pages_supported",
@@ -238,3 +241,23 @@ def legacy_connection_form_widgets(
             default=schema.get("default"),
         )
     return widgets
+
+
+def in_test_run() -> bool:
+    """
+    Whether the running task is part of a test run: ``dag.test()`` or ``airflow dags test``
+    (without ``--use-executor``).
+
+    Airflow marks such a run ``triggered_by=test`` in its database, but the task's context does
+    not carry that on any minor. What every minor (3.0 to 3.3) does in a test run is to run the
+    task in the caller's process with an ``InProcessSupervisorComms`` as the task's link to its
+    supervisor; a task in a deployment talks to a supervisor process over a socket instead.
+    """
+    import sys
+
+    # Looked up, not imported: a task in a deployment has no reason to load the supervisor's module.
+    supervisor = sys.modules.get("airflow.sdk.execution_time.supervisor")
+    task_runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    in_process = getattr(supervisor, "InProcessSupervisorComms", None)
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    return in_process is not None and isinstance(comms, in_process)

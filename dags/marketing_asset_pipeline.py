@@ -43,7 +43,7 @@ import hashlib
 import io
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,11 @@ SCENES = [
 ]
 #: What every line asks for besides its prompt, photo and seed; the preview uses the same arguments.
 REQUEST = {"num_images": 1, "rendering_speed": "TURBO", "negative_prompt": "people, text, logos, watermarks"}
+#: How long a review waits for a person by default (the ``review_timeout_minutes`` param).
+REVIEW_TIMEOUT = timedelta(days=2)
+#: Runs at once: every daily run that may still wait at its review, one more for the day's run
+#: and one for a run triggered by hand.
+MAX_ACTIVE_RUNS = REVIEW_TIMEOUT.days + 2
 #: Default cap on the images one run may pay for (the shipped first run pays for 6).
 MAX_NEW_IMAGES = 10
 MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status", "credits"]
@@ -107,7 +112,10 @@ with DAG(
     schedule="@daily",
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    max_active_runs=1,
+    # A run may wait up to review_timeout_minutes at its review; a run that waits must not hold
+    # back the next day's run or one triggered by hand. Runs side by side never pay twice for
+    # one image (reuse claims: docs/reuse.md); see docs/pipeline.md.
+    max_active_runs=MAX_ACTIVE_RUNS,
     tags=["example", "onemin"],
     params={
         "scenes": Param(SCENES, type="array", minItems=1, items={"type": "string", "minLength": 1}),
@@ -137,7 +145,7 @@ with DAG(
             "(max_new_images still caps them); off: plan fails instead.",
         ),
         "review_timeout_minutes": Param(
-            2 * 24 * 60,
+            REVIEW_TIMEOUT.total_seconds() / 60,
             type="number",
             exclusiveMinimum=0,
             description="How long the review waits for an answer; after it, nothing is published.",
@@ -263,6 +271,10 @@ with DAG(
             task_id="review",
             lines=planned,
             response_timeout_minutes="{{ params.review_timeout_minutes }}",
+            # Airflow may fail a review answered in its first seconds (apache/airflow#72716): the
+            # next try asks again. A review nobody answered in time fails without retrying.
+            retries=3,
+            retry_delay=timedelta(seconds=5),
         )
         manifest >> review
 
@@ -289,6 +301,7 @@ with DAG(
 
             answer = ti.xcom_pull(task_ids="review")
             approved = answer.get("approved") if isinstance(answer, dict) else None
+            skipped = answer.get("skipped") if isinstance(answer, dict) else None
             # A failed line has no XCom: mapped_values gives None there.
             lines = len(rows)
             results = reviewed_results(
@@ -305,6 +318,11 @@ with DAG(
             target = run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "review.csv")
             reviewer = ((answer or {}).get("responded_by_user") or {}).get("name", "")
             write_review_manifest(results, target, reviewer, str((answer or {}).get("responded_at", "")))
+            if skipped:
+                log.warning(
+                    "Nothing published: %s. Every result is listed as 'not reviewed' in %s.", skipped, target
+                )
+                return {"published": [], "review_manifest": str(target), "skipped": skipped}
             if approved is None:
                 raise AirflowFailException(
                     "The review ended without an answer (it timed out, or did not run): nothing was "

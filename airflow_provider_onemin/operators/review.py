@@ -10,7 +10,20 @@ its template fields rendered again, so both see the same lines and the same opti
 
 The reviewer picks the lines to publish (``multiple=True``) or the single "publish nothing"
 option; the operator returns the approved line numbers with who answered and when. No default
-is set: a review that times out fails with Airflow's ``HITLTimeoutError``, and nothing is approved.
+is set: a review that times out fails (without retrying: nobody answered, asking again would only
+wait as long again), and nothing is approved.
+
+The request names what waits for whom: its subject names the run and its products, its body the
+run, the lines and the time after which nothing is published.
+
+A test run (``dag.test()``, ``airflow dags test``) has nobody to ask: the review does not wait,
+approves nothing and returns ``skipped`` saying why (the run then publishes nothing and says so).
+A reviewer's answer is never invented: nothing is published without a person, on any run.
+
+Airflow's stale-deferral race (apache/airflow#71580, #72716): an answer given in the first seconds
+after the request can reach the resumed task before the scheduler has processed the end of the
+asking try, and the scheduler then fails the resumed try ("state mismatch"). Give the operator
+retries (the example pipeline does): the next try asks again, saying why in its body.
 
 On Airflow 3.0 there is no human-in-the-loop: :data:`REVIEW_AVAILABLE` is false and
 :class:`ResultsReviewOperator` is ``None``, so a DAG can leave the step out and still load.
@@ -22,7 +35,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.compat import hitl_operator, plugin_pages_supported
+from airflow_provider_onemin.compat import (
+    AirflowFailException,
+    hitl_operator,
+    in_test_run,
+    plugin_pages_supported,
+)
 from airflow_provider_onemin.viewer import viewer_url
 
 if TYPE_CHECKING:
@@ -70,6 +88,44 @@ def approved_lines(chosen: Sequence[str], lines: Sequence[dict[str, Any]]) -> li
     return picked
 
 
+#: What a test run's review returns in ``skipped`` (and logs).
+SKIPPED_IN_TEST_RUN = (
+    "review skipped in a test run (dag.test / airflow dags test): nobody was asked, nothing is published"
+)
+
+
+def review_subject(run_id: str, lines: Sequence[dict[str, Any]]) -> str:
+    """
+    The request's headline in *Required Actions*: the run and its products, so that a reviewer
+    with several runs waiting knows which is which.
+
+    :param run_id: the run being reviewed.
+    :param lines: the plan lines (``sku``, ``product``).
+    """
+    products = list(dict.fromkeys(line.get("sku") or line.get("product") or "?" for line in lines))
+    shown = ", ".join(products[:4]) + (f" and {len(products) - 4} more" if len(products) > 4 else "")
+    return f"Publish which images of run {run_id}? {len(lines)} line(s): {shown}"
+
+
+def waiting_note(run_id: str, deadline: str | None, try_number: int) -> str:
+    """
+    The body's first paragraph: what waits, until when, and why a request is asked again.
+
+    :param run_id: the run being reviewed.
+    :param deadline: when the request times out (ISO time), or ``None`` without a timeout.
+    :param try_number: the review task's try; from 2 on, an earlier request got no usable answer.
+    """
+    text = f"Run `{run_id}` waits for this answer before publishing anything."
+    if deadline:
+        text += f" Without an answer by {deadline} (UTC) nothing of it is published."
+    if try_number > 1:
+        text += (
+            f" Asked again (try {try_number}): the earlier request ended without a usable answer, e.g."
+            " when Airflow lost an answer given in its first seconds (apache/airflow#72716)."
+        )
+    return text + "\n"
+
+
 def review_body(lines: Sequence[dict[str, Any]], gallery: str | None) -> str:
     """The Markdown the reviewer reads: where to look, then the lines to choose from."""
     parts = []
@@ -97,9 +153,10 @@ if HITLOperator is not None:
 
         :param lines: the plan lines (``sku``, ``product``, ``prompt``), usually an XComArg.
             (templated)
-        :param subject: the headline of the request. (templated)
-        :param response_timeout: how long to wait for an answer; after it, the task fails and
-            nothing is approved.
+        :param subject: the headline of the request (default: :func:`review_subject`, naming the
+            run and its products). (templated)
+        :param response_timeout: how long to wait for an answer; after it, the task fails without
+            retrying and nothing is approved.
         :param response_timeout_minutes: the same in minutes, decided at run time (e.g.
             ``"{{ params.review_timeout_minutes }}"``); wins over ``response_timeout``. (templated)
         :param gallery_task_id: the task whose results the body's gallery link shows (default:
@@ -112,7 +169,7 @@ if HITLOperator is not None:
             self,
             *,
             lines: Any,
-            subject: str = "Which images may be published?",
+            subject: str | None = None,
             gallery_task_id: str | None = None,
             response_timeout_minutes: float | str | None = None,
             **kwargs: Any,
@@ -120,7 +177,9 @@ if HITLOperator is not None:
             for fixed in ("options", "multiple", "defaults"):
                 if fixed in kwargs:
                     raise ValueError(f"{fixed} is built from the run's lines; it cannot be given.")
-            super().__init__(subject=subject, options=list(_PARSE_TIME_OPTIONS), multiple=True, **kwargs)
+            super().__init__(
+                subject=subject or "", options=list(_PARSE_TIME_OPTIONS), multiple=True, **kwargs
+            )
             self.lines = lines
             self.gallery_task_id = gallery_task_id
             self.response_timeout_minutes = response_timeout_minutes
@@ -140,15 +199,47 @@ if HITLOperator is not None:
                     raise ValueError(f"response_timeout_minutes must be positive, not {minutes:g}")
                 self.response_timeout = timedelta(minutes=minutes)
             ti = context["ti"]
+            if in_test_run():
+                self.log.warning(
+                    "%s; %d line(s) stay unpublished.", SKIPPED_IN_TEST_RUN.capitalize(), len(lines)
+                )
+                return {"approved": None, "skipped": SKIPPED_IN_TEST_RUN, "chosen_options": []}
             gallery = (
                 viewer_url(ti.dag_id, ti.run_id, self.gallery_task_id) if plugin_pages_supported() else None
             )
-            self.body = review_body(lines, gallery) + (f"\n\n{self.body}" if self.body else "")
-            self.log.info("Asking for a review of %d line(s); gallery: %s", len(lines), gallery or "-")
+            if not self.subject:
+                self.subject = review_subject(ti.run_id, lines)
+            deadline = None
+            if self.response_timeout:
+                from airflow.sdk import timezone
+
+                deadline = (timezone.utcnow() + self.response_timeout).strftime("%Y-%m-%d %H:%M")
+            self.body = (
+                waiting_note(ti.run_id, deadline, ti.try_number)
+                + "\n"
+                + review_body(lines, gallery)
+                + (f"\n\n{self.body}" if self.body else "")
+            )
+            self.log.info(
+                "Asking for a review of %d line(s) (try %d); gallery: %s",
+                len(lines),
+                ti.try_number,
+                gallery or "-",
+            )
             return super().execute(context)
 
         def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
             lines = self._use_run_options()
+            if event.get("error_type") == "timeout":
+                # Not retried: a new try would only wait as long again for the same nobody.
+                waited = (
+                    f"{float(self.response_timeout_minutes):g} minute(s)"
+                    if self.response_timeout_minutes not in (None, "")
+                    else str(self.response_timeout)
+                )
+                raise AirflowFailException(
+                    f"Nobody answered the review within {waited}: nothing is approved."
+                )
             answer = dict(super().execute_complete(context, event))
             answer["approved"] = approved_lines(answer["chosen_options"], lines)
             self.log.info(
