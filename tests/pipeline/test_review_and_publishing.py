@@ -141,3 +141,40 @@ def test_approved_results_are_copied_to_the_published_layout_and_all_are_in_the_
 def test_without_a_decision_every_result_is_not_reviewed():
     results = publishing.reviewed_results(LINES, [["file:///a.png"], ["file:///b.png"], []], [], [], None)
     assert [r.decision for r in results] == ["not reviewed", "not reviewed"]
+
+
+def test_the_subject_names_the_run_and_its_products():
+    from airflow_provider_onemin.operators.review import review_subject
+
+    subject = review_subject("scheduled__2026-01-02T00:00:00+00:00", LINES)
+    assert subject == (
+        "Publish which images of run scheduled__2026-01-02T00:00:00+00:00? 3 line(s): MUG-001, SNK-014"
+    )
+    many = [{"sku": f"SKU-{n}", "prompt": "p"} for n in range(6)]
+    assert review_subject("r", many).endswith("SKU-0, SKU-1, SKU-2, SKU-3 and 2 more")
+
+
+def test_the_body_says_what_waits_until_when_and_why_it_asks_again():
+    from airflow_provider_onemin.operators.review import waiting_note
+
+    first = waiting_note("run-1", "2026-01-04 00:00", 1)
+    assert "Run `run-1` waits" in first and "by 2026-01-04 00:00 (UTC) nothing of it is published" in first
+    assert "again" not in first
+    assert "Asked again (try 2)" in waiting_note("run-1", None, 2)
+
+
+@pytest.mark.skipif(not REVIEW_AVAILABLE, reason="human-in-the-loop needs Airflow 3.1+")
+def test_a_review_nobody_answered_fails_without_retrying():
+    # Retries are there for Airflow losing an answer; a timeout would only wait as long again.
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    operator = ResultsReviewOperator(task_id="review", lines=LINES, response_timeout_minutes="30", retries=3)
+    event = {"error": "timeout", "error_type": "timeout"}
+    with pytest.raises(AirflowFailException, match="within 30 minute"):
+        operator.execute_complete(context={}, event=event)
+
+
+def test_outside_a_test_run_the_review_asks():
+    from airflow_provider_onemin.compat import in_test_run
+
+    assert in_test_run() is False

@@ -183,7 +183,7 @@ class AirflowDeployment(AirflowApi):
             "logging.trigger_log_server_port": free_port(),
             "scheduler.enable_health_check": False,
             # Only the runs a test triggers: a scheduled DAG would otherwise get a run of its own at
-            # once, and with max_active_runs=1 the triggered one would wait behind it.
+            # once, which a test counting runs or results would not expect.
             "scheduler.use_job_schedule": False,
         }
         settings.update(config)

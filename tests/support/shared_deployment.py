@@ -141,7 +141,8 @@ def _start(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> SharedDep
             "ONEMIN_OUTPUT_PATH": str(out),
             # The viewer's allowed locations, as tests/support/viewer_support.py sets them.
             f"AIRFLOW__{TEAM.upper()}___ONEMIN__VIEWER_LOCATIONS": str(out),
-            "AIRFLOW__ONEMIN__VIEWER_LOCATIONS": f"file://{shared_folder(out)}",
+            # Before 3.2 there are no teams: the deployment-wide setting is the one read.
+            "AIRFLOW__ONEMIN__VIEWER_LOCATIONS": f"file://{shared_folder(out) if multi_team else out}",
         },
     )
     airflow.start()
