@@ -271,10 +271,8 @@ with DAG(
             task_id="review",
             lines=planned,
             response_timeout_minutes="{{ params.review_timeout_minutes }}",
-            # Airflow may fail a review answered in its first seconds (apache/airflow#72716): the
-            # next try asks again. A review nobody answered in time fails without retrying.
-            retries=3,
-            retry_delay=timedelta(seconds=5),
+            # Its own retries (three): Airflow may fail a review answered in its first seconds
+            # (apache/airflow#72716), and the next try asks again. A timeout is not retried.
         )
         manifest >> review
 

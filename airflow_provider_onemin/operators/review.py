@@ -23,7 +23,8 @@ A reviewer's answer is never invented: nothing is published without a person, on
 Airflow's stale-deferral race (apache/airflow#71580, #72716): an answer given in the first seconds
 after the request can reach the resumed task before the scheduler has processed the end of the
 asking try, and the scheduler then fails the resumed try ("state mismatch"). Give the operator
-retries (the example pipeline does): the next try asks again, saying why in its body.
+retries (it has three by default, five seconds apart): the next try asks again, saying why in
+its body.
 
 On Airflow 3.0 there is no human-in-the-loop: :data:`REVIEW_AVAILABLE` is false and
 :class:`ResultsReviewOperator` is ``None``, so a DAG can leave the step out and still load.
@@ -161,6 +162,10 @@ if HITLOperator is not None:
             ``"{{ params.review_timeout_minutes }}"``); wins over ``response_timeout``. (templated)
         :param gallery_task_id: the task whose results the body's gallery link shows (default:
             the whole run).
+        :param retries: tries after the first when Airflow fails the review (its stale-deferral
+            race fails a review answered in its first seconds; the next try asks again). A DAG's
+            ``default_args`` set it as for any operator.
+        :param retry_delay: the wait before asking again.
         """
 
         template_fields: Sequence[str] = (*HITLOperator.template_fields, "lines", "response_timeout_minutes")
@@ -172,13 +177,20 @@ if HITLOperator is not None:
             subject: str | None = None,
             gallery_task_id: str | None = None,
             response_timeout_minutes: float | str | None = None,
+            retries: int = 3,
+            retry_delay: timedelta | float = timedelta(seconds=5),
             **kwargs: Any,
         ) -> None:
             for fixed in ("options", "multiple", "defaults"):
                 if fixed in kwargs:
                     raise ValueError(f"{fixed} is built from the run's lines; it cannot be given.")
             super().__init__(
-                subject=subject or "", options=list(_PARSE_TIME_OPTIONS), multiple=True, **kwargs
+                subject=subject or "",
+                options=list(_PARSE_TIME_OPTIONS),
+                multiple=True,
+                retries=retries,
+                retry_delay=retry_delay,
+                **kwargs,
             )
             self.lines = lines
             self.gallery_task_id = gallery_task_id

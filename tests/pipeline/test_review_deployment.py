@@ -9,10 +9,16 @@ answered the moment it asks, which is when Airflow's stale-deferral race (apache
 #72716) can fail the resumed review: the run must still publish what the person approved (the
 review is asked again when Airflow lost the answer). The first is answered "publish nothing".
 The run's page in the results viewer lists the run's results (the link the request's body gives).
+
+Answering at once hits the race only when the scheduler is slow to hear that the asking try's
+process ended; ``test_a_review_airflow_fails_after_the_answer_asks_again`` makes that certain: its
+review's asking process outlives the request (an exit handler waits, as a busy worker would) until
+the resumed try is queued, so the stale report of its end arrives last, as in #72716.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,7 @@ import pytest
 import requests
 
 from airflow_provider_onemin.storage.results import safe_part
-from tests.support.airflow_api import TERMINAL_TI_STATES
+from tests.support.airflow_api import TERMINAL_TI_STATES, DeploymentError
 from tests.support.viewer_support import ADMIN, airflow_minor
 
 pytestmark = [
@@ -52,7 +58,7 @@ def _waiting_review(airflow: Any, run_id: str, timeout: float = 600) -> dict[str
     return ti
 
 
-def _answer_at_once(airflow: Any, run_id: str, pick: Any) -> dict[str, Any]:
+def _answer_at_once_in(airflow: Any, dag_id: str, run_id: str, path: str, pick: Any) -> dict[str, Any]:
     """
     Answer each request of the run's review the moment it waits, until the run ends; return the
     run with the tries asked. ``pick(options)`` chooses.
@@ -60,20 +66,24 @@ def _answer_at_once(airflow: Any, run_id: str, pick: Any) -> dict[str, Any]:
     asked: list[int] = []
 
     def ended_or_answered() -> dict[str, Any] | None:
-        run = airflow.dag_run(PIPELINE, run_id)
+        run = airflow.dag_run(dag_id, run_id)
         if run["state"] in ("success", "failed"):
             return run
-        ti = next(t for t in airflow.task_instances(PIPELINE, run_id) if t["task_id"] == "review")
+        ti = next(t for t in airflow.task_instances(dag_id, run_id) if t["task_id"] == "review")
         if ti["state"] in WAITING and ti["try_number"] not in asked:
-            detail = airflow.api("GET", _hitl_path(run_id)).json()
+            detail = airflow.api("GET", path).json()
             if detail.get("response_received"):
                 return None
-            airflow.api("PATCH", _hitl_path(run_id), json={"chosen_options": pick(detail["options"])})
+            airflow.api("PATCH", path, json={"chosen_options": pick(detail["options"])})
             asked.append(ti["try_number"])
         return None
 
     run = airflow.wait_until(f"run {run_id} answered at once", ended_or_answered, timeout=600, interval=0.2)
     return {**run, "asked": asked}
+
+
+def _answer_at_once(airflow: Any, run_id: str, pick: Any) -> dict[str, Any]:
+    return _answer_at_once_in(airflow, PIPELINE, run_id, _hitl_path(run_id), pick)
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +180,97 @@ def test_the_viewer_shows_the_reviewed_runs_results(two_runs):
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     anonymous = requests.get(f"{page}/tasks/replace_background/images/0/0", timeout=60)
     assert anonymous.status_code == 401
+
+
+RACE_DAG_ID = "onemin_review_race"
+RACE_DAG = """
+from __future__ import annotations
+
+import atexit
+import time
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import DAG
+
+from airflow_provider_onemin.operators.review import ResultsReviewOperator
+
+RELEASE = Path({release!r})
+
+
+class LateExitReview(ResultsReviewOperator):
+    \"\"\"The first try's process ends only once the test has seen the resumed try queued.\"\"\"
+
+    def execute(self, context):
+        if context["ti"].try_number == 1:
+            release = RELEASE / context["ti"].run_id.replace(":", "_").replace("+", "_")
+
+            def wait_for_the_test():
+                deadline = time.monotonic() + 15  # under Airflow's task_success_overtime
+                while not release.exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+
+            atexit.register(wait_for_the_test)  # the task's process runs these as it ends
+        return super().execute(context)
+
+    def execute_complete(self, context, event):
+        if context["ti"].try_number == 1:
+            # The resumed try stays running until the test has seen what the stale report did.
+            done = RELEASE / (context["ti"].run_id.replace(":", "_").replace("+", "_") + ".seen")
+            deadline = time.monotonic() + 30
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return super().execute_complete(context, event)
+
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
+    LateExitReview(
+        task_id="review",
+        lines=[{{"sku": "MUG-001", "product": "Stoneware mug", "prompt": "a kitchen"}}],
+        response_timeout_minutes=30,
+    )
+"""
+
+
+@pytest.fixture(scope="module")
+def race_dag(shared_deployment, tmp_path_factory) -> Path:
+    release = tmp_path_factory.mktemp("race-release")
+    shared_deployment.write_dag(
+        "onemin_review_race.py", RACE_DAG.format(release=str(release), dag_id=RACE_DAG_ID)
+    )
+    return release
+
+
+def test_a_review_airflow_fails_after_the_answer_asks_again(shared_deployment, race_dag):
+    airflow = shared_deployment.airflow
+    run_id = airflow.trigger(RACE_DAG_ID)
+    path = f"/api/v2/dags/{RACE_DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/review/-1/hitlDetails"
+    ti = airflow.wait_for_task(RACE_DAG_ID, run_id, "review", condition=lambda ti: ti["state"] in WAITING)
+    options = airflow.api("GET", path).json()["options"]
+    airflow.api("PATCH", path, json={"chosen_options": [options[0]]})
+    # The answer resumes the review while the asking try's process is still ending.
+    resumed = airflow.wait_for_task(
+        RACE_DAG_ID,
+        run_id,
+        "review",
+        condition=lambda t: t["try_number"] > 1 or t["state"] in ("running", *TERMINAL_TI_STATES),
+    )
+    name = run_id.replace(":", "_").replace("+", "_")
+    (race_dag / name).touch()
+    # The stale report of the asking try's end reaches the scheduler while the resumed try runs.
+    with contextlib.suppress(DeploymentError):
+        airflow.wait_for_task(
+            RACE_DAG_ID,
+            run_id,
+            "review",
+            condition=lambda t: t["try_number"] > 1 or t["state"] not in ("running", "queued", "scheduled"),
+            timeout=20,
+        )
+    (race_dag / f"{name}.seen").touch()
+    # Airflow then fails the resumed try on the stale report (3.1 to 3.3.2); the review asks again.
+    answered = _answer_at_once_in(airflow, RACE_DAG_ID, run_id, path, lambda options: [options[0]])
+    report = airflow.run_report(RACE_DAG_ID, run_id) if answered["state"] != "success" else ""
+    assert answered["state"] == "success", f"first try {ti['try_number']}, then {resumed['state']}\n{report}"
+    answer = airflow.xcom(RACE_DAG_ID, run_id, "review")
+    assert answer["approved"] == [0]
+    print(f"race run {run_id}: resumed try seen {resumed['state']}, asked again in tries {answered['asked']}")
