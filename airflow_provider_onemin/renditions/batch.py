@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     import logging
 
     from airflow_provider_onemin.renditions.presets import Preset
-    from airflow_provider_onemin.renditions.render import Decoded
+    from airflow_provider_onemin.renditions.render import Decoded, Plan
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 #: How far (levels) a border pixel of an opaque ``amazon_main`` source may be from white.
@@ -155,6 +156,7 @@ def render_all(
         that breaks its channel's rule, at once.
     """
     from airflow_provider_onemin.renditions.compliance import fidelity_score
+    from airflow_provider_onemin.renditions.render import background_of, decode, plan
     from airflow_provider_onemin.renditions.sources import read_source
 
     reports: dict[str, list[dict[str, Any]]] = {preset.name: [] for preset in presets}
@@ -166,24 +168,32 @@ def render_all(
             cutout = read_source(masks[index], conn_id, f"product_masks[{index}]")  # type: ignore[arg-type]
             score = fidelity_score(data, cutout)
             fidelity = {"score": score, "threshold": threshold, "mask": masks[index]}
-        from airflow_provider_onemin.renditions.render import decode
-
         decoded = decode(data, _decode_size(presets, sizes[index]))
         del data
+        layouts = {preset.name: plan(preset, decoded) for preset in presets}
+        uses = Counter((layout.crop, layout.scaled) for layout in layouts.values())
+        backgrounds = {background_of(preset, decoded) for preset in presets}
+        if decoded.cutout and len(backgrounds) == 1:
+            decoded.flatten(backgrounds.pop())
         cache: dict[Any, Any] = {}
         for preset in presets:
+            layout = layouts[preset.name]
             refusal = _not_a_cutout(decoded, index, uri, preset)
             if refusal:
                 problems.append(refusal)
-                continue
-            path = os.path.join(spool, f"{len(os.listdir(spool))}{_EXTENSIONS[preset.format]}")
-            report, broken = _render_one(decoded, preset, path, cache, index, uri)
-            report["fidelity"] = fidelity
-            report["needs_review"] = bool(fidelity) and (
-                fidelity["score"] is None or fidelity["score"] > threshold
-            )
-            problems.extend(broken)
-            reports[preset.name].append(report)
+            else:
+                path = os.path.join(spool, f"{index}-{preset.name}{_EXTENSIONS[preset.format]}")
+                report, broken = _render_one(decoded, preset, layout, path, cache, index, uri)
+                report["fidelity"] = fidelity
+                score = fidelity and fidelity["score"]
+                report["needs_review"] = bool(fidelity) and (score is None or score > threshold)
+                problems.extend(broken)
+                reports[preset.name].append(report)
+            key = (layout.crop, layout.scaled)
+            uses[key] -= 1
+            if not uses[key]:
+                cache.pop(key, None)  # memory: keep only scaled regions another preset still needs
+        del decoded, cache
         log.info("Rendered images[%d] %s into %d channel(s)", index, uri, len(presets))
     if problems:
         raise OneMinRenditionError(
@@ -193,12 +203,17 @@ def render_all(
 
 
 def _render_one(
-    decoded: Decoded, preset: Preset, path: str, cache: dict[Any, Any], index: int, uri: str
+    decoded: Decoded,
+    preset: Preset,
+    layout: Plan,
+    path: str,
+    cache: dict[Any, Any],
+    index: int,
+    uri: str,
 ) -> tuple[dict[str, Any], list[str]]:
     from airflow_provider_onemin.renditions.compliance import inspect, violations
-    from airflow_provider_onemin.renditions.render import MAX_UPSCALE, background_of, compose, encode, plan
+    from airflow_provider_onemin.renditions.render import MAX_UPSCALE, background_of, compose, encode
 
-    layout = plan(preset, decoded)
     if layout.upscale > MAX_UPSCALE + 1e-9:
         return {}, [_too_small(index, uri, preset, decoded.full_size, layout.upscale)]
     encode(compose(decoded, layout, background_of(preset, decoded), cache), preset, path)
