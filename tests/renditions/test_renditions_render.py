@@ -158,6 +158,29 @@ def test_colours_become_srgb_and_metadata_is_stripped(tmp_path: Path) -> None:
         assert any("converted to sRGB" in note for note in reports[channel][0]["notes"])
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_metadata_of_an_srgb_source_is_stripped(tmp_path: Path, suffix: str) -> None:
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / f"srgb{suffix}"
+    Image.new("RGB", (800, 800), (10, 120, 200)).save(
+        source, exif=exif, xmp=b"<x:xmpmeta>secret</x:xmpmeta>", icc_profile=srgb
+    )
+    assert Image.open(source).info.get("icc_profile") == srgb, "the source carries a profile"
+    stored, _ = _run([source], ["web_thumbnail", {**_SMALL_JPEG}], tmp_path / "out")
+    for uris in stored.values():
+        data = Path(uris[0].removeprefix("file://")).read_bytes()
+        assert b"CameraMaker" not in data and b"xmpmeta" not in data
+        info = Image.open(uris[0].removeprefix("file://")).info
+        assert not info.get("exif") and not info.get("icc_profile"), "no EXIF, no profile"
+
+
+_SMALL_JPEG = {"name": "small_jpeg", "width": 300, "height": 300, "fit": "cover", "format": "jpeg"}
+
+
 def test_jpeg_quality_is_settable(tmp_path: Path) -> None:
     source = photo(tmp_path / "photo.png", size=(1600, 1600), product=(200, 200, 1400, 1400))
     low = {"name": "low", "width": 800, "height": 800, "fit": "cover", "format": "jpeg", "quality": 20}
