@@ -58,8 +58,9 @@ class RenditionsOperator(BaseOperator):
         (``s3://bucket/prefix``, ``s3://<conn_id>@bucket/prefix``) or an absolute local path, as for
         the Background Replacer. (templated)
     :param storage_conn_id: the connection that reads ``images`` (and ``product_masks``). Default:
-        the ``storage_conn_id`` the upstream tasks pushed (the replacer's and the remover's), when
-        they all agree; else default credentials. (templated)
+        the connection of the upstream tasks' ``output_path`` as the DAG declares it (the
+        replacer's and the remover's: what they push as XCom ``storage_conn_id``, but read from the
+        DAG, never from XCom), when they agree; else the URI's own or default credentials. (templated)
     :param product_masks: the cut-out of each image's product (the Background Remover's result for
         the same photo): one URI for every image, or a list aligned with ``images`` (None where
         there is none). With it, each report has the product-fidelity score. (templated)
@@ -116,7 +117,7 @@ class RenditionsOperator(BaseOperator):
         masks = self._masks(len(images))
         check_output_writable(self.output_path)  # a missing bucket fails before any rendering
         ti = context["ti"]
-        conn_id = self.storage_conn_id or self._upstream_conn_id(ti)
+        conn_id = self.storage_conn_id or self._upstream_conn_id()
         names = Names(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
         stored, reports = run_batch(
             images,
@@ -158,22 +159,34 @@ class RenditionsOperator(BaseOperator):
             )
         return flat
 
-    def _upstream_conn_id(self, ti: Any) -> str | None:
-        """The one ``storage_conn_id`` the upstream tasks pushed, None when none did."""
-        from airflow_provider_onemin.exceptions import OneMinConfigurationError
+    def _upstream_conn_id(self) -> str | None:
+        """
+        The connection the upstream tasks store through, from their ``output_path`` as the DAG
+        declares it (the replacer's and the remover's), None when none declares one.
 
-        upstream = sorted(self.upstream_task_ids)
-        if not upstream:
-            return None
-        pulled = ti.xcom_pull(task_ids=upstream, key="storage_conn_id")
-        values: set[str] = set()
-        for value in pulled if isinstance(pulled, (list, tuple)) else [pulled]:
-            for item in value if isinstance(value, (list, tuple)) else [value]:
-                if isinstance(item, str) and item:
-                    values.add(item)
-        if len(values) > 1:
+        Never from XCom: anyone allowed to write a task's XCom could otherwise name a connection
+        this task would read with. An upstream whose ``output_path`` is templated declares none.
+        """
+        from airflow_provider_onemin.exceptions import OneMinConfigurationError
+        from airflow_provider_onemin.storage.location import storage_conn_id
+
+        found: set[str] = set()
+        for task_id in sorted(self.upstream_task_ids):
+            upstream = self.dag.get_task(task_id)
+            declared = getattr(upstream, "output_path", None)
+            if declared is None:  # a mapped upstream keeps its arguments apart
+                declared = (getattr(upstream, "partial_kwargs", None) or {}).get("output_path")
+            if isinstance(declared, str):
+                if not declared or not _literal(declared):
+                    continue  # unset, or templated: known only when the upstream renders it
+            elif not hasattr(declared, "protocol"):
+                continue  # not an ObjectStoragePath: None, an XComArg...
+            conn_id = storage_conn_id(declared)
+            if conn_id:
+                found.add(conn_id)
+        if len(found) > 1:
             raise OneMinConfigurationError(
-                f"storage_conn_id: the upstream tasks stored through different connections "
-                f"({', '.join(sorted(values))}); pass storage_conn_id to say which reads images"
+                f"storage_conn_id: the upstream tasks store through different connections "
+                f"({', '.join(sorted(found))}); pass storage_conn_id to say which reads images"
             )
-        return next(iter(values), None)
+        return next(iter(found), None)

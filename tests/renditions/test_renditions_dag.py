@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, BaseOperator, task
 from PIL import Image
 
 from airflow_provider_onemin.operators.renditions import RenditionsOperator
@@ -35,6 +35,18 @@ EXPECTED = {
     "web_thumbnail": ("WEBP", (400, 400)),
 }
 BANNER = {"name": "banner", "width": 600, "height": 314, "fit": "cover", "format": "jpeg", "quality": 80}
+
+
+class StoredOnS3(BaseOperator):
+    """Pushes ``stored_paths`` as the replacer does; its ``output_path`` names the connection."""
+
+    def __init__(self, *, output_path: str, uris: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.uris = uris
+
+    def execute(self, context: Any) -> None:
+        context["ti"].xcom_push(key="stored_paths", value=self.uris)
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +84,16 @@ def run(airflow_db, s3_server, tmp_path_factory) -> dict[str, Any]:
             output_path=str(out),
         )
 
-        @task
-        def stored_on_s3(ti=None) -> None:
-            # What the Background Remover pushes: plain URIs and the connection that reads them.
-            ti.xcom_push(key="stored_paths", value=[f"s3://{bucket}/results/cut.png"])
-            ti.xcom_push(key="storage_conn_id", value="onemin_s3_reader")
-
-        upstream = stored_on_s3()
+        # What the replacer or the remover is to this task: an upstream whose DAG declares an
+        # output_path with a connection, and which pushes stored_paths.
+        upstream = StoredOnS3(
+            task_id="stored_on_s3",
+            output_path=f"s3://onemin_s3_reader@{bucket}/results",
+            uris=[f"s3://{bucket}/results/cut.png"],
+        )
         upstream >> RenditionsOperator(
             task_id="from_s3",
-            images=upstream["stored_paths"],
+            images=upstream.output["stored_paths"],
             channels=["amazon_main"],
             output_path=f"s3://onemin_s3_admin@{bucket}/renditions",
         )
@@ -149,3 +161,26 @@ def test_sources_read_with_the_upstream_connection_and_stored_on_s3(run, s3_serv
 
     assert Image.open(io.BytesIO(s3_server.read(uri))).size == (2000, 2000)
     assert [k for k in s3_server.keys(run["bucket"]) if k.startswith("renditions/")] == [uri.split("/", 3)[3]]
+
+
+def test_the_reading_connection_comes_from_the_dag_never_from_xcom(tmp_path) -> None:
+    with DAG(dag_id="onemin_renditions_conn", schedule=None, start_date=datetime(2026, 1, 1)):
+
+        @task
+        def forged(ti=None) -> None:
+            # Anyone allowed to write XCom could push this: it must not choose the connection.
+            ti.xcom_push(key="storage_conn_id", value="onemin_s3_admin")
+
+        declared = StoredOnS3(task_id="declared", output_path="s3://onemin_s3_reader@bucket/out", uris=[])
+        templated = StoredOnS3(task_id="templated", output_path="s3://{{ params.conn }}@bucket/out", uris=[])
+        renditions = RenditionsOperator(
+            task_id="renditions", images=["/x.png"], channels=["web_thumbnail"], output_path=str(tmp_path)
+        )
+        forged() >> renditions
+        [declared, templated] >> renditions
+        only_forged = RenditionsOperator(
+            task_id="only_forged", images=["/x.png"], channels=["web_thumbnail"], output_path=str(tmp_path)
+        )
+    assert renditions._upstream_conn_id() == "onemin_s3_reader"
+    only_forged.set_upstream(renditions.dag.get_task("forged"))
+    assert only_forged._upstream_conn_id() is None
