@@ -202,3 +202,17 @@ def test_a_white_product_on_white_breaks_amazon_main_loudly(tmp_path: Path) -> N
     (line,) = caught.value.violations
     assert line.startswith("channels amazon_main: images[0]") and "the channel needs 85%" in line
     assert not out.exists()
+
+
+def test_a_jpeg_is_decoded_at_reduced_size_when_every_preset_allows(tmp_path: Path) -> None:
+    from airflow_provider_onemin.renditions.batch import _decode_size
+    from airflow_provider_onemin.renditions.render import decode
+
+    source = photo(tmp_path / "big.jpg", size=(2048, 2048), product=(500, 500, 1500, 1500))
+    thumbnail = resolve_channels(["web_thumbnail"])
+    # 400 px of 2048: the decoder's 1/4 step (512 px) is the smallest that still has 400.
+    assert decode(source.read_bytes(), _decode_size(thumbnail, (2048, 2048))).image.size == (512, 512)
+    both = resolve_channels(["web_thumbnail", "amazon_main"])
+    assert _decode_size(both, (2048, 2048)) is None, "amazon_main needs the full-size product"
+    stored, _ = _run([source], ["web_thumbnail"], tmp_path / "out")
+    assert _read(stored["web_thumbnail"][0]).size == (400, 400)
