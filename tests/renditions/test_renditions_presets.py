@@ -101,3 +101,13 @@ def test_the_fidelity_threshold_is_a_number_from_0_to_1(threshold, tmp_path) -> 
             output_path=str(tmp_path),
             fidelity_threshold=threshold,
         )
+
+
+def test_the_operator_default_threshold_is_the_documented_one() -> None:
+    # The operator keeps its own copy so that a DAG file loads no rendering code; docs say 0.08.
+    from airflow_provider_onemin.renditions.compliance import DEFAULT_FIDELITY_THRESHOLD
+
+    operator = RenditionsOperator(
+        task_id="d", images=["/x.png"], channels=["web_thumbnail"], output_path="/tmp/x"
+    )
+    assert operator.fidelity_threshold == DEFAULT_FIDELITY_THRESHOLD == 0.08
