@@ -9,10 +9,15 @@ venv=.venv-stores
 # Airflow named: left free beside the google provider, a resolver may settle on an older Airflow
 # beside a pydantic it does not run with.
 airflow=apache-airflow==3.3.2
-test -x "$venv/bin/python" || python3 -m venv "$venv"
-test -x "$venv/bin/uv" || "$venv/bin/python" -m pip install --quiet uv
-"$venv/bin/uv" pip install --quiet --python "$venv/bin/python" \
-    -e '.[test,gcs,azure]' "$airflow" 'gcp-storage-emulator>=2024.8.3'
+stamp=$venv/.installed-stores
+# Done once per pyproject.toml (and this script): the leg runs this again, for nothing then.
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$0" -nt "$stamp" ]; then
+    test -x "$venv/bin/python" || python3 -m venv "$venv"
+    test -x "$venv/bin/uv" || "$venv/bin/python" -m pip install --quiet uv
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" \
+        -e '.[test,gcs,azure]' "$airflow" 'gcp-storage-emulator>=2026.7.19'
+    touch "$stamp"
+fi
 
 if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
     apt-get update -q
