@@ -233,6 +233,7 @@ def _status_answer(exc: BaseException) -> StorageFailure | None:
     text = str(exc)
     first_line = text.splitlines()[0] if text else type(exc).__name__
     code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)  # the Azure SDK's StorageErrorCode, a str enum
     if code is None and (match := _AZURE_CODE_IN_TEXT.search(text)):
         code = match.group(1)
     status = getattr(exc, "status_code", None)
