@@ -146,7 +146,10 @@ def _upload_options(target: ObjectStoragePath) -> dict[str, Any]:
     if target.protocol in GCS_PROTOCOLS:
         return {"content_type": content_type}
     if target.protocol in AZURE_BLOB_PROTOCOLS:
-        return {"content_settings": {"content_type": content_type}}  # adlfs makes it a ContentSettings
+        # The object, not a dict: adlfs before 2025 hands a dict to the SDK, which drops it.
+        from azure.storage.blob import ContentSettings
+
+        return {"content_settings": ContentSettings(content_type=content_type)}
     return {}
 
 
