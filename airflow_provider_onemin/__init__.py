@@ -110,7 +110,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION_NAME,
-                "python-modules": ["airflow_provider_onemin.operators.background_replacer"],
+                "python-modules": [
+                    "airflow_provider_onemin.operators.background_replacer",
+                    "airflow_provider_onemin.operators.renditions",
+                ],
             }
         ],
         "hooks": [

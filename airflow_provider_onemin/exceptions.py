@@ -356,3 +356,18 @@ class OneMinClaimLostError(OneMinError):
     This task's claim on its request expired before it paid and another task took it over.
     Nothing was sent or paid; a retry waits for the other task's result.
     """
+
+
+class OneMinRenditionError(OneMinValidationError):
+    """
+    A source image cannot make its channel's rendition (not a cut-out where one is needed, too
+    small), or a rendition breaks its channel's rule (docs/renditions.md). Nothing was stored.
+
+    :param violations: one line per problem; all are reported at once.
+    """
+
+    def __init__(self, violations: Sequence[str], *, summary: str | None = None) -> None:
+        self.violations = list(violations)
+        head = summary or f"Renditions refused ({len(self.violations)} problem(s)); nothing was stored"
+        body = "\n".join(f"  - {line}" for line in self.violations)
+        OneMinFinalError.__init__(self, f"{head}. Fix these and run again:\n{body}")

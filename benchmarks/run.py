@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Result, log, scratch_airflow_home  # noqa: E402
 
-BENCHMARKS = ("import", "parse", "hook", "memory", "throughput", "reuse")
+BENCHMARKS = ("import", "parse", "hook", "memory", "throughput", "reuse", "renditions")
 
 
 def machine() -> dict[str, str]:
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick and not args.only:
         chosen.remove("throughput")
         chosen.remove("reuse")
+        chosen.remove("renditions")
 
     airflow_config = dict(item.split("=", 1) for item in args.airflow_config)
     info = machine()
@@ -173,6 +174,10 @@ def _run(
         import bench_reuse
 
         return bench_reuse.measure(env, repetitions=1 if quick else 3, render_seconds=render)
+    if name == "renditions":
+        import bench_renditions
+
+        return bench_renditions.measure(env, repetitions=1 if quick else 2, sources=100)
     raise ValueError(name)
 
 

@@ -71,7 +71,7 @@ class OneMinGenerationOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         from airflow_provider_onemin.delivery.outlets import literal_output_asset
-        from airflow_provider_onemin.submissions.ledger import with_record_release
+        from airflow_provider_onemin.submissions.stores import with_record_release
 
         if "outlets" not in kwargs and not dry_run:
             asset = literal_output_asset(output_path)

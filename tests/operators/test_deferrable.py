@@ -169,15 +169,23 @@ def test_default_deferrable_comes_from_the_operators_section():
 @pytest.mark.e2e
 def test_airflow_dags_test_cli_defers_with_one_charge(airflow_db, onemin_emulator, tmp_path):
     """The example DAG through ``airflow dags test`` with default_deferrable on and the key in the DB."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
     onemin_emulator.set_latency(1.5)
-    conn = {
-        "conn_type": "onemin",
-        "host": onemin_emulator.url,
-        "password": onemin_emulator.api_key,
-        "extra": {"poll_interval": 0.2},
-    }
-    added = airflow_cli("connections", "add", "onemin_default", "--conn-json", json.dumps(conn))
-    assert added.returncode == 0, added.stderr
+    # Written straight into the metadata database the CLI reads (`airflow connections add` would
+    # cost a process start): the key is nowhere in the CLI's environment.
+    with create_session() as session:
+        session.query(Connection).filter_by(conn_id="onemin_default").delete()
+        session.add(
+            Connection(
+                conn_id="onemin_default",
+                conn_type="onemin",
+                host=onemin_emulator.url,
+                password=onemin_emulator.api_key,
+                extra=json.dumps({"poll_interval": 0.2}),
+            )
+        )
     if airflow_version() < (3, 1):  # 3.0's `dags test` does not parse the DAG (and its asset) first
         reserialized = airflow_cli("dags", "reserialize", env={"ONEMIN_OUTPUT_PATH": str(tmp_path / "out")})
         assert reserialized.returncode == 0, reserialized.stderr
@@ -193,7 +201,8 @@ def test_airflow_dags_test_cli_defers_with_one_charge(airflow_db, onemin_emulato
             timeout=240,
         )
     finally:
-        airflow_cli("connections", "delete", "onemin_default")
+        with create_session() as session:
+            session.query(Connection).filter_by(conn_id="onemin_default").delete()
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert "Deferring" in output

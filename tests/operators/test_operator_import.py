@@ -33,12 +33,19 @@ ALLOWED = {
 ALLOWED_REMOVER = (ALLOWED - {"airflow_provider_onemin.operators.background_replacer"}) | {
     "airflow_provider_onemin.operators.background_remover"
 }
+#: The renditions operator's module: itself only (presets, Pillow and storage load in the task).
+ALLOWED_RENDITIONS = {
+    "airflow_provider_onemin",
+    "airflow_provider_onemin.operators",
+    "airflow_provider_onemin.operators.renditions",
+}
 MODULES = {
     "airflow_provider_onemin.operators.background_replacer": ALLOWED,
     "airflow_provider_onemin.operators.background_remover": ALLOWED_REMOVER,
+    "airflow_provider_onemin.operators.renditions": ALLOWED_RENDITIONS,
 }
 #: Libraries a running task needs and a DAG file does not (Airflow itself may load some of them).
-TASK_ONLY_LIBRARIES = ("requests", "tenacity", "jsonschema_rs", "PIL")
+TASK_ONLY_LIBRARIES = ("requests", "tenacity", "jsonschema_rs", "PIL", "numpy")
 
 _PROBE = """
 import json, sys

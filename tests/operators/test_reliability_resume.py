@@ -33,7 +33,8 @@ from airflow_provider_onemin.operators.background_replacer import (
     BackgroundReplacerOperator,
     request_hash,
 )
-from airflow_provider_onemin.submissions.ledger import SubmissionLedger, TaskStateStore
+from airflow_provider_onemin.submissions.ledger import SubmissionLedger
+from airflow_provider_onemin.submissions.stores import TaskStateStore
 
 UUID = "7d3f2c1e-0a9b-4c8d-8e7f-6a5b4c3d2e1f"
 NEW_UUID = "11111111-2222-4333-8444-555555555555"

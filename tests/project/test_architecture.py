@@ -20,6 +20,7 @@ ROOT = REPO / PACKAGE
 PUBLIC = (
     f"{PACKAGE}.operators.background_replacer",
     f"{PACKAGE}.operators.review",
+    f"{PACKAGE}.operators.renditions",
     f"{PACKAGE}.hooks.onemin",
     f"{PACKAGE}.links",
     f"{PACKAGE}.pipeline",

@@ -1,6 +1,6 @@
 """
-One payment per distinct image under real concurrency: a real deployment (scheduler with the
-LocalExecutor, three worker slots) runs two runs of one DAG at once, each with mapped lines that
+One payment per distinct image under real concurrency: a real deployment (the session's shared
+one: scheduler with the LocalExecutor, several worker slots) runs two runs of one DAG at once, each with mapped lines that
 render the same request (two lines with seed 7, one with seed 8), all with ``reuse=True`` and
 one output folder, on a local folder and on S3 (moto's server).
 
@@ -13,10 +13,10 @@ one deployment.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ DAG_ID = "claims_race"
 SEEDS = [7, 7, 8]  # mapped lines: two render the same request (four task instances over two runs)
 RUNS = 2
 REPEATS = int(os.environ.get("ONEMIN_CLAIM_RACE_REPEATS", "1"))
+S3_CONN_ID = "onemin_s3_claims"
 RENDER_SECONDS = 4.0  # long enough for the other lines to start while the first one renders
 
 _DAG = """
@@ -62,25 +63,30 @@ with DAG(
 
 
 @pytest.fixture(scope="module")
-def deployment(onemin_emulator_server, s3_server, tmp_path_factory) -> Iterator[AirflowDeployment]:
-    from airflow_provider_onemin.emulator.pytest_plugin import FAST_TEST_EXTRA
-
-    dags = tmp_path_factory.mktemp("dags")
+def deployment(shared_deployment, s3_server) -> AirflowDeployment:
+    """
+    The session's shared deployment (tests/support/shared_deployment.py: LocalExecutor, four worker
+    slots, so that lines of both runs run at the same time) with this module's DAG in its scratch
+    bundle and the S3 connection added through the REST API.
+    """
+    airflow = shared_deployment.airflow
     photo = str(REPO / "dags" / "sample_photos" / "mug.png")
-    (dags / "claims_race.py").write_text(_DAG.format(dag_id=DAG_ID, photo=photo, seeds=SEEDS))
-    conn = {
-        "conn_type": "onemin",
-        "host": onemin_emulator_server.url,
-        "password": onemin_emulator_server.api_key,
-        "extra": FAST_TEST_EXTRA,
-    }
-    connections = {"onemin_default": conn, "onemin_s3_admin": s3_server.connection("admin")}
-    # Three worker slots: lines of both runs run at the same time. No triggerer: nothing defers.
-    with AirflowDeployment(
-        dags, connections=connections, parallelism=3, components=("scheduler", "dag-processor")
-    ) as airflow:
-        airflow.wait_for_dag(DAG_ID)
-        yield airflow
+    shared_deployment.write_dag("claims_race.py", _DAG.format(dag_id=DAG_ID, photo=photo, seeds=SEEDS))
+    conn = s3_server.connection("admin")
+    airflow.api(
+        "POST",
+        "/api/v2/connections",
+        expect=201,
+        json={
+            "connection_id": S3_CONN_ID,
+            "conn_type": conn["conn_type"],
+            "login": conn["login"],
+            "password": conn["password"],
+            "extra": json.dumps(conn["extra"]),
+        },
+    )
+    airflow.wait_for_dag(DAG_ID)
+    return airflow
 
 
 def _charges(emulator) -> int:
@@ -134,5 +140,5 @@ def test_identical_lines_of_two_runs_at_once_pay_once_on_s3(
     deployment, onemin_emulator_server, s3_server, repeat
 ) -> None:
     bucket = s3_server.new_bucket()
-    out = f"s3://onemin_s3_admin@{bucket}/out-{uuid.uuid4().hex[:6]}"
+    out = f"s3://{S3_CONN_ID}@{bucket}/out-{uuid.uuid4().hex[:6]}"
     _race(deployment, onemin_emulator_server, out, s3_server.read)

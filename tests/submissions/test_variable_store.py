@@ -15,7 +15,7 @@ import pytest
 from airflow.sdk import DAG, task
 
 from airflow_provider_onemin.exceptions import OneMinSubmissionStoreError
-from airflow_provider_onemin.submissions.ledger import submission_store
+from airflow_provider_onemin.submissions.stores import submission_store
 from airflow_provider_onemin.submissions.variable_store import VariableSubmissionStore
 from tests.support.airflow_helpers import airflow_version, run_dag
 

@@ -43,6 +43,7 @@ from typing import Any
 import requests
 
 from tests.support.airflow_api import TERMINAL_RUN_STATES, TERMINAL_TI_STATES, AirflowApi, DeploymentError
+from tests.support.airflow_helpers import CLI_BATCH
 from tests.support.processes import descendants, die_with_parent, free_port, stop_process_tree
 
 __all__ = [
@@ -59,23 +60,6 @@ __all__ = [
 COMPONENTS = ("scheduler", "dag-processor", "triggerer")
 #: Users of the simple auth manager (``name: role``); their passwords are generated at start.
 DEFAULT_USERS = {"admin": "admin"}
-#: What :meth:`AirflowDeployment.cli_batch` runs: ``airflow.__main__.main`` for each command in turn.
-_CLI_BATCH = """
-import json, sys
-from airflow import configuration  # first, as airflow.__main__ does (import cycles)
-from airflow.cli import cli_parser
-try:
-    from airflow.configuration import write_default_airflow_configuration_if_needed
-except ImportError:  # Airflow 3.0 writes it when the configuration is loaded
-    pass
-else:
-    write_default_airflow_configuration_if_needed()
-parser = cli_parser.get_parser()
-for argv in json.loads(sys.argv[1]):
-    print("airflow", *argv[:2], flush=True)
-    args = parser.parse_args(argv)
-    args.func(args)
-"""
 
 
 class AirflowDeployment(AirflowApi):
@@ -216,7 +200,7 @@ class AirflowDeployment(AirflowApi):
         seconds of CPU importing Airflow. Raise with the output when one fails (the rest do not run).
         """
         run = subprocess.run(
-            [self.python, "-c", _CLI_BATCH, json.dumps([list(command) for command in commands])],
+            [self.python, "-c", CLI_BATCH, json.dumps([list(command) for command in commands])],
             env=self.env,
             capture_output=True,
             text=True,
