@@ -138,11 +138,6 @@ class AzureServer:
     def keys(self, container: str) -> list[str]:
         return sorted(b.name for b in self.client().get_container_client(container).list_blobs())
 
-    def uncommitted(self, container: str) -> list[str]:
-        """Blobs with only uncommitted blocks (what the write check stages)."""
-        blobs = self.client().get_container_client(container).list_blobs(include=["uncommittedblobs"])
-        return sorted(b.name for b in blobs)
-
     def _blob(self, uri: str) -> Any:
         container, _, key = uri.split("://", 1)[1].partition("/")
         return self.client().get_blob_client(container, key)
