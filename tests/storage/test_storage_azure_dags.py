@@ -117,3 +117,29 @@ def test_azure_container_holds_nothing_partial(azure_runs, azure_server) -> None
     assert not [k for k in keys if k.endswith(".part") or "onemin-write-check" in k], keys
     claims = [k for k in keys if "/.onemin-reuse/claims/" in k]
     assert claims and any(k.endswith(".released.json") for k in claims), "the claim was taken and released"
+
+
+@pytest.mark.parametrize(
+    ("task_id", "scheme", "folder"), [("store_in_store_out", "abfs", "out"), ("az_output", "az", "az-out")]
+)
+def test_viewer_reads_azure_results_only_inside_its_locations(azure_runs, task_id, scheme, folder) -> None:
+    """The results viewer's location rules (viewer/locations.py) on an Azure result, read from the store."""
+    from airflow_provider_onemin.viewer.locations import (
+        LocationRefused,
+        open_allowed,
+        parse_location,
+        resolve,
+    )
+
+    runs, container = azure_runs["runs"], azure_runs["container"]
+    task = runs.first.task(task_id)
+    stored = task.xcom["stored_paths"][0]
+    allowed = resolve(
+        stored, AZURE_CONN_ID, [parse_location(f"{scheme}://{AZURE_CONN_ID}@{container}/{folder}/")]
+    )
+    with open_allowed(allowed) as handle:
+        assert handle.read() == runs.emulator.record(task.xcom["ai_record_uuid"]).renders[0]
+    with pytest.raises(LocationRefused):
+        resolve(
+            stored, AZURE_CONN_ID, [parse_location(f"{scheme}://{AZURE_CONN_ID}@other-container/{folder}/")]
+        )

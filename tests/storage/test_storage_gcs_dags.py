@@ -86,3 +86,22 @@ def test_gcs_bucket_holds_nothing_partial(gcs_runs, gcs_server) -> None:
     assert not [k for k in keys if k.endswith(".part") or "onemin-write-check" in k], keys
     claims = [k for k in keys if "/.onemin-reuse/claims/" in k]
     assert claims and any(k.endswith(".released.json") for k in claims), "the claim was taken and released"
+
+
+def test_viewer_reads_gcs_results_only_inside_its_locations(gcs_runs) -> None:
+    """The results viewer's location rules (viewer/locations.py) on a gs:// result, read from the store."""
+    from airflow_provider_onemin.viewer.locations import (
+        LocationRefused,
+        open_allowed,
+        parse_location,
+        resolve,
+    )
+
+    runs, bucket = gcs_runs["runs"], gcs_runs["bucket"]
+    task = runs.first.task("store_in_store_out")
+    stored = task.xcom["stored_paths"][0]
+    allowed = resolve(stored, GCS_CONN_ID, [parse_location(f"gs://{GCS_CONN_ID}@{bucket}/out/")])
+    with open_allowed(allowed) as handle:
+        assert handle.read() == runs.emulator.record(task.xcom["ai_record_uuid"]).renders[0]
+    with pytest.raises(LocationRefused):
+        resolve(stored, GCS_CONN_ID, [parse_location(f"gs://{GCS_CONN_ID}@{bucket}/elsewhere/")])
