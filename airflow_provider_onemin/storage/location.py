@@ -286,14 +286,27 @@ def _probe_key(base: ObjectStoragePath) -> tuple[str, str]:
 
 
 def _probe_gcs_write(base: ObjectStoragePath) -> None:
+    from urllib.parse import quote
+
     from fsspec.asyn import sync
-    from gcsfs.core import initiate_upload
 
     fs = base.fs
     bucket, key = _probe_key(base)
-    # No cancel request: GCS keeps nothing of a session that got no data, and a server that does
-    # not implement the cancel makes gcsfs retry it for half a minute.
-    sync(fs.loop, initiate_upload, fs, bucket, key, "application/octet-stream", None, mode="create")
+    # The JSON API's own request, not gcsfs's initiate_upload: on a zonal bucket that one opens an
+    # appendable object over gRPC instead, which a listing may show. No cancel request either: GCS
+    # keeps nothing of a session that got no data, and a server without the cancel makes gcsfs
+    # retry it for half a minute.
+    sync(
+        fs.loop,
+        fs._call,
+        "POST",
+        f"{fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o",
+        uploadType="resumable",
+        name=key,
+        ifGenerationMatch="0",
+        json={"name": key},
+        headers={"X-Upload-Content-Type": "application/octet-stream"},
+    )
 
 
 def _probe_azure_write(base: ObjectStoragePath) -> None:
