@@ -138,5 +138,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_onemin.links.results.OneMinResultLink"],
+        # az:// (adlfs's name for Azure Blob), which the microsoft-azure provider leaves unregistered.
+        "filesystems": ["airflow_provider_onemin.storage.azure_fs"],
         "config": CONFIG,
     }

@@ -23,8 +23,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.support.airflow_helpers import REPO
-from tests.support.s3_server import s3_bucket, s3_server  # noqa: F401 - fixtures: moto's S3 on loopback
+# gcsfs (from 2026.3) first asks a bucket's layout over gRPC with TLS; against gcp-storage-emulator
+# each call then hangs about a minute. Off before gcsfs is imported; real GCS does not need it.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+from tests.support.airflow_helpers import REPO  # noqa: E402
+from tests.support.s3_server import s3_bucket, s3_server  # noqa: E402, F401 - fixtures: moto's S3 on loopback
+from tests.support.store_servers import azure_server, gcs_server  # noqa: E402, F401 - fixtures: GCS and Azure servers
 
 #: This process's Airflow home: the xdist worker's name (gw0, gw1...) in it says whose it is.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")

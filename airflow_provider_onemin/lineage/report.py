@@ -24,6 +24,8 @@ Datasets are named as OpenLineage's naming spec says for files and object stores
     abfss://container@account.dfs.core.windows.net/a.png
                                            namespace "abfss://container@account.dfs.core.windows.net"
                                            name "a.png"
+    abfs://container/a.png (abfs://conn@container, az://...)
+                                           namespace "abfs://container"   name "a.png"
 
 A local file's namespace is the spec's ``file://{host}`` with no host, written ``file`` as Airflow's
 own file assets do, so the same file gets the same dataset from every producer. An Airflow
@@ -53,7 +55,8 @@ if TYPE_CHECKING:
 FACET_NAME = "oneMinGeneration"
 
 _SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}
-#: Azure's URLs name the container before the "@": there it is part of the namespace, not a conn id.
+#: Azure's URLs name the container before the "@" and the account host after it: there it is part of
+#: the namespace, not a conn id (Airflow's ``abfs://conn_id@container/key`` has no dot after the "@").
 _CONTAINER_AT_ACCOUNT = frozenset({"abfs", "abfss", "wasb", "wasbs", "az", "adl"})
 _LOCAL_HOSTS = frozenset({"", "localhost"})
 
@@ -118,7 +121,11 @@ def dataset_name(ref: str) -> tuple[str, str] | None:
     if kind == "object":
         parts = urlsplit(text)
         scheme = _SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
-        authority = parts.netloc if scheme in _CONTAINER_AT_ACCOUNT else parts.netloc.rpartition("@")[2]
+        authority = parts.netloc.rpartition("@")[2]
+        if scheme in _CONTAINER_AT_ACCOUNT and "." in authority:
+            # Azure's own form, container@account.dfs.core.windows.net; Airflow's is conn_id@container,
+            # and a container name has no dot.
+            authority = parts.netloc
         name = parts.path.lstrip("/")
         if not authority:
             return scheme, name

@@ -8,12 +8,19 @@ fsspec filesystems raise Python's ``OSError`` family: s3fs turns S3's ``NoSuchKe
 so "access denied" and "bad credentials" are told apart, and a throttled or unreachable store
 (worth a retry) from a wrong path (not worth one).
 
-Nothing here imports botocore: the store's errors are recognised by their ``response`` attribute
-and class names, which keeps this module light and usable for any fsspec filesystem.
+Google Cloud Storage (gcsfs) and Azure Blob (adlfs) say it differently: gcsfs raises
+``FileNotFoundError`` for a 404, a bare ``OSError("Forbidden: ...")`` for a 403 and its own
+``HttpError`` (with a ``code``) for the rest; adlfs lets the Azure SDK's ``HttpResponseError`` (with
+``status_code`` and ``error_code``) through, or wraps it, sometimes in a bare ``RuntimeError`` whose
+text alone names the code (``ErrorCode:ContainerNotFound``).
+
+Nothing here imports botocore, gcsfs or the Azure SDK: the store's errors are recognised by their
+attributes and class names, which keeps this module light and usable for any fsspec filesystem.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -33,8 +40,11 @@ Kind = Literal[
 #: Kinds that pass by themselves: Airflow's retries are worth spending on them.
 TRANSIENT_KINDS = frozenset({"throttled", "server_error", "network"})
 
-_MISSING_BUCKET_CODES = frozenset({"NoSuchBucket"})
-_MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchVersion", "404"})
+# S3's, then Azure's (a container is Azure's bucket).
+_MISSING_BUCKET_CODES = frozenset({"NoSuchBucket", "ContainerNotFound", "ContainerBeingDeleted"})
+_MISSING_CODES = frozenset(
+    {"NoSuchKey", "NotFound", "NoSuchVersion", "404", "BlobNotFound", "ResourceNotFound"}
+)
 # Codes that mean the credentials themselves were refused (AWS and S3-compatible stores).
 _BAD_CREDENTIALS_CODES = frozenset(
     {
@@ -49,9 +59,27 @@ _BAD_CREDENTIALS_CODES = frozenset(
         "AuthFailure",
         "InvalidSecurity",
         "NotSignedUp",
+        # Azure: a wrong account key or SAS signature, an expired SAS.
+        "AuthenticationFailed",
+        "InvalidAuthenticationInfo",
+        "NoAuthenticationInformation",
     }
 )
-_ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem", "Forbidden", "403"})
+_ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "AccountProblem",
+        "Forbidden",
+        "403",
+        # Azure: the credentials are valid but lack the permission (RBAC role, SAS permissions, firewall).
+        "AuthorizationFailure",
+        "AuthorizationPermissionMismatch",
+        "AuthorizationResourceTypeMismatch",
+        "AuthorizationSourceIPMismatch",
+        "InsufficientAccountPermissions",
+    }
+)
 # botocore's own list of throttling codes, plus S3's SlowDown.
 _THROTTLING_CODES = frozenset(
     {
@@ -67,9 +95,11 @@ _THROTTLING_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "PriorRequestNotComplete",
         "429",
+        # Azure: the account's scalability targets were exceeded.
+        "ServerBusy",
     }
 )
-_TIMEOUT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException"})
+_TIMEOUT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "OperationTimedOut"})
 # Exceptions (by class name, anywhere in the MRO) raised when no request got an answer.
 _NETWORK_ERRORS = frozenset(
     {
@@ -84,11 +114,28 @@ _NETWORK_ERRORS = frozenset(
         "ServerDisconnectedError",
         "ClientPayloadError",
         "ServerTimeoutError",
+        # The Azure SDK's: no answer (ServiceRequestError) or a broken one (ServiceResponseError).
+        "ServiceRequestError",
+        "ServiceResponseError",
     }
 )
 _NO_CREDENTIALS_ERRORS = frozenset(
-    {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        # google-auth: no credentials found, or a token that could not be refreshed.
+        "DefaultCredentialsError",
+        "RefreshError",
+        # azure-identity / azure-core: no token could be had for the credential.
+        "ClientAuthenticationError",
+        "CredentialUnavailableError",
+    }
 )
+# Azure's error text names its code ("ErrorCode:ContainerNotFound") where the SDK's attribute is lost.
+_AZURE_CODE_IN_TEXT = re.compile(r"ErrorCode:\s*(\w+)")
+# Azure answers a wrong key or signature with this text (Azurite with the code AuthorizationFailure).
+_AZURE_AUTHENTICATION_TEXT = "failed to authenticate the request"
 
 _REASONS: dict[str, str] = {
     "missing_bucket": "the bucket does not exist",
@@ -181,6 +228,31 @@ def _class_names(error: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(error).__mro__}
 
 
+def _status_answer(exc: BaseException) -> StorageFailure | None:
+    """The answer of Azure (``status_code``, ``error_code``) or GCS (gcsfs ``HttpError.code``) in ``exc``."""
+    text = str(exc)
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)  # the Azure SDK's StorageErrorCode, a str enum
+    if code is None and (match := _AZURE_CODE_IN_TEXT.search(text)):
+        code = match.group(1)
+    status = getattr(exc, "status_code", None)
+    if status is None and "HttpError" in _class_names(exc):
+        status = getattr(exc, "code", None)
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if not isinstance(status, int):
+        status = None
+    if code is None and status is None:
+        return None
+    code = str(code) if code else ""
+    detail = f"{code}: {first_line}" if code else f"HTTP {status}: {first_line}"
+    if _AZURE_AUTHENTICATION_TEXT in text or status == 401:
+        return StorageFailure("bad_credentials", detail, code or None)
+    kind = _kind_of_answer(code, status)
+    return StorageFailure(kind or "other", detail, code or None) if (kind or code) else None
+
+
 def explain(error: BaseException) -> StorageFailure:
     """
     Classify an exception raised by an fsspec filesystem (or by the store's client library).
@@ -197,6 +269,9 @@ def explain(error: BaseException) -> StorageFailure:
             kind = _kind_of_answer(code, status if isinstance(status, int) else None)
             detail = f"{code}: {message}" if message and message != code else code or str(exc)
             return StorageFailure(kind or "other", detail, code or None)
+    for exc in chain:  # Azure's and GCS's answers
+        if (failure := _status_answer(exc)) is not None:
+            return failure
     for exc in chain:
         names = _class_names(exc)
         if names & _NO_CREDENTIALS_ERRORS:
@@ -208,6 +283,8 @@ def explain(error: BaseException) -> StorageFailure:
             return StorageFailure("missing", f"{type(exc).__name__}: {exc}")
         if isinstance(exc, IsADirectoryError):
             return StorageFailure("not_a_file", f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, PermissionError):
+        if isinstance(exc, PermissionError) or (
+            type(exc) is OSError and str(exc).startswith("Forbidden:")  # gcsfs's 403
+        ):
             return StorageFailure("access_denied", f"{type(exc).__name__}: {exc}")
     return StorageFailure("other", f"{type(error).__name__}: {error}")

@@ -24,7 +24,7 @@ from airflow_provider_onemin.exceptions import (
     OneMinOutputLocationError,
     OneMinStorageError,
 )
-from airflow_provider_onemin.storage.errors import explain
+from airflow_provider_onemin.storage.errors import StorageFailure, explain
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, ObjectStoragePath
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 LOCAL_PROTOCOLS = frozenset({"file", "local", ""})
 S3_PROTOCOLS = frozenset({"s3", "s3a", "s3n"})
+GCS_PROTOCOLS = frozenset({"gs", "gcs"})
+#: Azure Blob through adlfs (``az`` is attached by :mod:`.azure_fs`); ``adl`` (Data Lake Gen1) is not one.
+AZURE_BLOB_PROTOCOLS = frozenset({"abfs", "abfss", "az"})
 #: The oldest s3fs that serves s3:// here; keep in step with the ``s3`` extra in pyproject.toml.
 S3FS_FLOOR = "2024.5.0"
 
@@ -195,6 +198,13 @@ def check_output_writable(output_path: Any) -> ObjectStoragePath:
       S3 authorises it as ``s3:PutObject`` on that key (with the bucket's encryption settings), and
       answers ``NoSuchBucket`` for a missing bucket; no object is ever created, so no listing, event
       notification or CDN sees it. Two requests, no data.
+    * GCS: a resumable upload session for a probe object under the folder, created only if absent
+      (``ifGenerationMatch=0``). GCS authorises it as ``storage.objects.create`` and answers 404 for a
+      missing bucket; a session that gets no data creates no object and expires by itself. One
+      request, no data.
+    * Azure Blob: one uncommitted block of one byte staged for a probe blob (Put Block). Azure
+      authorises it as a write and answers ``ContainerNotFound`` for a missing container; an
+      uncommitted block is in no listing and Azure discards it by itself. One request.
     * A local folder: it (or its nearest existing parent) is a folder this worker may write to.
     * Other filesystems: only that one is installed for the scheme.
 
@@ -210,10 +220,17 @@ def check_output_writable(output_path: Any) -> ObjectStoragePath:
             _check_local_folder(base.path)
         elif base.protocol in S3_PROTOCOLS and hasattr(base.fs, "call_s3"):
             _probe_s3_write(base)
+        elif base.protocol in GCS_PROTOCOLS:
+            _probe_gcs_write(base)
+        elif base.protocol in AZURE_BLOB_PROTOCOLS and hasattr(base.fs, "service_client"):
+            _probe_azure_write(base)
     except OneMinStorageError:
         raise
     except Exception as exc:
         failure = explain(exc)
+        if failure.kind == "missing" and base.protocol in GCS_PROTOCOLS | AZURE_BLOB_PROTOCOLS:
+            # The probe's object need not exist: only its bucket (container) can be missing.
+            failure = StorageFailure("missing_bucket", failure.detail, failure.code)
         if failure.transient:
             raise OneMinStorageError(
                 f"output_path {uri} could not be checked: {failure}. Nothing was uploaded or paid. "
@@ -258,3 +275,51 @@ def _probe_s3_write(base: ObjectStoragePath) -> None:
             key,
             explain(exc),
         )
+
+
+def _probe_key(base: ObjectStoragePath) -> tuple[str, str]:
+    """The bucket (container) of ``base`` and a fresh probe key in its folder."""
+    bucket, _, prefix = base.path.partition("/")
+    prefix = prefix.strip("/")
+    key = f"{prefix}/" if prefix else ""
+    return bucket, key + f".onemin-write-check-{uuid_module.uuid4().hex}"
+
+
+def _probe_gcs_write(base: ObjectStoragePath) -> None:
+    from urllib.parse import quote
+
+    from fsspec.asyn import sync
+
+    fs = base.fs
+    bucket, key = _probe_key(base)
+    # The JSON API's own request, not gcsfs's initiate_upload: on a zonal bucket that one opens an
+    # appendable object over gRPC instead, which a listing may show. No cancel request either: GCS
+    # keeps nothing of a session that got no data, and a server without the cancel makes gcsfs
+    # retry it for half a minute.
+    sync(
+        fs.loop,
+        fs._call,
+        "POST",
+        f"{fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o",
+        uploadType="resumable",
+        name=key,
+        ifGenerationMatch="0",
+        json={"name": key},
+        headers={"X-Upload-Content-Type": "application/octet-stream"},
+    )
+
+
+def _probe_azure_write(base: ObjectStoragePath) -> None:
+    import base64
+
+    from fsspec.asyn import sync
+
+    fs = base.fs
+    container, key = _probe_key(base)
+    block_id = base64.b64encode(b"onemin-write-check").decode("ascii")
+
+    async def stage() -> None:
+        async with fs.service_client.get_blob_client(container, key) as blob:
+            await blob.stage_block(block_id, b"\0")
+
+    sync(fs.loop, stage)

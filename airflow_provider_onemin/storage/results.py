@@ -20,7 +20,7 @@ cannot escape the output folder whatever the API answers::
     <output_path>/<dag_id>/<run_id>/<task_id>/map-<k>/result-<i>.<ext>   (mapped tasks)
 
 The extension follows the content (PNG, JPEG or WebP, checked by magic bytes); a download that is
-not an image (a proxy's HTML page answered with 200, say) is refused and not stored. On S3 each
+not an image (a proxy's HTML page answered with 200, say) is refused and not stored. On S3, GCS and Azure each
 object gets the content type of its format (``image/png``...), so a browser behind a CDN shows it.
 
 Before anything is paid, :func:`check_output_writable` proves the output folder can be written
@@ -47,6 +47,8 @@ from airflow_provider_onemin.exceptions import (
 from airflow_provider_onemin.storage.content_types import sniff_image_type
 from airflow_provider_onemin.storage.errors import explain
 from airflow_provider_onemin.storage.location import (
+    AZURE_BLOB_PROTOCOLS,
+    GCS_PROTOCOLS,
     LOCAL_PROTOCOLS,
     S3_PROTOCOLS,
     as_storage_path,
@@ -131,10 +133,23 @@ def _temporary_name(stem: str) -> str:
 
 
 def _upload_options(target: ObjectStoragePath) -> dict[str, Any]:
-    """Per-store upload options: the content type of ``target`` by its extension (S3 keeps one)."""
+    """
+    Per-store upload options: the content type of ``target`` by its extension. Each store names it
+    its own way; uploaded from a ``.part`` spool file without it, GCS and Azure keep
+    ``application/octet-stream`` and a browser downloads the image instead of showing it.
+    """
     content_type = CONTENT_TYPES.get(os.path.splitext(target.name)[1].lower())
-    if content_type and target.protocol in S3_PROTOCOLS:
+    if not content_type:
+        return {}
+    if target.protocol in S3_PROTOCOLS:
         return {"ContentType": content_type}
+    if target.protocol in GCS_PROTOCOLS:
+        return {"content_type": content_type}
+    if target.protocol in AZURE_BLOB_PROTOCOLS:
+        # The object, not a dict: adlfs before 2025 hands a dict to the SDK, which drops it.
+        from azure.storage.blob import ContentSettings
+
+        return {"content_settings": ContentSettings(content_type=content_type)}
     return {}
 
 
@@ -143,7 +158,7 @@ def publish_file(source: str, target: ObjectStoragePath, size: int) -> None:
     Put the complete local file ``source`` at ``target`` so that no reader sees it half written.
 
     Local targets: ``source`` must be on the same filesystem (it is renamed). Object stores: one
-    upload, with the content type of the target's extension on S3 (:data:`CONTENT_TYPES`); should
+    upload, with the content type of the target's extension on S3, GCS and Azure (:data:`CONTENT_TYPES`); should
     a filesystem publish a partial object on failure, it is removed.
 
     :param source: path of a complete local file.

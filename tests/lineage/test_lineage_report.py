@@ -37,6 +37,10 @@ from airflow_provider_onemin.lineage.report import GenerationOutcome, dataset_na
             "abfss://photos@brandlake.dfs.core.windows.net/2026/mug.png",
             ("abfss://photos@brandlake.dfs.core.windows.net", "2026/mug.png"),
         ),
+        # Airflow's form names the connection before the "@" (a container name has no dot): not a dataset part.
+        ("abfs://azure_marketing@photos/2026/mug.png", ("abfs://photos", "2026/mug.png")),
+        ("az://azure_marketing@photos/2026/mug.png", ("az://photos", "2026/mug.png")),
+        ("gs://gcp_marketing@brand-assets/photos/mug.png", ("gs://brand-assets", "photos/mug.png")),
         ("development/images/mug.png", None),
         ("https://cdn.example.com/mug.png", None),
         ("http://cdn.example.com/mug.png", None),
