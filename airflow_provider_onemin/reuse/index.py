@@ -159,13 +159,9 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
     base = as_storage_path(output_path)
     digest = _digest(key)
     path = _record_path(base, digest)
-    try:
-        data = path.read_bytes()
-    except Exception as exc:
-        failure = _failure(path, exc)
-        if failure.kind == "missing":
-            return None  # no record: a new request
-        raise _lookup_error(path, failure) from None
+    data = _read_record(path)
+    if data is None:
+        return None  # no record: a new request
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -185,6 +181,35 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
         problems.append(problem)
     _ignore(path, "; ".join(problems))
     return None
+
+
+#: A store's answer when the object was replaced between the look that started a read and the
+#: read itself (s3fs and gcsfs pin a read to the version they saw first): S3's and GCS's 412,
+#: Azure's ``ConditionNotMet``.
+_CHANGED_WHILE_READ = frozenset({"PreconditionFailed", "ConditionNotMet", "HTTP 412"})
+#: How often a record replaced while it was read is read again: each time means another task
+#: instance wrote it meanwhile, and records are small and rewritten rarely.
+_REREADS = 3
+
+
+def _read_record(path: ObjectStoragePath) -> bytes | None:
+    """
+    The record's bytes, or ``None`` when there is none. A record another task instance replaced
+    while this one read it (the store refuses the pinned read) is read again: the new version is
+    as good as the old one, and failing would stop a task on a write that went well.
+    """
+    for attempt in range(_REREADS + 1):
+        try:
+            return path.read_bytes()
+        except Exception as exc:
+            failure = _failure(path, exc)
+            if failure.kind == "missing":
+                return None
+            changed = failure.code in _CHANGED_WHILE_READ or failure.detail.startswith("HTTP 412")
+            if not changed or attempt == _REREADS:
+                raise _lookup_error(path, failure) from None
+            log.info("Reuse index record %s was replaced while it was read; reading it again.", path)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _parse_record(path: ObjectStoragePath, text: str, digest: str) -> dict[str, Any] | None:
