@@ -180,9 +180,12 @@ class AirflowApi:
             lines.append(f"{name}: {ti['state']} (try {ti.get('try_number')})")
             if ti["state"] not in ("success", "skipped"):
                 for try_number in range(1, (ti.get("try_number") or 1) + 1):
-                    log = self.task_log(
-                        dag_id, run_id, ti["task_id"], map_index=ti["map_index"], try_number=try_number
-                    )
+                    try:
+                        log = self.task_log(
+                            dag_id, run_id, ti["task_id"], map_index=ti["map_index"], try_number=try_number
+                        )
+                    except DeploymentError as error:  # a try Airflow has not started: no log yet
+                        log = f"(no log: {error})"
                     logs.append(f"--- {name}, try {try_number} ---\n{log}")
         return "\n".join(lines + logs)
 
