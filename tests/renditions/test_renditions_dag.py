@@ -171,7 +171,9 @@ def test_the_reading_connection_comes_from_the_dag_never_from_xcom(tmp_path) -> 
             # Anyone allowed to write XCom could push this: it must not choose the connection.
             ti.xcom_push(key="storage_conn_id", value="onemin_s3_admin")
 
-        declared = StoredOnS3(task_id="declared", output_path="s3://onemin_s3_reader@bucket/out", uris=[])
+        # A connection id of its own: Airflow keeps one filesystem per connection id for the whole
+        # process, and one made here (no such connection) must not serve the S3 tests' connections.
+        declared = StoredOnS3(task_id="declared", output_path="s3://shop_declared@bucket/out", uris=[])
         templated = StoredOnS3(task_id="templated", output_path="s3://{{ params.conn }}@bucket/out", uris=[])
         renditions = RenditionsOperator(
             task_id="renditions", images=["/x.png"], channels=["web_thumbnail"], output_path=str(tmp_path)
@@ -181,6 +183,6 @@ def test_the_reading_connection_comes_from_the_dag_never_from_xcom(tmp_path) -> 
         only_forged = RenditionsOperator(
             task_id="only_forged", images=["/x.png"], channels=["web_thumbnail"], output_path=str(tmp_path)
         )
-    assert renditions._upstream_conn_id() == "onemin_s3_reader"
+    assert renditions._upstream_conn_id() == "shop_declared"
     only_forged.set_upstream(renditions.dag.get_task("forged"))
     assert only_forged._upstream_conn_id() is None
