@@ -144,6 +144,19 @@ def _iam(url: str, key: str, secret: str) -> Any:
     )
 
 
+def _forget_filesystems(conn_ids: set[str]) -> None:
+    """
+    Drop the filesystems Airflow keeps per connection id (for the whole process) for ``conn_ids``:
+    one made before this server's connections existed (a test naming ``s3://onemin_s3_reader@...``
+    without this fixture) would otherwise send every later read to amazonaws.com.
+    """
+    from airflow.sdk.io import store
+
+    for alias, cached in list(store._STORE_CACHE.items()):
+        if getattr(cached, "conn_id", None) in conn_ids:
+            del store._STORE_CACHE[alias]
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 (and IAM) on a free loopback port, credentials checked, with an Airflow connection per user."""
@@ -167,6 +180,7 @@ def s3_server() -> Iterator[S3Server]:
             variable = f"AIRFLOW_CONN_ONEMIN_S3_{user.upper()}"
             previous[variable] = os.environ.get(variable)
             os.environ[variable] = json.dumps(server.connection(user))
+        _forget_filesystems({f"onemin_s3_{user}" for user in server.credentials})
         yield server
     finally:
         for variable, value in previous.items():
