@@ -315,12 +315,14 @@ with DAG(
                     log.info("Published line %d to %s", result.line, result.published_path)
             target = run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "review.csv")
             reviewer = ((answer or {}).get("responded_by_user") or {}).get("name", "")
-            write_review_manifest(results, target, reviewer, str((answer or {}).get("responded_at", "")))
+            target = write_review_manifest(
+                results, target, reviewer, str((answer or {}).get("responded_at", ""))
+            )
             if skipped:
                 log.warning(
                     "Nothing published: %s. Every result is listed as 'not reviewed' in %s.", skipped, target
                 )
-                return {"published": [], "review_manifest": str(target), "skipped": skipped}
+                return {"published": [], "review_manifest": target, "skipped": skipped}
             if approved is None:
                 raise AirflowFailException(
                     "The review ended without an answer (it timed out, or did not run): nothing was "
@@ -328,7 +330,7 @@ with DAG(
                 )
             published = [r.published_path for r in results if r.published_path]
             log.info("%d image(s) published; review manifest %s", len(published), target)
-            return {"published": published, "review_manifest": str(target)}
+            return {"published": published, "review_manifest": target}
 
         review >> publish(
             planned,

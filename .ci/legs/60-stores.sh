@@ -16,5 +16,6 @@ checked_tests .ci-stores.log --no-skips -- /usr/bin/time -f "CI: stores tests: %
     tests/storage/test_storage_stores.py \
     tests/storage/test_storage_gcs_dags.py \
     tests/storage/test_storage_azure_dags.py \
+    tests/storage/test_storage_stores_pipeline.py \
     tests/reuse/test_reuse_claims_stores.py
 echo "CI: leg 60-stores took $(( $(date +%s) - started )) s"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_onemin.compat import storage_path_conn_id
+from airflow_provider_onemin.storage.location import plain_uri
 from airflow_provider_onemin.storage.results import as_storage_path, safe_part, write_file_atomically
 
 PUBLISHED_FOLDER = "published"
@@ -114,7 +115,8 @@ def reviewed_results(
 
 def publish_result(result: ReviewedResult, output_path: Any) -> str:
     """
-    Copy one approved result to its published place; return that place's URI.
+    Copy one approved result to its published place; return that place's plain URI (without the
+    connection id, as ``stored_paths`` are: ``s3://bucket/key``).
 
     :param result: the result (its ``stored_path`` is read with the output's connection).
     :param output_path: the pipeline's output folder (a URL, a path or an ObjectStoragePath).
@@ -127,13 +129,16 @@ def publish_result(result: ReviewedResult, output_path: Any) -> str:
     extension = "." + source.name.rsplit(".", 1)[-1] if "." in source.name else ""
     target = base / published_name(result.sku, result.prompt, result.index, extension)
     write_file_atomically(target, data)
-    return str(target)
+    return plain_uri(target)
 
 
 def write_review_manifest(
     results: Sequence[ReviewedResult], target: Any, reviewed_by: str = "", reviewed_at: str = ""
-) -> None:
-    """Write ``review.csv`` (see the module docstring) at ``target``, whole or not at all."""
+) -> str:
+    """
+    Write ``review.csv`` (see the module docstring) at ``target``, whole or not at all; return its
+    plain URI.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=REVIEW_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -153,4 +158,6 @@ def write_review_manifest(
                 "reviewed_at": reviewed_at if result.decision != NOT_REVIEWED else "",
             }
         )
+    target = as_storage_path(target)
     write_file_atomically(target, buffer.getvalue().encode("utf-8"))
+    return plain_uri(target)

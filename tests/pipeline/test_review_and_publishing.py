@@ -178,3 +178,18 @@ def test_outside_a_test_run_the_review_asks():
     from airflow_provider_onemin.compat import in_test_run
 
     assert in_test_run() is False
+
+
+def test_published_and_review_uris_are_plain_on_an_object_store(s3_server, s3_bucket):
+    """As ``stored_paths`` are: ``s3://bucket/key``, the connection id reported beside, never inside."""
+    base = f"s3://onemin_s3_admin@{s3_bucket}/out"
+    stored = f"s3://{s3_bucket}/out/marketing_asset_pipeline/run/replace_background/map-0/result-0.png"
+    s3_server.client().put_object(Bucket=s3_bucket, Key=stored.split("/", 3)[3], Body=b"\x89PNG\r\n\x1a\nx")
+    results = publishing.reviewed_results(LINES[:1], [[stored]], [[11]], ["u0"], approved=[0])
+    published = publishing.publish_result(results[0], base)
+    assert published.startswith(f"s3://{s3_bucket}/out/published/MUG-001/")
+    assert s3_server.read(published) == b"\x89PNG\r\n\x1a\nx"
+    results[0].published_path = published
+    review = publishing.write_review_manifest(results, f"{base}/review.csv", "reviewer")
+    assert review == f"s3://{s3_bucket}/out/review.csv"
+    assert published in s3_server.read(review).decode("utf-8")

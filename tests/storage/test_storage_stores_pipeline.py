@@ -1,0 +1,76 @@
+"""
+The marketing pipeline on Google Cloud Storage and on Azure Blob (their local servers:
+tests/support/store_servers.py; the 60-stores CI leg runs this, the main suite skips it): a real
+``dag.test()`` run stores every line's results and the manifest with their content types and plain
+URIs, writes the review file, and a second run pays nothing; the publishing step then copies an
+approved line's image into the store's ``published/`` layout. The charges are the emulator's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from airflow_provider_onemin.pipeline import publishing
+from tests.support.airflow_helpers import run_dag
+from tests.support.pipeline_support import load_pipeline
+from tests.support.store_servers import AZURE_CONN_ID, GCS_CONN_ID
+
+# The shipped catalogue and scenes: 3 products x 2 scenes, one image per line.
+LINES = 6
+
+
+@pytest.fixture(params=["gcs", "azure"])
+def store(request):
+    """(server, the output path with its connection, the plain URI prefix the XCom gives)."""
+    if request.param == "gcs":
+        server = request.getfixturevalue("gcs_server")
+        bucket = server.new_bucket()
+        return server, f"gs://{GCS_CONN_ID}@{bucket}/marketing", f"gs://{bucket}/marketing"
+    server = request.getfixturevalue("azure_server")
+    container = server.new_container()
+    return server, f"abfs://{AZURE_CONN_ID}@{container}/marketing", f"abfs://{container}/marketing"
+
+
+def _rows(server, uri: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(server.read(uri).decode("utf-8"))))
+
+
+def test_the_pipeline_stores_reuses_and_publishes_on_the_store(
+    airflow_db, onemin_emulator, onemin_conn_env, store, monkeypatch
+) -> None:
+    server, output, plain = store
+    pipeline = load_pipeline(monkeypatch, output)  # type: ignore[arg-type]
+
+    first = run_dag(pipeline.dag)  # a test run: the review asks nobody and nothing is published
+    assert first.state == "success", {k: v.state for k, v in first.tasks.items()}
+    assert onemin_emulator.charges() == LINES
+    manifest = first.task("write_manifest").xcom["return_value"]
+    assert manifest.startswith(f"{plain}/marketing_asset_pipeline/") and manifest.endswith("/manifest.csv")
+    assert server.content_type(manifest).startswith("text/csv")
+    rows = _rows(server, manifest)
+    assert len(rows) == LINES and {row["status"] for row in rows} == {"new"}
+    for row in rows:
+        assert row["stored_path"].startswith(f"{plain}/"), "plain URIs in the manifest"
+        assert server.content_type(row["stored_path"]) == "image/png"
+        assert server.read(row["stored_path"]).startswith(b"\x89PNG")
+    review = manifest.rsplit("/", 1)[0] + "/review.csv"
+    assert {row["decision"] for row in _rows(server, review)} == {"not reviewed"}
+
+    again = run_dag(pipeline.dag)
+    assert again.state == "success", {k: v.state for k, v in again.tasks.items()}
+    assert onemin_emulator.charges() == LINES, "nothing changed: every line reused from the store"
+    reused = _rows(server, again.task("write_manifest").xcom["return_value"])
+    assert {row["status"] for row in reused} == {"reused"}
+    assert all(server.content_type(row["stored_path"]) == "image/png" for row in reused)
+
+    # What the publish step does once a person approved the first line.
+    plan = first.task("plan").xcom["return_value"]
+    stored = [[row["stored_path"]] for row in rows]
+    results = publishing.reviewed_results(plan, stored, [None] * LINES, [None] * LINES, approved=[0])
+    published = publishing.publish_result(results[0], output)
+    assert published.startswith(f"{plain}/published/{plan[0]['sku']}/")
+    assert server.read(published) == server.read(rows[0]["stored_path"])
+    assert server.content_type(published) == "image/png"
