@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Result, log, median, run_python  # noqa: E402
+from common import Result, log, median, run_python, scratch_folder  # noqa: E402
 
 _MAKE_SOURCES = """
 import json, shutil, sys
@@ -119,8 +118,7 @@ print(json.dumps({"seconds": elapsed, "cpu": cpu, "peak_kib": usage.ru_maxrss - 
 def measure(env: dict[str, str], repetitions: int = 2, sources: int = 100) -> list[Result]:
     import json
 
-    scratch = Path(tempfile.mkdtemp(prefix="onemin-bench-renditions-"))
-    try:
+    with scratch_folder("onemin-bench-renditions-") as scratch:
         paths = run_python(_MAKE_SOURCES, env, args=[str(scratch), str(sources)], timeout=600)
         listing = json.dumps(paths)
         ours: list[dict] = []
@@ -134,8 +132,6 @@ def measure(env: dict[str, str], repetitions: int = 2, sources: int = 100) -> li
                 samples.append(run_python(code, env, args=[listing, str(out)], timeout=3600))
                 shutil.rmtree(out, ignore_errors=True)
         log(f"renditions: ours {ours}; plain loop {theirs}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     rate = [sources / s["seconds"] for s in ours]
     rate_base = [sources / s["seconds"] for s in theirs]
     cpu = [s["cpu"] / sources for s in ours]
