@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_onemin.lineage.report import dataset_name
 from tests.support.store_dags import (
     MISSING_BUCKET,
-    PAID_PROMPT,
     PHOTOS,
     StoreCase,
-    generations,
+    check_nothing_partial,
+    check_refused_before_paying,
+    check_second_run_copies,
+    check_stored_whole,
     run_store_dag,
 )
 from tests.support.store_servers import AZURE_BAD_KEY_CONN_ID, AZURE_CONN_ID
@@ -53,21 +54,8 @@ def azure_runs(airflow_db, onemin_emulator_server, azure_server) -> dict[str, An
 
 
 def test_az_input_abfs_output_stored_whole_with_image_type(azure_runs, azure_server) -> None:
-    from airflow.sdk import ObjectStoragePath
-
-    runs, container = azure_runs["runs"], azure_runs["container"]
-    task = runs.first.task("store_in_store_out")
-    assert task.state == "success"
-    stored = task.xcom["stored_paths"]
-    assert [s.rsplit("/", 1)[1] for s in stored] == ["result-0.png", "result-1.png"]
-    assert all(s.startswith(f"abfs://{container}/out/onemin_azure_cases/") for s in stored), "plain URIs"
-    assert task.xcom["storage_conn_id"] == AZURE_CONN_ID
-    generation = runs.emulator.record(task.xcom["ai_record_uuid"])
-    assert [azure_server.read(uri) for uri in stored] == [generation.renders[0], generation.renders[1]]
-    assert [azure_server.content_type(uri) for uri in stored] == ["image/png", "image/png"]
-    path = ObjectStoragePath(stored[0], conn_id=task.xcom["storage_conn_id"])
-    assert path.read_bytes() == generation.renders[0], "what a downstream task does with the XCom values"
-    assert dataset_name(stored[0]) == (f"abfs://{container}", stored[0].split(f"abfs://{container}/", 1)[1])
+    plain_base = f"abfs://{azure_runs['container']}"
+    check_stored_whole(azure_runs["runs"], azure_server, plain_base, AZURE_CONN_ID, "onemin_azure_cases")
 
 
 def test_az_output(azure_runs, azure_server) -> None:
@@ -82,14 +70,14 @@ def test_az_output(azure_runs, azure_server) -> None:
 
 def test_azure_refusals_pay_nothing(azure_runs) -> None:
     runs = azure_runs["runs"]
-    for task_id, prompt in (
-        ("missing_bucket", "a missing bucket"),
-        ("missing_input", "a missing input"),
-        ("refused_credentials", "refused credentials"),
-    ):
-        task = runs.first.task(task_id)
-        assert (task.state, task.try_number) == ("failed", 1), f"{task_id}: final, no Airflow retry"
-        assert generations(runs.emulator, prompt) == 0, task_id
+    check_refused_before_paying(
+        runs,
+        {
+            "missing_bucket": "a missing bucket",
+            "missing_input": "a missing input",
+            "refused_credentials": "refused credentials",
+        },
+    )
     # The Azure inputs of both runs' paying tasks: store_in_store_out once (reused the second time),
     # az_output twice; never the sneaker.jpg of the refused tasks.
     assert runs.emulator.snapshot()["assets"] == 3
@@ -97,26 +85,13 @@ def test_azure_refusals_pay_nothing(azure_runs) -> None:
 
 
 def test_azure_second_run_reuses_and_pays_nothing(azure_runs, azure_server) -> None:
-    runs, container = azure_runs["runs"], azure_runs["container"]
-    task = runs.second.task("store_in_store_out")
-    assert task.state == "success"
-    assert task.xcom["reused_from"]["uuid"] == runs.first.task("store_in_store_out").xcom["ai_record_uuid"]
+    runs = azure_runs["runs"]
     assert runs.emulator.charges() == 3, "only az_output (no reuse) paid again"
-    assert generations(runs.emulator, PAID_PROMPT) == 1
-    first_paths = runs.first.task("store_in_store_out").xcom["stored_paths"]
-    for uri in task.xcom["stored_paths"]:
-        assert uri.startswith(f"abfs://{container}/out/onemin_azure_cases/") and uri not in first_paths, (
-            "copied"
-        )
-        assert azure_server.content_type(uri) == "image/png", "the copy keeps the content type"
-        assert azure_server.read(uri).startswith(b"\x89PNG")
+    check_second_run_copies(runs, azure_server, f"abfs://{azure_runs['container']}", "onemin_azure_cases")
 
 
 def test_azure_container_holds_nothing_partial(azure_runs, azure_server) -> None:
-    keys = azure_server.keys(azure_runs["container"])
-    assert not [k for k in keys if k.endswith(".part") or "onemin-write-check" in k], keys
-    claims = [k for k in keys if "/.onemin-reuse/claims/" in k]
-    assert claims and any(k.endswith(".released.json") for k in claims), "the claim was taken and released"
+    check_nothing_partial(azure_server.keys(azure_runs["container"]))
 
 
 @pytest.mark.parametrize(

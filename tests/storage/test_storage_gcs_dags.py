@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_onemin.lineage.report import dataset_name
 from tests.support.store_dags import (
     MISSING_BUCKET,
-    PAID_PROMPT,
     PHOTOS,
     StoreCase,
-    generations,
+    check_nothing_partial,
+    check_refused_before_paying,
+    check_second_run_copies,
+    check_stored_whole,
     run_store_dag,
 )
 from tests.support.store_servers import GCS_CONN_ID
@@ -40,52 +41,28 @@ def gcs_runs(airflow_db, onemin_emulator_server, gcs_server) -> dict[str, Any]:
 
 
 def test_gs_input_and_output_stored_whole_with_image_type(gcs_runs, gcs_server) -> None:
-    from airflow.sdk import ObjectStoragePath
-
-    runs, bucket = gcs_runs["runs"], gcs_runs["bucket"]
-    task = runs.first.task("store_in_store_out")
-    assert task.state == "success"
-    stored = task.xcom["stored_paths"]
-    assert [s.rsplit("/", 1)[1] for s in stored] == ["result-0.png", "result-1.png"]
-    assert all(s.startswith(f"gs://{bucket}/out/onemin_gcs_cases/") for s in stored), "plain URIs"
-    assert task.xcom["storage_conn_id"] == GCS_CONN_ID
-    generation = runs.emulator.record(task.xcom["ai_record_uuid"])
-    assert [gcs_server.read(uri) for uri in stored] == [generation.renders[0], generation.renders[1]]
-    assert [gcs_server.content_type(uri) for uri in stored] == ["image/png", "image/png"]
-    path = ObjectStoragePath(stored[0], conn_id=task.xcom["storage_conn_id"])
-    assert path.read_bytes() == generation.renders[0], "what a downstream task does with the XCom values"
-    assert dataset_name(stored[0]) == (f"gs://{bucket}", stored[0].split(f"gs://{bucket}/", 1)[1])
+    check_stored_whole(
+        gcs_runs["runs"], gcs_server, f"gs://{gcs_runs['bucket']}", GCS_CONN_ID, "onemin_gcs_cases"
+    )
 
 
 def test_gcs_refusals_pay_nothing(gcs_runs) -> None:
     runs = gcs_runs["runs"]
-    for task_id, prompt in (("missing_bucket", "a missing bucket"), ("missing_input", "a missing input")):
-        task = runs.first.task(task_id)
-        assert (task.state, task.try_number) == ("failed", 1), f"{task_id}: final, no Airflow retry"
-        assert generations(runs.emulator, prompt) == 0, task_id
+    check_refused_before_paying(
+        runs, {"missing_bucket": "a missing bucket", "missing_input": "a missing input"}
+    )
     assert runs.emulator.snapshot()["assets"] == 1, "only the gs:// input was uploaded, not sneaker.jpg"
     assert runs.charges_after_first == 1
 
 
 def test_gcs_second_run_reuses_and_pays_nothing(gcs_runs, gcs_server) -> None:
-    runs, bucket = gcs_runs["runs"], gcs_runs["bucket"]
-    task = runs.second.task("store_in_store_out")
-    assert task.state == "success"
-    assert task.xcom["reused_from"]["uuid"] == runs.first.task("store_in_store_out").xcom["ai_record_uuid"]
+    runs = gcs_runs["runs"]
     assert runs.emulator.charges() == runs.charges_after_first == 1
-    assert generations(runs.emulator, PAID_PROMPT) == 1
-    first_paths = runs.first.task("store_in_store_out").xcom["stored_paths"]
-    for uri in task.xcom["stored_paths"]:
-        assert uri.startswith(f"gs://{bucket}/out/onemin_gcs_cases/") and uri not in first_paths, "copied"
-        assert gcs_server.content_type(uri) == "image/png", "the copy keeps the content type"
-        assert gcs_server.read(uri).startswith(b"\x89PNG")
+    check_second_run_copies(runs, gcs_server, f"gs://{gcs_runs['bucket']}", "onemin_gcs_cases")
 
 
 def test_gcs_bucket_holds_nothing_partial(gcs_runs, gcs_server) -> None:
-    keys = gcs_server.keys(gcs_runs["bucket"])
-    assert not [k for k in keys if k.endswith(".part") or "onemin-write-check" in k], keys
-    claims = [k for k in keys if "/.onemin-reuse/claims/" in k]
-    assert claims and any(k.endswith(".released.json") for k in claims), "the claim was taken and released"
+    check_nothing_partial(gcs_server.keys(gcs_runs["bucket"]))
 
 
 def test_viewer_reads_gcs_results_only_inside_its_locations(gcs_runs) -> None:
