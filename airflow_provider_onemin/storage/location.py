@@ -259,10 +259,7 @@ def _check_local_folder(folder: str) -> None:
 
 def _probe_s3_write(base: ObjectStoragePath) -> None:
     fs = base.fs
-    bucket, _, prefix = base.path.partition("/")
-    prefix = prefix.strip("/")
-    key = f"{prefix}/" if prefix else ""
-    key += f".onemin-write-check-{uuid_module.uuid4().hex}"
+    bucket, key = _probe_key(base)
     upload = fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)
     try:
         fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload["UploadId"])

@@ -20,8 +20,9 @@ cannot escape the output folder whatever the API answers::
     <output_path>/<dag_id>/<run_id>/<task_id>/map-<k>/result-<i>.<ext>   (mapped tasks)
 
 The extension follows the content (PNG, JPEG or WebP, checked by magic bytes); a download that is
-not an image (a proxy's HTML page answered with 200, say) is refused and not stored. On S3, GCS and Azure each
-object gets the content type of its format (``image/png``...), so a browser behind a CDN shows it.
+not an image (a proxy's HTML page answered with 200, say) is refused and not stored. On S3, GCS
+and Azure each object gets the content type of its format (``image/png``...), so a browser behind
+a CDN shows it.
 
 Before anything is paid, :func:`check_output_writable` proves the output folder can be written
 (on S3: the bucket exists and the credentials may put objects there). URIs handed to users are
@@ -158,8 +159,8 @@ def publish_file(source: str, target: ObjectStoragePath, size: int) -> None:
     Put the complete local file ``source`` at ``target`` so that no reader sees it half written.
 
     Local targets: ``source`` must be on the same filesystem (it is renamed). Object stores: one
-    upload, with the content type of the target's extension on S3, GCS and Azure (:data:`CONTENT_TYPES`); should
-    a filesystem publish a partial object on failure, it is removed.
+    upload, with the content type of the target's extension on S3, GCS and Azure
+    (:data:`CONTENT_TYPES`); should a filesystem publish a partial object on failure, it is removed.
 
     :param source: path of a complete local file.
     :param target: where it must appear.
