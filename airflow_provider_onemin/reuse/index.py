@@ -186,7 +186,7 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
 #: A store's answer when the object was replaced between the look that started a read and the
 #: read itself (s3fs and gcsfs pin a read to the version they saw first): S3's and GCS's 412,
 #: Azure's ``ConditionNotMet``.
-_CHANGED_WHILE_READ = frozenset({"PreconditionFailed", "ConditionNotMet", "HTTP 412"})
+_CHANGED_WHILE_READ = frozenset({"PreconditionFailed", "ConditionNotMet"})
 #: How often a record replaced while it was read is read again: each time means another task
 #: instance wrote it meanwhile, and records are small and rewritten rarely.
 _REREADS = 3
@@ -198,7 +198,8 @@ def _read_record(path: ObjectStoragePath) -> bytes | None:
     while this one read it (the store refuses the pinned read) is read again: the new version is
     as good as the old one, and failing would stop a task on a write that went well.
     """
-    for attempt in range(_REREADS + 1):
+    attempt = 0
+    while True:
         try:
             return path.read_bytes()
         except Exception as exc:
@@ -209,7 +210,7 @@ def _read_record(path: ObjectStoragePath) -> bytes | None:
             if not changed or attempt == _REREADS:
                 raise _lookup_error(path, failure) from None
             log.info("Reuse index record %s was replaced while it was read; reading it again.", path)
-    raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
 
 
 def _parse_record(path: ObjectStoragePath, text: str, digest: str) -> dict[str, Any] | None:
