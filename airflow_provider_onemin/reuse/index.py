@@ -184,8 +184,9 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
 
 
 #: A store's answer when the object was replaced between the look that started a read and the
-#: read itself (s3fs and gcsfs pin a read to the version they saw first): S3's and GCS's 412,
-#: Azure's ``ConditionNotMet``.
+#: read itself (s3fs pins a read to the ETag it saw first): S3's 412 ``PreconditionFailed``, Azure's
+#: ``ConditionNotMet``. A bare 412 (no code) counts too, by its detail; gcsfs's 412 is not
+#: recognised as one (storage/errors.py leaves an HttpError without a known code unclassified).
 _CHANGED_WHILE_READ = frozenset({"PreconditionFailed", "ConditionNotMet"})
 #: How often a record replaced while it was read is read again: each time means another task
 #: instance wrote it meanwhile, and records are small and rewritten rarely.
