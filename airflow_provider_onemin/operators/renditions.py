@@ -66,6 +66,10 @@ class RenditionsOperator(BaseOperator):
         there is none). With it, each report has the product-fidelity score. (templated)
     :param fidelity_threshold: a result whose product-fidelity score is above it (0 identical, 1
         opposite) is flagged ``needs_review: true`` (docs/renditions.md).
+    :param reuse: copy a rendition made before (by any run, in this ``output_path``) from the same
+        source bytes, preset and mask instead of rendering it again; the copy is checked against
+        the SHA-256 recorded for it (docs/renditions.md, "Reuse"). XCom ``rendered`` and ``reused``
+        count both kinds. Default False: every rendition is rendered.
     """
 
     template_fields: Sequence[str] = ("images", "channels", "output_path", "storage_conn_id", "product_masks")
@@ -81,6 +85,7 @@ class RenditionsOperator(BaseOperator):
         storage_conn_id: str | None = None,
         product_masks: Any = None,
         fidelity_threshold: float = DEFAULT_FIDELITY_THRESHOLD,
+        reuse: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,6 +105,11 @@ class RenditionsOperator(BaseOperator):
                 f"fidelity_threshold: a number from 0 to 1 (got {fidelity_threshold!r}); docs/renditions.md"
             )
         self.fidelity_threshold = float(fidelity_threshold)
+        if not isinstance(reuse, bool):
+            from airflow_provider_onemin.exceptions import OneMinConfigurationError
+
+            raise OneMinConfigurationError(f"reuse: True or False (got {reuse!r}); docs/renditions.md")
+        self.reuse = reuse
         if _literal(channels):
             from airflow_provider_onemin.renditions.presets import resolve_channels
 
@@ -119,6 +129,11 @@ class RenditionsOperator(BaseOperator):
         ti = context["ti"]
         conn_id = self.storage_conn_id or self._upstream_conn_id()
         names = Names(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+        index = None
+        if self.reuse:
+            from airflow_provider_onemin.renditions.reuse import RenditionIndex
+
+            index = RenditionIndex(self.output_path, self.log)
         stored, reports = run_batch(
             images,
             presets,
@@ -128,13 +143,21 @@ class RenditionsOperator(BaseOperator):
             masks=masks,
             threshold=self.fidelity_threshold,
             log=self.log,
+            index=index,
         )
+        total = sum(len(uris) for uris in stored.values())
+        reused = index.reused if index is not None else 0
         ti.xcom_push(key="compliance", value=reports)
+        ti.xcom_push(key="rendered", value=total - reused)
+        ti.xcom_push(key="reused", value=reused)
         push_optional_xcom(ti, "storage_conn_id", storage_conn_id(self.output_path))
         flagged = sum(report["needs_review"] for entries in reports.values() for report in entries)
         self.log.info(
-            "Stored %d rendition(s) of %d image(s) for %s; %d need review (product fidelity)",
-            sum(len(uris) for uris in stored.values()),
+            "Stored %d rendition(s) (%d rendered, %d reused) of %d image(s) for %s; %d need review "
+            "(product fidelity)",
+            total,
+            total - reused,
+            reused,
             len(images),
             ", ".join(stored),
             flagged,
