@@ -74,6 +74,10 @@ class RenditionsOperator(BaseOperator):
     :param product: what the images show, as the viewer and the review name it (for example
         ``{"sku": "MUG-001", "name": "Stoneware mug"}``); pushed as XCom ``product`` as given. A
         label only: nothing is read or stored by it. (templated)
+    :param reuse: copy a rendition made before (by any run, in this ``output_path``) from the same
+        source bytes, preset and mask instead of rendering it again; the copy is checked against
+        the SHA-256 recorded for it (docs/renditions.md, "Reuse"). XCom ``rendered`` and ``reused``
+        count both kinds. Default False: every rendition is rendered.
     """
 
     template_fields: Sequence[str] = (
@@ -104,6 +108,7 @@ class RenditionsOperator(BaseOperator):
         fidelity_threshold: float = DEFAULT_FIDELITY_THRESHOLD,
         source_image: str | None = None,
         product: Any = None,
+        reuse: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -125,6 +130,11 @@ class RenditionsOperator(BaseOperator):
                 f"fidelity_threshold: a number from 0 to 1 (got {fidelity_threshold!r}); docs/renditions.md"
             )
         self.fidelity_threshold = float(fidelity_threshold)
+        if not isinstance(reuse, bool):
+            from airflow_provider_onemin.exceptions import OneMinConfigurationError
+
+            raise OneMinConfigurationError(f"reuse: True or False (got {reuse!r}); docs/renditions.md")
+        self.reuse = reuse
         if _literal(channels):
             from airflow_provider_onemin.renditions.presets import resolve_channels
 
@@ -149,6 +159,11 @@ class RenditionsOperator(BaseOperator):
             from airflow_provider_onemin.renditions.source_copy import make_source_copy
 
             source_copy = make_source_copy(self.source_image, conn_id)  # read before anything is stored
+        index = None
+        if self.reuse:
+            from airflow_provider_onemin.renditions.reuse import RenditionIndex
+
+            index = RenditionIndex(self.output_path, self.log)
         stored, reports = run_batch(
             images,
             presets,
@@ -158,8 +173,13 @@ class RenditionsOperator(BaseOperator):
             masks=masks,
             threshold=self.fidelity_threshold,
             log=self.log,
+            index=index,
         )
+        total = sum(len(uris) for uris in stored.values())
+        reused = index.reused if index is not None else 0
         ti.xcom_push(key="compliance", value=reports)
+        ti.xcom_push(key="rendered", value=total - reused)
+        ti.xcom_push(key="reused", value=reused)
         push_optional_xcom(ti, "storage_conn_id", storage_conn_id(self.output_path))
         if source_copy is not None:
             from airflow_provider_onemin.renditions.source_copy import store_source_copy
@@ -169,8 +189,11 @@ class RenditionsOperator(BaseOperator):
             ti.xcom_push(key="product", value=self.product)
         flagged = sum(report["needs_review"] for entries in reports.values() for report in entries)
         self.log.info(
-            "Stored %d rendition(s) of %d image(s) for %s; %d need review (product fidelity)",
-            sum(len(uris) for uris in stored.values()),
+            "Stored %d rendition(s) (%d rendered, %d reused) of %d image(s) for %s; %d need review "
+            "(product fidelity)",
+            total,
+            total - reused,
+            reused,
             len(images),
             ", ".join(stored),
             flagged,

@@ -7,7 +7,9 @@ One batch of renditions, from checked input to stored files, in three steps:
 2. **render**: one source at a time is read, decoded once (at reduced size where JPEG allows:
    the largest reduction every preset still gets enough pixels from), and rendered into every
    preset, each scaled region shared by presets of the same geometry; each rendition is encoded
-   into a local spool folder, read back and checked against its channel's rule. A source that
+   into a local spool folder, read back and checked against its channel's rule (with reuse on, a
+   rendition made before from the same bytes and preset is read into the spool instead, checked
+   by its SHA-256: :mod:`.reuse`; a source whose every rendition is reused is not decoded). A source that
    cannot make a channel's rendition (an ``amazon_main`` source that is neither a cut-out nor
    white-bordered) or a rendition that breaks its rule is reported, with every other problem;
 3. **store**: only when every rendition of the batch passed, each is stored through the same
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_onemin.renditions.presets import Preset
     from airflow_provider_onemin.renditions.render import Decoded, Plan
+    from airflow_provider_onemin.renditions.reuse import RenditionIndex
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 #: How far (levels) a border pixel of an opaque ``amazon_main`` source may be from white.
@@ -153,59 +156,124 @@ def render_all(
     threshold: float,
     spool: str,
     log: logging.Logger | Any,
+    index: RenditionIndex | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """
-    Step 2: every rendition encoded under ``spool`` and checked; the report per channel, in
-    input order (each entry has ``spool`` for step 3).
+    Step 2: every rendition encoded under ``spool`` (or, with ``index``, an earlier identical one
+    read there) and checked; the report per channel, in input order (each entry has ``spool`` for
+    step 3).
 
     :raises OneMinRenditionError: every source that cannot make a rendition and every rendition
         that breaks its channel's rule, at once.
     """
-    from airflow_provider_onemin.renditions.compliance import fidelity_score
-    from airflow_provider_onemin.renditions.render import background_of, decode, plan
     from airflow_provider_onemin.renditions.sources import read_source
 
     reports: dict[str, list[dict[str, Any]]] = {preset.name: [] for preset in presets}
     problems: list[str] = []
-    for index, uri in enumerate(images):
-        data = read_source(uri, conn_id, f"images[{index}]")
-        fidelity = None
-        if masks[index]:
-            cutout = read_source(masks[index], conn_id, f"product_masks[{index}]")  # type: ignore[arg-type]
-            score = fidelity_score(data, cutout)
-            fidelity = {"score": score, "threshold": threshold, "mask": masks[index]}
-        decoded = decode(data, _decode_size(presets, sizes[index]))
-        del data
-        layouts = {preset.name: plan(preset, decoded) for preset in presets}
-        uses = Counter((layout.crop, layout.scaled) for layout in layouts.values())
-        backgrounds = {background_of(preset, decoded) for preset in presets}
-        if decoded.cutout and len(backgrounds) == 1:
-            decoded.flatten(backgrounds.pop())
-        cache: dict[Any, Any] = {}
+    for position, uri in enumerate(images):
+        data = read_source(uri, conn_id, f"images[{position}]")
+        cutout = None
+        if masks[position]:
+            cutout = read_source(masks[position], conn_id, f"product_masks[{position}]")  # type: ignore[arg-type]
+        decode_size = _decode_size(presets, sizes[position])
+        paths = {p.name: os.path.join(spool, f"{position}-{p.name}{_EXTENSIONS[p.format]}") for p in presets}
+        reused: dict[str, dict[str, Any]] = {}
+        keys: dict[str, str] = {}
+        if index is not None:
+            from airflow_provider_onemin.renditions.reuse import batch_context, rendition_key, sha256
+
+            context = batch_context(presets, decode_size)
+            source_sha, mask_sha = sha256(data), (sha256(cutout) if cutout is not None else None)
+            for preset in presets:
+                keys[preset.name] = rendition_key(source_sha, preset, mask_sha, context)
+                found = index.reuse(
+                    keys[preset.name],
+                    preset,
+                    paths[preset.name],
+                    source=(position, uri),
+                    mask=masks[position],
+                    threshold=threshold,
+                )
+                if found is not None:
+                    reused[preset.name] = found
+        todo = [preset for preset in presets if preset.name not in reused]
+        fresh: dict[str, dict[str, Any]] = {}
+        if todo:
+            fresh, refused = _render_source(
+                data, cutout, decode_size, presets, todo, paths, (position, uri), masks[position], threshold
+            )
+            problems.extend(refused)
+        del data, cutout
         for preset in presets:
-            layout = layouts[preset.name]
-            refusal = _not_a_cutout(decoded, index, uri, preset)
-            if refusal:
-                problems.append(refusal)
+            report = reused.get(preset.name) or fresh.get(preset.name)
+            if report is None:
+                continue  # refused: the problem says why
+            reports[preset.name].append(report)
+            if index is not None and preset.name in fresh:
+                frame = report.pop("_frame")
+                index.rendered_one(keys[preset.name], preset, paths[preset.name], report, frame)
             else:
-                path = os.path.join(spool, f"{index}-{preset.name}{_EXTENSIONS[preset.format]}")
-                report, broken = _render_one(decoded, preset, layout, path, cache, index, uri)
-                report["fidelity"] = fidelity
-                score = fidelity and fidelity["score"]
-                report["needs_review"] = bool(fidelity) and (score is None or score > threshold)
-                problems.extend(broken)
-                reports[preset.name].append(report)
-            key = (layout.crop, layout.scaled)
-            uses[key] -= 1
-            if not uses[key]:
-                cache.pop(key, None)  # memory: keep only scaled regions another preset still needs
-        del decoded, cache
-        log.info("Rendered images[%d] %s into %d channel(s)", index, uri, len(presets))
+                report.pop("_frame", None)
+        log.info("images[%d] %s: %d channel(s) rendered, %d reused", position, uri, len(todo), len(reused))
     if problems:
         raise OneMinRenditionError(
             problems, summary="Renditions break their channels' rules; nothing was stored"
         )
     return reports
+
+
+def _render_source(
+    data: bytes,
+    cutout: bytes | None,
+    decode_size: tuple[int, int] | None,
+    presets: list[Preset],
+    todo: list[Preset],
+    paths: dict[str, str],
+    source: tuple[int, str],
+    mask: str | None,
+    threshold: float,
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """
+    One source decoded once and rendered into the presets of ``todo``: their reports by channel
+    (each with ``_frame``, the size its rule expects), and the problems found.
+
+    The decoded size and whether a cut-out is flattened follow from all of ``presets`` (the batch),
+    never from ``todo`` alone: a rendition's bytes are those its reuse key promises.
+    """
+    from airflow_provider_onemin.renditions.compliance import fidelity_score
+    from airflow_provider_onemin.renditions.render import background_of, decode, plan
+
+    index, uri = source
+    fidelity = None
+    if cutout is not None:
+        fidelity = {"score": fidelity_score(data, cutout), "threshold": threshold, "mask": mask}
+    decoded = decode(data, decode_size)
+    layouts = {preset.name: plan(preset, decoded) for preset in todo}
+    uses = Counter((layout.crop, layout.scaled) for layout in layouts.values())
+    backgrounds = {background_of(preset, decoded) for preset in presets}
+    if decoded.cutout and len(backgrounds) == 1:
+        decoded.flatten(backgrounds.pop())
+    cache: dict[Any, Any] = {}
+    problems: list[str] = []
+    reports: dict[str, dict[str, Any]] = {}
+    for preset in todo:
+        layout = layouts[preset.name]
+        refusal = _not_a_cutout(decoded, index, uri, preset)
+        if refusal:
+            problems.append(refusal)
+        else:
+            report, broken = _render_one(decoded, preset, layout, paths[preset.name], cache, index, uri)
+            report["fidelity"] = fidelity
+            score = fidelity and fidelity["score"]
+            report["needs_review"] = bool(fidelity) and (score is None or score > threshold)
+            report["_frame"] = layout.size
+            problems.extend(broken)
+            reports[preset.name] = report
+        key = (layout.crop, layout.scaled)
+        uses[key] -= 1
+        if not uses[key]:
+            cache.pop(key, None)  # memory: keep only scaled regions another preset still needs
+    return reports, problems
 
 
 def _render_one(
@@ -297,14 +365,34 @@ def run_batch(
     masks: list[str | None],
     threshold: float,
     log: logging.Logger | Any,
+    index: RenditionIndex | None = None,
 ) -> tuple[dict[str, list[str]], dict[str, list[dict[str, Any]]]]:
-    """The three steps of the module docstring: the URIs per channel and the compliance report."""
+    """
+    The three steps of the module docstring: the URIs per channel and the compliance report.
+
+    :param index: with it, a rendition made before from the same bytes and preset is copied
+        instead of rendered, and each rendered one is recorded once stored (:mod:`.reuse`); its
+        ``rendered`` and ``reused`` count them.
+    """
     sizes = check_sources(images, presets, conn_id)
     spool = tempfile.mkdtemp(prefix="onemin-renditions-")
     try:
         reports = render_all(
-            images, sizes, presets, conn_id=conn_id, masks=masks, threshold=threshold, spool=spool, log=log
+            images,
+            sizes,
+            presets,
+            conn_id=conn_id,
+            masks=masks,
+            threshold=threshold,
+            spool=spool,
+            log=log,
+            index=index,
         )
-        return store_all(reports, output_path, names), reports
+        stored = store_all(reports, output_path, names)
+        if index is not None:
+            for key, preset, path, report, frame in index.pending:
+                name = f"{names.stem(preset.name, report['source_index'])}{os.path.splitext(path)[1]}"
+                index.record(key, preset, name, path, report, frame)
+        return stored, reports
     finally:
         shutil.rmtree(spool, ignore_errors=True)
