@@ -4,32 +4,46 @@ for what is new.
 
 ``plan`` reads the product catalogue (``marketing_catalogue.csv`` next to this file, or the CSV
 that ``ONEMIN_CATALOGUE`` names: sku, product, photo, the photo relative to the catalogue or a
-path or URL of its own) and pairs every product with every scene prompt (the ``scenes`` param).
+path or URL of its own, and channels: the channels its scenes are rendered for, built-in preset
+names separated by spaces or ``;``, ``shopify_square web_thumbnail`` when empty or missing) and
+pairs every product with every scene prompt (the ``scenes`` param). An unknown channel, or a sku
+listed twice, fails ``plan`` naming the sku and the channel, before anything is paid.
 Each line's seed comes from its product and scene (and the ``base_seed`` param), never from its
 position: adding a product or a scene leaves every other line's request unchanged.
-``plan`` then previews the cost: it builds each line's request key with the operator's own
-function, looks it up in the reuse index under ``ONEMIN_OUTPUT_PATH`` and logs (and pushes as XCom
-``preview``) the lines, those already generated, the new generations, the new images to pay
-for and what they would cost in credits (from 1min.ai's model list, else from earlier paid calls
-with the same options, else unknown: docs/models.md). When the new images exceed the
-``max_new_images`` param, or the credits the ``max_credits`` param (off by default; an unknown
-estimate counts as over it unless ``allow_unknown_credits``), it fails, before anything is
-uploaded or paid, saying by how much.
+``plan`` then previews the cost: it builds each request key (one Background Remover cut-out per
+product, one Background Replacer generation per line) with the operators' own function, looks it
+up in the reuse index under ``ONEMIN_OUTPUT_PATH`` and logs (and pushes as XCom ``preview``) the
+lines, those already generated, the new generations, the new images to pay for and what they would
+cost in credits (from 1min.ai's model list, else from earlier paid calls with the same options,
+else unknown: docs/models.md). When the new images exceed the ``max_new_images`` param, or the
+credits the ``max_credits`` param (off by default; an unknown estimate counts as over it unless
+``allow_unknown_credits``), it fails, before anything is uploaded or paid, saying by how much.
 
-``replace_background`` is one mapped task instance per line (dynamic task mapping with
-``.partial().expand_kwargs()``), with ``reuse=True``: a line generated before (by any run) is
-copied into this run's folder for free; a new one uploads its photo, pays for one generation and
-stores the result under ``ONEMIN_OUTPUT_PATH`` (any ``ObjectStoragePath`` URL; default
-``/tmp/onemin-out``). ``write_manifest`` then writes ``manifest.csv`` (sku, product, prompt, seed,
-uuid, stored_path, status: reused or new, credits: what the line cost, 0 when reused, ``unknown``
-when 1min.ai did not say) next to the results: the list a marketing team picks from.
+``cut_out`` (one per product) and ``replace_background`` (one per line) are mapped task instances
+(dynamic task mapping), with ``reuse=True``: an image generated before (by any run) is copied into
+this run's folder for free; a new one uploads its photo, pays for one image and stores the result
+under ``ONEMIN_OUTPUT_PATH`` (any ``ObjectStoragePath`` URL; default ``/tmp/onemin-out``).
+``write_manifest`` then writes ``manifest.csv`` (sku, product, prompt, seed, uuid, stored_path,
+status: reused or new, credits: what the line cost, 0 when reused, ``unknown`` when 1min.ai did not
+say) next to the results.
+
+``render_main`` makes each product's ``amazon_main`` image (2000 px on pure white) from its
+cut-out; ``render_scenes`` makes each line's result into the product's channels, with the cut-out
+as ``product_masks`` so that each compliance report carries the product-fidelity score
+(docs/renditions.md). Both reuse renditions made before from the same bytes (nothing is paid
+there). ``choices`` lists them for the review: one choice per product and channel, and one per
+rendition flagged ``needs_review``, which is published only when a person picks it by name. On
+Airflow 3.1+ ``review`` asks a person and ``publish`` copies the approved renditions to
+``published/<channel>/<sku>/<position>.<ext>`` and writes ``published.csv`` (the shop import:
+sku, channel, position, uri, width, height, alt_text) and ``review.csv`` (every rendition with its
+decision) beside the run's results (docs/pipeline.md).
 
 Every stored result also emits an event on the output folder's asset, so a DAG scheduled on
 ``results_asset(ONEMIN_OUTPUT_PATH)`` runs after each pipeline run.
 
-Cost: the first run pays for every line not generated yet under ``ONEMIN_OUTPUT_PATH`` (3
-products x 2 scenes = 6 images with the shipped files, under the default ``max_new_images`` of
-10); later runs pay only for new or changed lines (docs/reuse.md). Preview without paying:
+Cost: the first run pays for every image not generated yet under ``ONEMIN_OUTPUT_PATH`` (3
+cut-outs and 3 products x 2 scenes = 9 images with the shipped files, under the default
+``max_new_images`` of 10); later runs pay only for new or changed lines (docs/reuse.md). Preview without paying:
 ``airflow tasks test marketing_asset_pipeline plan``. Catch-up is off, so a paused week does not
 start seven runs. To cap concurrent generations across all DAGs under the account's rate limit,
 create a pool (``airflow pools set onemin 4 "1min.ai"``) and add ``pool="onemin"`` to
@@ -49,9 +63,17 @@ from typing import Any
 
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
+from airflow_provider_onemin.operators.background_remover import BackgroundRemoverOperator
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
+from airflow_provider_onemin.operators.renditions import RenditionsOperator
 from airflow_provider_onemin.operators.review import REVIEW_AVAILABLE, ResultsReviewOperator
-from airflow_provider_onemin.pipeline import preview_costs, results_asset
+from airflow_provider_onemin.pipeline import (
+    MAIN_CHANNEL,
+    catalogue_channels,
+    combined_preview,
+    preview_costs,
+    results_asset,
+)
 
 DAG_FOLDER = Path(__file__).resolve().parent
 CATALOGUE = os.environ.get("ONEMIN_CATALOGUE", str(DAG_FOLDER / "marketing_catalogue.csv"))
@@ -69,7 +91,9 @@ REVIEW_TIMEOUT = timedelta(days=2)
 #: Runs at once: every daily run that may still wait at its review, one more for the day's run
 #: and one for a run triggered by hand.
 MAX_ACTIVE_RUNS = REVIEW_TIMEOUT.days + 2
-#: Default cap on the images one run may pay for (the shipped first run pays for 6).
+#: The cut-out's format: PNG keeps the transparency amazon_main is made from.
+CUTOUT = {"output_format": "png"}
+#: Default cap on the images one run may pay for (the shipped first run pays for 9).
 MAX_NEW_IMAGES = 10
 MANIFEST_FIELDS = ["sku", "product", "prompt", "seed", "uuid", "stored_path", "status", "credits"]
 
@@ -105,6 +129,27 @@ def credits_cell(credits: float | None) -> str:
 def operator_arguments(line: dict[str, Any]) -> dict[str, Any]:
     """The BackgroundReplacerOperator arguments of one plan line (mapping accepts nothing else)."""
     return {"prompt": line["prompt"], "image_url": line["image_url"], "seed": line["seed"]}
+
+
+def catalogue_products(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The products of the plan lines, in catalogue order: sku, name, photo and scene channels."""
+    products: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        products.setdefault(
+            line["sku"],
+            {
+                "sku": line["sku"],
+                "name": line["product"],
+                "photo": line["image_url"],
+                "channels": line["channels"],
+            },
+        )
+    return list(products.values())
+
+
+def product_photo(product: dict[str, Any]) -> str:
+    """The photo a product's cut-out is made from (the remover's ``image_url``)."""
+    return product["photo"]
 
 
 with DAG(
@@ -157,8 +202,19 @@ with DAG(
     @task
     def plan(params: dict[str, Any] | None = None, ti: Any = None) -> list[dict[str, Any]]:
         """One line per product x scene, with its photo and seed; fails when it would cost too much."""
+        from airflow_provider_onemin.exceptions import OneMinValidationError
+
         params = params or {}
         base_seed = int(params.get("base_seed", 20260101))
+        catalogue = read_catalogue()
+        seen: set[str] = set()
+        for product in catalogue:  # every row checked before anything is looked up or paid
+            if product["sku"] in seen:
+                raise OneMinValidationError(
+                    f"catalogue: sku {product['sku']!r} is listed twice; its published images would collide"
+                )
+            seen.add(product["sku"])
+            product["channels"] = catalogue_channels(product.get("channels"), product["sku"])
         lines = [
             {
                 "sku": product["sku"],
@@ -166,19 +222,28 @@ with DAG(
                 "prompt": scene,
                 "image_url": product["photo"],
                 "seed": line_seed(product["sku"], scene, base_seed),
+                "channels": product["channels"],
             }
-            for product in read_catalogue()
+            for product in catalogue
             for scene in params.get("scenes", SCENES)
         ]
-        cost = preview_costs(OUTPUT_PATH, [{**REQUEST, **operator_arguments(line)} for line in lines])
-        for line, looked_up in zip(lines, cost.lines, strict=True):
+        scenes = preview_costs(OUTPUT_PATH, [{**REQUEST, **operator_arguments(line)} for line in lines])
+        for line, looked_up in zip(lines, scenes.lines, strict=True):
             line["expected"] = "new" if looked_up.reusable is None else "reused"
+        cutouts = preview_costs(
+            OUTPUT_PATH,
+            [{**CUTOUT, "image_url": product["photo"]} for product in catalogue],
+            feature="BACKGROUND_REMOVER",
+        )
+        cost = combined_preview(cutouts, scenes)
         cap = int(params.get("max_new_images", MAX_NEW_IMAGES))
         max_credits = params.get("max_credits")
         allow_unknown = bool(params.get("allow_unknown_credits", False))
         log.info(
-            "Plan: %d lines, %d already generated, %d new generations, %d new images to pay for "
-            "(max_new_images=%d).",
+            "Plan: %d lines (%d cut-outs, %d scenes), %d already generated, %d new generations, %d new "
+            "images to pay for (max_new_images=%d).",
+            len(cost.lines),
+            len(cutouts.lines),
             len(lines),
             cost.reused,
             cost.new_generations,
@@ -190,7 +255,7 @@ with DAG(
             cost.credits_text(),
             "none" if max_credits is None else max_credits,
         )
-        for line, looked_up in zip(lines, cost.lines, strict=True):
+        for line, looked_up in zip(lines, scenes.lines, strict=True):
             if looked_up.credits is not None:
                 log.info("Plan: %s / %s: %s", line["sku"], line["prompt"], looked_up.credits.describe())
         if ti is not None:
@@ -200,6 +265,24 @@ with DAG(
         return lines
 
     planned = plan()
+
+    @task
+    def products(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One entry per product of the plan (sku, name, photo, channels), in catalogue order."""
+        return catalogue_products(lines)
+
+    catalogue = products(planned)
+
+    cut_out = BackgroundRemoverOperator.partial(
+        task_id="cut_out",
+        **CUTOUT,
+        output_path=OUTPUT_PATH,
+        reuse=True,
+        outlets=[RESULTS],
+        max_active_tis_per_dagrun=4,
+        retries=2,
+        map_index_template="{{ task.image_url.rsplit('/', 1)[-1] }}",
+    ).expand(image_url=catalogue.map(product_photo))
 
     replace = BackgroundReplacerOperator.partial(
         task_id="replace_background",
@@ -266,10 +349,101 @@ with DAG(
         replace.output["credits"],
     )
 
-    if REVIEW_AVAILABLE:  # Airflow 3.1+: a person picks the lines to publish (docs/viewer.md)
+    @task
+    def main_renditions(items: list[dict[str, Any]], cutouts: Any) -> list[dict[str, Any]]:
+        """render_main's arguments per product: its cut-out, its name and its photo."""
+        return [
+            {
+                "images": list(cutouts[position]),
+                "product": {"sku": product["sku"], "name": product["name"]},
+                "source_image": product["photo"],
+            }
+            for position, product in enumerate(items)
+        ]
+
+    @task
+    def scene_renditions(
+        lines: list[dict[str, Any]], items: list[dict[str, Any]], stored_paths: Any, cutouts: Any
+    ) -> list[dict[str, Any]]:
+        """render_scenes' arguments per line: its result, its product's channels and cut-out."""
+        cutout_of = {product["sku"]: cutouts[position][0] for position, product in enumerate(items)}
+        return [
+            {
+                "images": list(stored_paths[position]),
+                "channels": line["channels"],
+                "product_masks": cutout_of[line["sku"]],
+                "product": {"sku": line["sku"], "name": line["product"]},
+                "source_image": line["image_url"],
+            }
+            for position, line in enumerate(lines)
+        ]
+
+    cutout_paths = cut_out.output["stored_paths"]
+    render_main = RenditionsOperator.partial(
+        task_id="render_main",
+        channels=[MAIN_CHANNEL],
+        output_path=OUTPUT_PATH,
+        reuse=True,
+        map_index_template="{{ task.product['sku'] }}: " + MAIN_CHANNEL,
+    ).expand_kwargs(main_renditions(catalogue, cutout_paths))
+    render_scenes = RenditionsOperator.partial(
+        task_id="render_scenes",
+        output_path=OUTPUT_PATH,
+        reuse=True,
+        # The line's scene is not an argument of the operator: read from the plan, by map index.
+        map_index_template=(
+            "{{ task.product['sku'] }}: {{ ti.xcom_pull(task_ids='plan')[ti.map_index]['prompt'] }}"
+        ),
+    ).expand_kwargs(scene_renditions(planned, catalogue, replace.output["stored_paths"], cutout_paths))
+
+    @task
+    def choices(
+        lines: list[dict[str, Any]],
+        items: list[dict[str, Any]],
+        main: Any,
+        main_compliance: Any,
+        scenes: Any,
+        scene_compliance: Any,
+    ) -> list[dict[str, Any]]:
+        """Every rendition of the run, as the review offers them: per product and channel."""
+        from airflow_provider_onemin.pipeline import collect_renditions, mapped_values, review_choices
+
+        products, scene_lines = len(items), len(lines)
+        renditions = collect_renditions(
+            items,
+            lines,
+            mapped_values(main, products),
+            mapped_values(main_compliance, products),
+            mapped_values(scenes, scene_lines),
+            mapped_values(scene_compliance, scene_lines),
+        )
+        offered = review_choices(renditions)
+        for number, choice in enumerate(offered, start=1):
+            log.info("Choice %d: %s", number, choice["option"])
+            for record in choice["renditions"]:
+                log.info(
+                    "  %s: %sx%s %s, fidelity %s",
+                    record["uri"],
+                    record["width"],
+                    record["height"],
+                    record["format"],
+                    record["fidelity"],
+                )
+        return offered
+
+    offered = choices(
+        planned,
+        catalogue,
+        render_main.output,
+        render_main.output["compliance"],
+        render_scenes.output,
+        render_scenes.output["compliance"],
+    )
+
+    if REVIEW_AVAILABLE:  # Airflow 3.1+: a person picks what to publish (docs/viewer.md)
         review = ResultsReviewOperator(
             task_id="review",
-            lines=planned,
+            lines=offered,
             response_timeout_minutes="{{ params.review_timeout_minutes }}",
             # Its own retries (three): Airflow may fail a review answered in its first seconds
             # (apache/airflow#72716), and the next try asks again. A timeout is not retried.
@@ -277,64 +451,55 @@ with DAG(
         manifest >> review
 
         @task(trigger_rule="all_done")
-        def publish(
-            rows: list[dict[str, Any]],
-            stored_paths: Any,
-            seeds: Any,
-            uuids: Any,
-            ti: Any = None,
-        ) -> dict[str, Any]:
-            """Copy the approved lines' images to ``published/<sku>/<scene>/``; write ``review.csv``."""
+        def publish(offered: Any, ti: Any = None) -> dict[str, Any]:
+            """
+            Copy the approved renditions to ``published/<channel>/<sku>/<position>.<ext>``; write
+            ``published.csv`` (the shop import) and ``review.csv`` beside the run's results.
+            """
             # common-compat: airflow.sdk.exceptions has it only from Airflow 3.2
             from airflow.providers.common.compat.sdk import AirflowFailException
 
             from airflow_provider_onemin.pipeline import (
                 APPROVED,
-                mapped_values,
-                publish_result,
-                reviewed_results,
+                publish_rendition,
+                reviewed_renditions,
                 run_file,
                 write_review_manifest,
+                write_shop_manifest,
             )
 
             answer = ti.xcom_pull(task_ids="review")
             approved = answer.get("approved") if isinstance(answer, dict) else None
             skipped = answer.get("skipped") if isinstance(answer, dict) else None
-            # A failed line has no XCom: mapped_values gives None there.
-            lines = len(rows)
-            results = reviewed_results(
-                rows,
-                mapped_values(stored_paths, lines),
-                mapped_values(seeds, lines),
-                mapped_values(uuids, lines),
-                approved,
-            )
-            for result in results:
-                if result.decision == APPROVED:
-                    result.published_path = publish_result(result, OUTPUT_PATH)
-                    log.info("Published line %d to %s", result.line, result.published_path)
+            renditions = reviewed_renditions(offered or [], approved)
+            for rendition in renditions:
+                if rendition.decision == APPROVED:
+                    rendition.published_path = publish_rendition(rendition, OUTPUT_PATH)
+                    log.info("Published %s to %s", rendition.stored_path, rendition.published_path)
             target = run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "review.csv")
             reviewer = ((answer or {}).get("responded_by_user") or {}).get("name", "")
             target = write_review_manifest(
-                results, target, reviewer, str((answer or {}).get("responded_at", ""))
+                renditions, target, reviewer, str((answer or {}).get("responded_at", ""))
             )
             if skipped:
                 log.warning(
-                    "Nothing published: %s. Every result is listed as 'not reviewed' in %s.", skipped, target
+                    "Nothing published: %s. Every rendition is listed as 'not reviewed' in %s.",
+                    skipped,
+                    target,
                 )
                 return {"published": [], "review_manifest": target, "skipped": skipped}
             if approved is None:
                 raise AirflowFailException(
                     "The review ended without an answer (it timed out, or did not run): nothing was "
-                    f"published. Every result is listed as 'not reviewed' in {target}."
+                    f"published. Every rendition is listed as 'not reviewed' in {target}."
                 )
-            published = [r.published_path for r in results if r.published_path]
-            log.info("%d image(s) published; review manifest %s", len(published), target)
-            return {"published": published, "review_manifest": target}
+            shop = write_shop_manifest(
+                renditions, run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "published.csv")
+            )
+            published = [r.published_path for r in renditions if r.published_path]
+            log.info(
+                "%d image(s) published; shop manifest %s; review manifest %s", len(published), shop, target
+            )
+            return {"published": published, "shop_manifest": shop, "review_manifest": target}
 
-        review >> publish(
-            planned,
-            replace.output["stored_paths"],
-            replace.output["seeds"],
-            replace.output["ai_record_uuid"],
-        )
+        review >> publish(offered)

@@ -9,7 +9,8 @@ asking, and again when it resumes with the answer (the task is rebuilt from the 
 its template fields rendered again, so both see the same lines and the same options).
 
 The reviewer picks the lines to publish (``multiple=True``) or the single "publish nothing"
-option; the operator returns the approved line numbers with who answered and when. No default
+option (a line may carry its own ``option`` text: the marketing pipeline asks per product and
+channel); the operator returns the approved line numbers with who answered and when. No default
 is set: a review that times out fails (without retrying: nobody answered, asking again would only
 wait as long again), and nothing is approved.
 
@@ -58,8 +59,11 @@ def line_option(number: int, line: dict[str, Any]) -> str:
     The option that stands for plan line ``number`` (from 1): unique, and readable in the form.
 
     :param number: the line's position in the plan, from 1 (the map index plus one).
-    :param line: the plan line (``sku``, ``product``, ``prompt``).
+    :param line: the plan line (``sku``, ``product``, ``prompt``), or a choice with its own text
+        (``option``: the marketing pipeline's product x channel choices).
     """
+    if line.get("option"):
+        return f"{number}. {line['option']}"
     product = line.get("product") or line.get("sku") or "line"
     sku = f" ({line['sku']})" if line.get("sku") and line.get("product") else ""
     return f"{number}. {product}{sku}: {line.get('prompt', '')}"
@@ -132,9 +136,18 @@ def review_body(lines: Sequence[dict[str, Any]], gallery: str | None) -> str:
     parts = []
     if gallery:
         parts.append(f"**[Open this run's gallery]({gallery})** to see every image before choosing.\n")
-    parts.append(f"Choose the lines to publish ({len(lines)} generated), or *{PUBLISH_NOTHING}*:\n")
+    if any(line.get("option") for line in lines):
+        parts.append(
+            f"Choose what to publish ({len(lines)} choices; an image flagged NEEDS REVIEW is published "
+            f"only when its own choice is picked), or *{PUBLISH_NOTHING}*:\n"
+        )
+    else:
+        parts.append(f"Choose the lines to publish ({len(lines)} generated), or *{PUBLISH_NOTHING}*:\n")
     for number, line in enumerate(lines, start=1):
-        parts.append(f"{number}. `{line.get('sku', '')}` {line.get('product', '')}: {line.get('prompt', '')}")
+        if line.get("option"):
+            parts.append(line_option(number, line))
+        else:
+            parts.append(f"{number}. `{line.get('sku', '')}` {line.get('product', '')}: {line.get('prompt', '')}")
     return "\n".join(parts)
 
 

@@ -1,6 +1,7 @@
 """
 Building blocks of pipelines around the operators, as the example marketing pipeline uses them:
-the helpers of :mod:`.helpers` and the publishing of approved results (:mod:`.publishing`).
+the helpers of :mod:`.helpers`, the catalogue's channels and the review's choices
+(:mod:`.channels`) and the publishing of approved renditions (:mod:`.publishing`).
 
 Public: example DAGs import from here and from :mod:`~airflow_provider_onemin.operators` only.
 May import every sub-package but :mod:`~airflow_provider_onemin.operators`.
@@ -8,7 +9,15 @@ May import every sub-package but :mod:`~airflow_provider_onemin.operators`.
 
 from __future__ import annotations
 
+from airflow_provider_onemin.pipeline.channels import (
+    DEFAULT_CHANNELS,
+    MAIN_CHANNEL,
+    catalogue_channels,
+    collect_renditions,
+    review_choices,
+)
 from airflow_provider_onemin.pipeline.helpers import (
+    combined_preview,
     mapped_values,
     preview_costs,
     results_asset,
@@ -19,23 +28,31 @@ from airflow_provider_onemin.pipeline.publishing import (
     APPROVED,
     NOT_REVIEWED,
     REJECTED,
-    ReviewedResult,
-    publish_result,
-    reviewed_results,
+    ReviewedRendition,
+    publish_rendition,
+    reviewed_renditions,
     write_review_manifest,
+    write_shop_manifest,
 )
 
 __all__ = [
     "APPROVED",
+    "DEFAULT_CHANNELS",
+    "MAIN_CHANNEL",
     "NOT_REVIEWED",
     "REJECTED",
-    "ReviewedResult",
+    "ReviewedRendition",
+    "catalogue_channels",
+    "collect_renditions",
+    "combined_preview",
     "mapped_values",
     "preview_costs",
-    "publish_result",
+    "publish_rendition",
     "results_asset",
-    "reviewed_results",
+    "review_choices",
+    "reviewed_renditions",
     "run_file",
     "write_review_manifest",
     "write_run_file",
+    "write_shop_manifest",
 ]

@@ -6,6 +6,8 @@ Everything here is public API: DAGs may import it, and it changes only with a de
 * :func:`results_asset`: the Asset announced for everything stored under an ``output_path``.
 * :func:`preview_costs`: what a batch of requests would cost with ``reuse=True`` (how many images
   would be paid for, which would be reused, how many credits), before anything is paid.
+* :func:`combined_preview`: one preview of requests to several features (the remover's and the
+  replacer's), whose cap counts them all.
 * :func:`mapped_values`: a mapped task's XComs by map index, ``None`` where a line has none.
 * :func:`run_file` and :func:`write_run_file`: a file beside a run's results (a manifest).
 """
@@ -20,7 +22,14 @@ if TYPE_CHECKING:
 
     from airflow_provider_onemin.reuse.policy import ReusePreview
 
-__all__ = ["mapped_values", "preview_costs", "results_asset", "run_file", "write_run_file"]
+__all__ = [
+    "combined_preview",
+    "mapped_values",
+    "preview_costs",
+    "results_asset",
+    "run_file",
+    "write_run_file",
+]
 
 
 def results_asset(output_path: Any) -> Asset:
@@ -65,6 +74,18 @@ def preview_costs(
     from airflow_provider_onemin.reuse.policy import preview
 
     return preview(output_path, requests, model, onemin_conn_id=onemin_conn_id, feature=feature)
+
+
+def combined_preview(*previews: ReusePreview) -> ReusePreview:
+    """
+    One preview of the lines of several (one per feature), in the order given: its counts, credits
+    and ``check_cap`` cover them all.
+
+    :param previews: what :func:`preview_costs` returned for each feature.
+    """
+    from airflow_provider_onemin.reuse.policy import ReusePreview
+
+    return ReusePreview(lines=[line for item in previews for line in item.lines])
 
 
 def mapped_values(mapped: Any, count: int) -> list[Any]:

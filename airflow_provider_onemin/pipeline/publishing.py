@@ -1,25 +1,31 @@
 """
-Publishing approved results to a stable layout, and the review manifest of a run.
+Publishing approved renditions to a stable layout, the shop-import manifest and the review
+manifest of a run.
 
-Approved images are copied (whole or not at all, like results) to::
+Approved renditions are copied (whole or not at all, like results) to::
 
-    <output>/published/<sku>/<scene>/result-<i>.<ext>
+    <output>/published/<channel>/<sku>/<position>.<ext>
 
-where ``<scene>`` is a short slug of the prompt plus a hash of it (two prompts never share a
-folder). The place of a product in a scene does not depend on the run: approving it again later
-replaces the picture there, which is what a website or a DAM pointing at it wants.
+``position`` numbers a product's images in a channel from 1 (the main image is 1; a scene's is
+its place in the run's scenes): the place of an image does not depend on the run, so approving it
+again later replaces the picture there, which is what a shop or a DAM pointing at it wants.
 
-Every review writes ``<output>/<dag>/<run>/review.csv``: one row per stored result with its
-decision (``approved``, ``rejected`` or ``not reviewed``), where it was published, by whom and when.
+Each publishing run writes ``<output>/<dag>/<run>/published.csv``, what a shop import reads: one
+row per image published by this run (``sku``, ``channel``, ``position``, ``uri``, ``width``,
+``height``, ``alt_text``; the size read back from the published file), and
+``<output>/<dag>/<run>/review.csv``: one row per rendition with its decision (``approved``,
+``rejected`` or ``not reviewed``), where it was published, by whom and when.
+
+The layout before channels (``published/<sku>/<scene>/result-<i>.<ext>``, the scene's raw
+result) is no longer written; what was published there stays where it is (nothing moves or deletes
+it).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,135 +35,168 @@ from airflow_provider_onemin.storage.results import as_storage_path, safe_part, 
 
 PUBLISHED_FOLDER = "published"
 REVIEW_FIELDS = [
-    "line",
+    "choice",
     "sku",
     "product",
+    "channel",
     "prompt",
-    "seed",
-    "uuid",
+    "position",
     "stored_path",
+    "source",
+    "width",
+    "height",
+    "needs_review",
+    "fidelity",
     "decision",
     "published_path",
     "reviewed_by",
     "reviewed_at",
 ]
+SHOP_FIELDS = ["sku", "channel", "position", "uri", "width", "height", "alt_text"]
 APPROVED, REJECTED, NOT_REVIEWED = "approved", "rejected", "not reviewed"
-_SLUG = re.compile(r"[^a-z0-9]+")
 
 
-def scene_slug(prompt: str, length: int = 48) -> str:
-    """A readable, unique folder name for a scene prompt: its words, cut short, and a hash."""
-    words = _SLUG.sub("-", prompt.lower()).strip("-")[:length].rstrip("-") or "scene"
-    return f"{words}-{hashlib.sha256(prompt.encode('utf-8')).hexdigest()[:8]}"
-
-
-def published_name(sku: str, prompt: str, index: int, extension: str) -> str:
-    """The relative name of a published result: ``published/<sku>/<scene>/result-<i>.<ext>``."""
-    return f"{PUBLISHED_FOLDER}/{safe_part(sku)}/{scene_slug(prompt)}/result-{index}{extension}"
+def published_name(channel: str, sku: str, position: int, extension: str) -> str:
+    """The relative name of a published rendition: ``published/<channel>/<sku>/<position>.<ext>``."""
+    return f"{PUBLISHED_FOLDER}/{safe_part(channel)}/{safe_part(sku)}/{int(position)}{extension}"
 
 
 @dataclass
-class ReviewedResult:
-    """One stored result of a run and what the review decided about it."""
+class ReviewedRendition:
+    """One rendition of a run and what the review decided about it."""
 
-    line: int
+    choice: int
     sku: str
     product: str
+    channel: str
     prompt: str
-    seed: Any
-    uuid: str | None
+    position: int
     stored_path: str
+    source: str
+    width: Any
+    height: Any
+    needs_review: bool
+    fidelity: Any
+    alt_text: str
     decision: str
-    index: int = 0
     published_path: str = ""
 
 
-def reviewed_results(
-    lines: Sequence[dict[str, Any]],
-    stored_paths: Sequence[Sequence[str] | None],
-    seeds: Sequence[Sequence[Any] | None],
-    uuids: Sequence[str | None],
-    approved: Sequence[int] | None,
-) -> list[ReviewedResult]:
+def reviewed_renditions(
+    choices: Sequence[Mapping[str, Any]], approved: Sequence[int] | None
+) -> list[ReviewedRendition]:
     """
-    Every stored result of the run with its decision.
+    Every rendition of the run with its decision.
 
-    :param lines: the plan lines, in map-index order.
-    :param stored_paths: each line's stored files (``None`` for a line that failed).
-    :param seeds: each line's seeds.
-    :param uuids: each line's generation uuid.
-    :param approved: the approved positions (from 0), or ``None`` when nobody decided.
+    :param choices: the review's choices (:func:`~airflow_provider_onemin.pipeline.channels.review_choices`).
+    :param approved: the approved choice positions (from 0), or ``None`` when nobody decided.
     """
     results = []
-    for position, line in enumerate(lines):
-        paths = stored_paths[position] if position < len(stored_paths) else None
-        line_seeds = (seeds[position] if position < len(seeds) else None) or []
+    for position, choice in enumerate(choices):
         if approved is None:
             decision = NOT_REVIEWED
         else:
             decision = APPROVED if position in approved else REJECTED
-        for index, path in enumerate(paths or []):
+        for record in choice["renditions"]:
             results.append(
-                ReviewedResult(
-                    line=position + 1,
-                    sku=line.get("sku", ""),
-                    product=line.get("product", ""),
-                    prompt=line.get("prompt", ""),
-                    seed=line_seeds[index] if index < len(line_seeds) else line.get("seed"),
-                    uuid=uuids[position] if position < len(uuids) else None,
-                    stored_path=path,
+                ReviewedRendition(
+                    choice=position + 1,
+                    sku=record["sku"],
+                    product=record["product"],
+                    channel=record["channel"],
+                    prompt=record.get("prompt") or "",
+                    position=int(record["position"]),
+                    stored_path=record["uri"],
+                    source=record.get("source") or "",
+                    width=record.get("width"),
+                    height=record.get("height"),
+                    needs_review=bool(record.get("needs_review")),
+                    fidelity=record.get("fidelity"),
+                    alt_text=record.get("alt_text") or "",
                     decision=decision,
-                    index=index,
                 )
             )
     return results
 
 
-def publish_result(result: ReviewedResult, output_path: Any) -> str:
+def publish_rendition(rendition: ReviewedRendition, output_path: Any) -> str:
     """
-    Copy one approved result to its published place; return that place's plain URI (without the
-    connection id, as ``stored_paths`` are: ``s3://bucket/key``).
+    Copy one approved rendition to its published place; return that place's plain URI (without
+    the connection id, as ``stored_paths`` are: ``s3://bucket/key``).
 
-    :param result: the result (its ``stored_path`` is read with the output's connection).
+    :param rendition: the rendition (its ``stored_path`` is read with the output's connection).
     :param output_path: the pipeline's output folder (a URL, a path or an ObjectStoragePath).
     """
     from airflow.sdk import ObjectStoragePath
 
     base = as_storage_path(output_path)
-    source = ObjectStoragePath(result.stored_path, conn_id=storage_path_conn_id(base))
+    source = ObjectStoragePath(rendition.stored_path, conn_id=storage_path_conn_id(base))
     data = source.read_bytes()
     extension = "." + source.name.rsplit(".", 1)[-1] if "." in source.name else ""
-    target = base / published_name(result.sku, result.prompt, result.index, extension)
+    target = base / published_name(rendition.channel, rendition.sku, rendition.position, extension)
     write_file_atomically(target, data)
     return plain_uri(target)
 
 
+def _write_csv(fields: list[str], rows: list[dict[str, Any]], target: Any) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    target = as_storage_path(target)
+    write_file_atomically(target, buffer.getvalue().encode("utf-8"))
+    return plain_uri(target)
+
+
+def write_shop_manifest(renditions: Sequence[ReviewedRendition], target: Any) -> str:
+    """
+    Write ``published.csv`` (see the module docstring) at ``target``: one row per published
+    rendition, whole or not at all; return its plain URI.
+    """
+    rows = [
+        {
+            "sku": r.sku,
+            "channel": r.channel,
+            "position": r.position,
+            "uri": r.published_path,
+            "width": r.width,
+            "height": r.height,
+            "alt_text": r.alt_text,
+        }
+        for r in renditions
+        if r.published_path
+    ]
+    return _write_csv(SHOP_FIELDS, rows, target)
+
+
 def write_review_manifest(
-    results: Sequence[ReviewedResult], target: Any, reviewed_by: str = "", reviewed_at: str = ""
+    renditions: Sequence[ReviewedRendition], target: Any, reviewed_by: str = "", reviewed_at: str = ""
 ) -> str:
     """
     Write ``review.csv`` (see the module docstring) at ``target``, whole or not at all; return its
     plain URI.
     """
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=REVIEW_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for result in results:
-        writer.writerow(
+    rows = []
+    for r in renditions:
+        decided = r.decision != NOT_REVIEWED
+        rows.append(
             {
-                "line": result.line,
-                "sku": result.sku,
-                "product": result.product,
-                "prompt": result.prompt,
-                "seed": result.seed,
-                "uuid": result.uuid or "",
-                "stored_path": result.stored_path,
-                "decision": result.decision,
-                "published_path": result.published_path,
-                "reviewed_by": reviewed_by if result.decision != NOT_REVIEWED else "",
-                "reviewed_at": reviewed_at if result.decision != NOT_REVIEWED else "",
+                "choice": r.choice,
+                "sku": r.sku,
+                "product": r.product,
+                "channel": r.channel,
+                "prompt": r.prompt,
+                "position": r.position,
+                "stored_path": r.stored_path,
+                "source": r.source,
+                "width": r.width,
+                "height": r.height,
+                "needs_review": "yes" if r.needs_review else "no",
+                "fidelity": "" if r.fidelity is None else r.fidelity,
+                "decision": r.decision,
+                "published_path": r.published_path,
+                "reviewed_by": reviewed_by if decided else "",
+                "reviewed_at": reviewed_at if decided else "",
             }
         )
-    target = as_storage_path(target)
-    write_file_atomically(target, buffer.getvalue().encode("utf-8"))
-    return plain_uri(target)
+    return _write_csv(REVIEW_FIELDS, rows, target)

@@ -66,7 +66,10 @@ def draw_mug(scale: float = MUG_SCALE) -> Image.Image:
     )
     image.paste(body, body_box[:2], mask)
     draw.ellipse(
-        _scaled(s, 150, 128, 420, 176), fill=(240, 232, 220, 255), outline=(150, 40, 35, 255), width=round(6 * s)
+        _scaled(s, 150, 128, 420, 176),
+        fill=(240, 232, 220, 255),
+        outline=(150, 40, 35, 255),
+        width=round(6 * s),
     )  # rim
     draw.ellipse(_scaled(s, 166, 136, 404, 170), fill=(70, 42, 28, 255))  # coffee
     draw.rounded_rectangle(_scaled(s, 200, 290, 370, 380), radius=round(12 * s), fill=(245, 240, 230, 255))
@@ -112,7 +115,9 @@ def draw_bottle(scale: float = SCALE) -> Image.Image:
     draw = ImageDraw.Draw(image)
     glass = _shaded(_scaled(s, 200, 420), (20, 80, 48), (70, 160, 100))
     mask = Image.new("L", glass.size, 0)
-    ImageDraw.Draw(mask).rounded_rectangle((0, 0, glass.width - 1, glass.height - 1), radius=round(40 * s), fill=255)
+    ImageDraw.Draw(mask).rounded_rectangle(
+        (0, 0, glass.width - 1, glass.height - 1), radius=round(40 * s), fill=255
+    )
     image.paste(glass, _scaled(s, 156, 290), mask)
     neck = _shaded(_scaled(s, 70, 170), (20, 80, 48), (70, 160, 100))
     image.paste(neck, _scaled(s, 221, 140))

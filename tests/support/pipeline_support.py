@@ -6,6 +6,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from airflow.sdk import ObjectStoragePath
+
 from tests.support.airflow_helpers import REPO
 
 DAGS = REPO / "dags"
@@ -29,3 +31,13 @@ def copy_catalogue(folder: Path, extra_rows: str = "") -> Path:
     catalogue = folder / "catalogue.csv"
     catalogue.write_text((DAGS / "marketing_catalogue.csv").read_text() + extra_rows)
     return catalogue
+
+
+def open_image(uri: str):
+    """A stored image, opened with Pillow from its plain URI (loaded, so its file is closed)."""
+    from PIL import Image
+
+    with ObjectStoragePath(uri).open("rb") as handle:
+        image = Image.open(handle)
+        image.load()
+    return image
