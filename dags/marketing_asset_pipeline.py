@@ -69,7 +69,7 @@ from airflow_provider_onemin.operators.renditions import RenditionsOperator
 from airflow_provider_onemin.operators.review import REVIEW_AVAILABLE, ResultsReviewOperator
 from airflow_provider_onemin.pipeline import (
     MAIN_CHANNEL,
-    catalogue_channels,
+    check_catalogue,
     combined_preview,
     preview_costs,
     results_asset,
@@ -202,19 +202,10 @@ with DAG(
     @task
     def plan(params: dict[str, Any] | None = None, ti: Any = None) -> list[dict[str, Any]]:
         """One line per product x scene, with its photo and seed; fails when it would cost too much."""
-        from airflow_provider_onemin.exceptions import OneMinValidationError
-
         params = params or {}
         base_seed = int(params.get("base_seed", 20260101))
         catalogue = read_catalogue()
-        seen: set[str] = set()
-        for product in catalogue:  # every row checked before anything is looked up or paid
-            if product["sku"] in seen:
-                raise OneMinValidationError(
-                    f"catalogue: sku {product['sku']!r} is listed twice; its published images would collide"
-                )
-            seen.add(product["sku"])
-            product["channels"] = catalogue_channels(product.get("channels"), product["sku"])
+        check_catalogue(catalogue)  # every row, before anything is looked up or paid
         lines = [
             {
                 "sku": product["sku"],

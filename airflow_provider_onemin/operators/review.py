@@ -147,7 +147,9 @@ def review_body(lines: Sequence[dict[str, Any]], gallery: str | None) -> str:
         if line.get("option"):
             parts.append(line_option(number, line))
         else:
-            parts.append(f"{number}. `{line.get('sku', '')}` {line.get('product', '')}: {line.get('prompt', '')}")
+            parts.append(
+                f"{number}. `{line.get('sku', '')}` {line.get('product', '')}: {line.get('prompt', '')}"
+            )
     return "\n".join(parts)
 
 

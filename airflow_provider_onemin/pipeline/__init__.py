@@ -13,6 +13,7 @@ from airflow_provider_onemin.pipeline.channels import (
     DEFAULT_CHANNELS,
     MAIN_CHANNEL,
     catalogue_channels,
+    check_catalogue,
     collect_renditions,
     review_choices,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "REJECTED",
     "ReviewedRendition",
     "catalogue_channels",
+    "check_catalogue",
     "collect_renditions",
     "combined_preview",
     "mapped_values",

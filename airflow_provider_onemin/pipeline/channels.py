@@ -2,8 +2,9 @@
 The channels of a catalogue's products, and the renditions a run made for them, as a person
 reviews them.
 
-* :func:`catalogue_channels`: a product's ``channels`` cell (preset names separated by spaces or
-  ``;``) read and checked against the built-in presets, or :data:`DEFAULT_CHANNELS` when empty.
+* :func:`catalogue_channels` and :func:`check_catalogue`: a product's ``channels`` cell (preset
+  names separated by spaces or ``;``) read and checked against the built-in presets, or
+  :data:`DEFAULT_CHANNELS` when empty; a whole catalogue checked at once.
 * :func:`collect_renditions`: every rendition of a run (the cut-out's ``amazon_main`` and each
   scene's channels), with its place in the published layout, its size and its review flag.
 * :func:`review_choices`: what a person approves: one choice per product and channel (the
@@ -25,6 +26,34 @@ DEFAULT_CHANNELS = ("shopify_square", "web_thumbnail")
 _SEPARATORS = re.compile(r"[\s;]+")
 
 
+def _channel_problems(cell: str | None, sku: str) -> tuple[list[str], list[str]]:
+    """A catalogue cell's channels (its order, no repeats) and what is wrong with them."""
+    from airflow_provider_onemin.renditions.presets import BUILT_IN
+
+    names = list(dict.fromkeys(name for name in _SEPARATORS.split(cell or "") if name))
+    problems = []
+    for name in names:
+        if name == MAIN_CHANNEL:
+            problems.append(
+                f"catalogue: product {sku!r}: channel {name!r} is made from every product's cut-out, not "
+                "from a scene; list only the scene channels in its channels column"
+            )
+        elif name not in BUILT_IN:
+            scene_channels = sorted(set(BUILT_IN) - {MAIN_CHANNEL})
+            problems.append(
+                f"catalogue: product {sku!r}: unknown channel {name!r} in its channels column; one of "
+                f"{', '.join(scene_channels)}, separated by spaces or ';' (empty: "
+                f"{' '.join(DEFAULT_CHANNELS)})"
+            )
+    return names or list(DEFAULT_CHANNELS), problems
+
+
+def _invalid(problems: list[str]) -> Exception:
+    from airflow_provider_onemin.exceptions import OneMinValidationError
+
+    return OneMinValidationError(problems, summary=f"Invalid catalogue ({len(problems)} problem(s))")
+
+
 def catalogue_channels(cell: str | None, sku: str) -> list[str]:
     """
     The scene channels a catalogue row asks for, in its order, without repeats.
@@ -35,26 +64,31 @@ def catalogue_channels(cell: str | None, sku: str) -> list[str]:
     :raises OneMinValidationError: naming the sku and the channel, when a name is not a built-in
         preset, or is ``amazon_main`` (made from every product's cut-out, never from a scene).
     """
-    from airflow_provider_onemin.exceptions import OneMinValidationError
-    from airflow_provider_onemin.renditions.presets import BUILT_IN
+    channels, problems = _channel_problems(cell, sku)
+    if problems:
+        raise _invalid(problems)
+    return channels
 
-    names = [name for name in _SEPARATORS.split(cell or "") if name]
-    if not names:
-        return list(DEFAULT_CHANNELS)
-    for name in names:
-        if name == MAIN_CHANNEL:
-            raise OneMinValidationError(
-                f"catalogue: product {sku!r}: channel {name!r} is made from every product's cut-out, not "
-                "from a scene; list only the scene channels in its channels column"
-            )
-        if name not in BUILT_IN:
-            scene_channels = sorted(set(BUILT_IN) - {MAIN_CHANNEL})
-            raise OneMinValidationError(
-                f"catalogue: product {sku!r}: unknown channel {name!r} in its channels column; one of "
-                f"{', '.join(scene_channels)}, separated by spaces or ';' (empty: "
-                f"{' '.join(DEFAULT_CHANNELS)})"
-            )
-    return list(dict.fromkeys(names))
+
+def check_catalogue(products: Sequence[dict[str, Any]]) -> None:
+    """
+    Check every row of a catalogue (a sku listed once, known channels) and replace each row's
+    ``channels`` cell by its list; every problem is named at once, before anything is paid.
+
+    :param products: the catalogue's rows (``sku``, ``channels``), changed in place.
+    :raises OneMinValidationError: naming each sku and channel at fault.
+    """
+    problems: list[str] = []
+    seen: set[str] = set()
+    for product in products:
+        sku = product.get("sku") or ""
+        if sku in seen:
+            problems.append(f"catalogue: sku {sku!r} is listed twice; its published images would collide")
+        seen.add(sku)
+        product["channels"], found = _channel_problems(product.get("channels"), sku)
+        problems.extend(found)
+    if problems:
+        raise _invalid(problems)
 
 
 def alt_text(product: str, prompt: str | None) -> str:

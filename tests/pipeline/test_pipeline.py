@@ -15,6 +15,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 from PIL import Image
 
+from airflow_provider_onemin.exceptions import OneMinValidationError
 from airflow_provider_onemin.storage.results import safe_part
 from tests.support.airflow_helpers import run_dag
 from tests.support.pipeline_support import copy_catalogue, load_pipeline, open_image
@@ -56,9 +57,10 @@ def test_seeds_come_from_product_and_scene_not_from_position(monkeypatch, output
     catalogue.write_text("\n".join([rows[0], "CUP-002,Espresso cup,sample_photos/mug.png", *rows[1:]]) + "\n")
     grown = load_pipeline(monkeypatch, output_dir, catalogue)
     after = grown.plan.function(
-        params={"scenes": ["a neon-lit street at night", *shipped.SCENES], "max_new_images": 12}
+        params={"scenes": ["a neon-lit street at night", *shipped.SCENES], "max_new_images": 16}
     )
-    assert len(after) == 12
+    assert len(after) == 12, "4 products x 3 scenes (and 4 cut-outs, under max_new_images)"
+    assert {line["sku"]: line["channels"] for line in after}["CUP-002"] == ["shopify_square", "web_thumbnail"]
     assert {(line["sku"], line["prompt"]): line["seed"] for line in after}.items() >= seeds.items(), (
         "adding a product or a scene leaves every earlier line's seed as it was"
     )
@@ -66,6 +68,24 @@ def test_seeds_come_from_product_and_scene_not_from_position(monkeypatch, output
 
     reseeded = shipped.plan.function(params={"scenes": shipped.SCENES, "base_seed": 7})
     assert {line["seed"] for line in reseeded}.isdisjoint(seeds.values()), "base_seed draws a new set"
+
+
+def test_an_unknown_channel_fails_plan_naming_the_sku_and_the_channel(
+    monkeypatch, output_dir, tmp_path, onemin_emulator, onemin_conn_env
+) -> None:
+    catalogue = copy_catalogue(tmp_path / "shop")
+    rows = catalogue.read_text().splitlines()
+    rows[2] = "SNK-014,Trail running sneaker,sample_photos/sneaker.jpg,instagram_portrait;tiktok_video"
+    catalogue.write_text("\n".join([*rows, "MUG-001,Stoneware mug again,sample_photos/mug.png,"]) + "\n")
+    pipeline = load_pipeline(monkeypatch, output_dir, catalogue)
+
+    with pytest.raises(OneMinValidationError) as refused:
+        pipeline.plan.function(params={"scenes": pipeline.SCENES})
+
+    assert "product 'SNK-014': unknown channel 'tiktok_video'" in str(refused.value)
+    assert "sku 'MUG-001' is listed twice" in str(refused.value), "every problem at once"
+    assert onemin_emulator.charges() == 0 and onemin_emulator.snapshot()["assets"] == 0
+    assert list(output_dir.iterdir()) == [], "nothing looked up or stored"
 
 
 def test_pipeline_fans_out_products_x_scenes_and_writes_the_manifest(

@@ -5,8 +5,9 @@ uploaded or paid (the emulator counts no charge), an unknown estimate under a ca
 unless ``allow_unknown_credits``, the shipped defaults run whatever the list says, and the
 manifest says what each line cost.
 
-Figures are written literally from the emulator's documented price table: the pipeline asks for
-one TURBO image of ideogram-3 per line, 3,000 credits; 3 products x 2 scenes = 6 lines, 18,000.
+Figures are written literally from the emulator's documented price table (onemin-api.md): the
+pipeline asks for one TURBO image of ideogram-3 per line, 3,000 credits, 3 products x 2 scenes = 6
+lines, 18,000; and one stable-image cut-out per product, 20,000 credits, 3 products, 60,000.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from tests.support.pipeline_support import load_pipeline
 
 pytestmark = pytest.mark.compat
 
-REVIEW = "review|publish"
+# The renditions are paid nothing and checked in test_pipeline.py: not made here, for speed.
+REVIEW = "render_main|render_scenes|choices|review|publish"
 
 
 @pytest.fixture(autouse=True)
@@ -61,44 +63,46 @@ def test_the_plan_and_the_manifest_say_what_the_run_costs(
     first = run_dag(pipeline.dag, mark_success_pattern=REVIEW)
     assert first.state == "success", {k: v.state for k, v in first.tasks.items()}
     preview = first.task("plan").xcom["preview"]
-    assert (preview["new_credits"], preview["unknown_credit_lines"]) == (18000, 0)
-    assert preview["credit_sources"] == {"model list": 6}
+    assert (preview["new_credits"], preview["unknown_credit_lines"]) == (78000, 0)
+    assert preview["credit_sources"] == {"model list": 9}
     said = _log(capfd, caplog)
-    assert "credits: 18,000 credits (6 line(s) from model list) (max_credits=none)" in said
+    assert "credits: 78,000 credits (9 line(s) from model list) (max_credits=none)" in said
     assert [row["credits"] for row in _manifest(first)] == ["3000"] * 6, "what 1min.ai reported per line"
-    assert onemin_emulator.charges() == 6
+    assert onemin_emulator.charges() == 9
 
     second = run_dag(pipeline.dag, mark_success_pattern=REVIEW)
     assert second.state == "success"
     assert second.task("plan").xcom["preview"]["new_credits"] == 0, "everything would be reused"
     assert [row["credits"] for row in _manifest(second)] == ["0"] * 6, "reused lines cost nothing"
-    assert onemin_emulator.charges() == 6
+    assert onemin_emulator.charges() == 9
 
 
 def test_a_plan_over_max_credits_fails_before_anything_is_paid(
     airflow_db, onemin_emulator, onemin_conn_env, pipeline, output_dir, capfd, caplog
 ) -> None:
-    result = run_dag(pipeline.dag, run_conf={"max_credits": 17999}, mark_success_pattern=REVIEW)
+    result = run_dag(pipeline.dag, run_conf={"max_credits": 77999}, mark_success_pattern=REVIEW)
     # (The run's own state follows its leaves: publish, marked successful here, runs whatever happens.)
     assert result.task("plan").state == "failed"
     assert all(
-        ti.state != "success" for (task, _), ti in result.tasks.items() if task == "replace_background"
+        ti.state != "success"
+        for (task, _), ti in result.tasks.items()
+        if task in ("replace_background", "cut_out")
     )
     snapshot = onemin_emulator.snapshot()
     assert (snapshot["charges"]["total"], snapshot["records"], snapshot["assets"]) == (0, 0, 0)
     said = _log(capfd, caplog)  # the run's log, before the plan is called again below
     refusal = (
-        r"This run would spend 18,000 credits \(6 line\(s\) from model list\), 1 over max_credits=17,999"
+        r"This run would spend 78,000 credits \(9 line\(s\) from model list\), 1 over max_credits=77,999"
     )
     with pytest.raises(OneMinCreditCapError, match=refusal + r".*Nothing was uploaded or paid"):
-        pipeline.plan.function(params={"max_credits": 17999})
+        pipeline.plan.function(params={"max_credits": 77999})
     if _refusal_reaches_the_log():
         assert (
-            "This run would spend 18,000 credits (6 line(s) from model list), 1 over max_credits=17,999"
+            "This run would spend 78,000 credits (9 line(s) from model list), 1 over max_credits=77,999"
             in said
         )
         assert "Nothing was uploaded or paid" in said
-    assert not any(output_dir.glob("marketing_asset_pipeline/*/replace_background")), "nothing stored"
+    assert not any(output_dir.glob("marketing_asset_pipeline/*/*")), "nothing stored"
 
 
 def test_under_a_cap_an_unknown_estimate_is_refused_unless_allowed(
@@ -123,7 +127,7 @@ def test_under_a_cap_an_unknown_estimate_is_refused_unless_allowed(
     )
     assert allowed.state == "success", {k: v.state for k, v in allowed.tasks.items()}
     assert allowed.task("plan").xcom["preview"]["unknown_credit_lines"] == 6
-    assert onemin_emulator.charges() == 6
+    assert onemin_emulator.charges() == 9
 
 
 def test_the_shipped_defaults_run_when_nothing_about_credits_is_known(
@@ -135,7 +139,7 @@ def test_the_shipped_defaults_run_when_nothing_about_credits_is_known(
     assert result.state == "success", {k: v.state for k, v in result.tasks.items()}
     assert [row["credits"] for row in _manifest(result)] == ["unknown"] * 6, "never 0"
     said = _log(capfd, caplog)
-    assert "at least 0 credits, 6 line(s) unknown" in said
+    assert "at least 60,000 credits, 6 line(s) unknown" in said, "the cut-outs' price is listed"
 
 
 def test_a_plan_learns_prices_from_earlier_paid_calls(

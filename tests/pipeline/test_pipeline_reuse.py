@@ -19,8 +19,10 @@ from airflow_provider_onemin.exceptions import OneMinCostCapError
 from tests.support.airflow_helpers import airflow_cli, run_dag
 from tests.support.pipeline_support import copy_catalogue, load_pipeline
 
-# The shipped catalogue: 3 products; the shipped scenes: 2. One image per line.
+# The shipped catalogue: 3 products; the shipped scenes: 2. One image per line, one cut-out per product.
 PRODUCTS, SCENES = 3, 2
+# Renditions per product: its amazon_main image, and each scene in its catalogue's 2 channels.
+CHANNELS_PER_SCENE = 2
 
 
 class Counter:
@@ -38,9 +40,24 @@ class Counter:
         return delta
 
 
-def run_pipeline(pipeline, run_conf=None):
-    # The review waits for a person (tests/viewer/test_viewer.py answers it in a real deployment).
-    return run_dag(pipeline.dag, run_conf=run_conf, mark_success_pattern="review|publish")
+def run_pipeline(pipeline, run_conf=None, renditions: bool = True):
+    # The review waits for a person (tests/pipeline/test_review_deployment.py answers it in a real
+    # deployment). Without renditions (which pay nothing) a run only checks what it pays.
+    skipped = "review|publish" if renditions else "render_main|render_scenes|choices|review|publish"
+    return run_dag(pipeline.dag, run_conf=run_conf, mark_success_pattern=skipped)
+
+
+def renders(result) -> dict[str, tuple[int, int]]:
+    """(rendered, reused) renditions per renditions task instance, named by sku (and scene line)."""
+    counts = {}
+    for (task_id, index), ti in result.tasks.items():
+        if task_id in ("render_main", "render_scenes"):
+            assert ti.state == "success", (task_id, index)
+            counts[f"{task_id}/{ti.xcom['product']['sku']}/{index}"] = (
+                ti.xcom["rendered"],
+                ti.xcom["reused"],
+            )
+    return counts
 
 
 def manifest(result) -> list[dict[str, str]]:
@@ -73,26 +90,30 @@ def test_only_new_or_changed_lines_are_paid_for(
 
     first = run_pipeline(pipeline)
     assert first.state == "success", first.tasks
-    assert counter.since_last() == (lines, lines), "first run: every line uploaded and paid once"
+    paid = lines + PRODUCTS  # every line, and every product's cut-out
+    assert counter.since_last() == (paid, paid), "first run: every line and cut-out uploaded and paid once"
     assert set(statuses(first).values()) == {"new"}
     assert first.task("plan").xcom["preview"] == {
-        "lines": lines,
+        "lines": paid,
         "already_generated": 0,
-        "new_generations": lines,
-        "new_images": lines,
+        "new_generations": paid,
+        "new_images": paid,
         "max_new_images": 10,
-        # One TURBO image per line: 3,000 credits each, by the emulator's model list.
-        "new_credits": lines * 3000,
+        # One TURBO image per line, 3,000 credits each; a stable-image cut-out, 20,000 (onemin-api.md).
+        "new_credits": lines * 3000 + PRODUCTS * 20000,
         "unknown_credit_lines": 0,
-        "credit_sources": {"model list": lines},
+        "credit_sources": {"model list": paid},
         "max_credits": None,
     }
+    assert set(renders(first).values()) == {(1, 0), (CHANNELS_PER_SCENE, 0)}, "everything rendered"
 
     second = run_pipeline(pipeline)
     assert second.state == "success", second.tasks
     assert counter.since_last() == (0, 0), "nothing changed: 0 paid calls, 0 uploads"
     assert set(statuses(second).values()) == {"reused"}
     assert second.task("plan").xcom["preview"]["new_images"] == 0
+    assert len(renders(second)) == PRODUCTS + lines
+    assert set(renders(second).values()) == {(0, 1), (0, CHANNELS_PER_SCENE)}, "nothing rendered again"
     for row in manifest(second):
         assert f"/{second.run_id[:6]}" in row["stored_path"], "every run's folder is complete on its own"
         assert Path(ObjectStoragePath(row["stored_path"]).path).read_bytes().startswith(b"\x89PNG")
@@ -104,14 +125,18 @@ def test_only_new_or_changed_lines_are_paid_for(
     sneaker.write_bytes(bytes(data))
     edited = run_pipeline(pipeline)
     assert edited.state == "success", edited.tasks
-    assert counter.since_last() == (SCENES, SCENES), "one edited photo: its scenes only"
+    assert counter.since_last() == (SCENES + 1, SCENES + 1), "one edited photo: its scenes and cut-out only"
     assert {k for k, v in statuses(edited).items() if v == "new"} == {
         ("SNK-014", scene) for scene in pipeline.SCENES
     }
+    rendered = {task for task, (made, _) in renders(edited).items() if made}
+    assert rendered == {"render_main/SNK-014/1", "render_scenes/SNK-014/2", "render_scenes/SNK-014/3"}, (
+        "only the edited product's renditions are rendered again"
+    )
 
     # Add a scene: only the new lines (one per product).
     scenes = [*pipeline.SCENES, "a neon-lit street at night"]
-    grown = run_pipeline(pipeline, run_conf={"scenes": scenes})
+    grown = run_pipeline(pipeline, run_conf={"scenes": scenes}, renditions=False)
     assert grown.state == "success", grown.tasks
     assert counter.since_last() == (PRODUCTS, PRODUCTS), "one new scene: one new line per product"
     assert grown.task("plan").xcom["preview"]["new_images"] == PRODUCTS, "the preview said so first"
@@ -125,7 +150,7 @@ def test_only_new_or_changed_lines_are_paid_for(
         stored_file(result, *target).unlink()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin"):
-        again = run_pipeline(pipeline, run_conf={"scenes": scenes})
+        again = run_pipeline(pipeline, run_conf={"scenes": scenes}, renditions=False)
     assert again.state == "success", again.tasks
     assert counter.since_last() == (1, 1), "one deleted result: that line only"
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -134,12 +159,15 @@ def test_only_new_or_changed_lines_are_paid_for(
 
     # A corrupt index record: ignored with a warning, that line paid for again.
     records = sorted((output_dir / ".onemin-reuse").glob("*.json"))  # claims/ sits beside the records
-    assert len(records) == lines + SCENES + PRODUCTS, "one record per distinct request ever paid for"
+    cutouts = PRODUCTS + 1  # the edited photo's cut-out too
+    assert len(records) == lines + SCENES + PRODUCTS + cutouts, (
+        "one record per distinct request ever paid for"
+    )
     victim = next(r for r in records if "a neon-lit street" in r.read_text())  # a line still asked for
     victim.write_text("{ not json")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin"):
-        corrupt = run_pipeline(pipeline, run_conf={"scenes": scenes})
+        corrupt = run_pipeline(pipeline, run_conf={"scenes": scenes}, renditions=False)
     assert corrupt.state == "success", corrupt.tasks
     assert counter.since_last() == (1, 1), "one corrupt record: that line only"
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -174,10 +202,11 @@ def test_unpausing_pays_for_what_the_docs_say_and_the_preview_command_shows_it(
         "tasks", "test", "marketing_asset_pipeline", "plan", env={"ONEMIN_OUTPUT_PATH": str(output_dir)}
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    lines = PRODUCTS * SCENES  # nothing generated yet: every line is new
+    scenes = PRODUCTS * SCENES  # nothing generated yet: every line and cut-out is new
+    lines = scenes + PRODUCTS
     assert (
-        f"Plan: {lines} lines, 0 already generated, {lines} new generations, {lines} new images to pay for "
-        "(max_new_images=10)." in run.stdout + run.stderr
+        f"Plan: {lines} lines ({PRODUCTS} cut-outs, {scenes} scenes), 0 already generated, {lines} new "
+        f"generations, {lines} new images to pay for (max_new_images=10)." in run.stdout + run.stderr
     )
     assert list(output_dir.iterdir()) == [], "a preview stores nothing"
     docs = (Path(__file__).resolve().parents[2] / "docs" / "reuse.md").read_text()

@@ -1,7 +1,9 @@
 """
-The review step's options (built from the run's lines, not fixed at parse time) and the
-publishing of approved results (stable layout, review manifest). The whole flow through a real
-api-server, scheduler and the human-in-the-loop API is in tests/test_review_in_deployment.py.
+The review step's options (built from the run's lines, not fixed at parse time), the catalogue's
+channels, and the publishing of approved renditions (per-channel layout, shop and review
+manifests). The whole flow through a real api-server, scheduler and the human-in-the-loop API is
+in tests/pipeline/test_review_deployment.py; the pipeline's own publish step on a real run's
+renditions in tests/pipeline/test_pipeline.py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_onemin.exceptions import OneMinValidationError
 from airflow_provider_onemin.operators.review import (
     PUBLISH_NOTHING,
     REVIEW_AVAILABLE,
@@ -21,7 +24,7 @@ from airflow_provider_onemin.operators.review import (
     line_options,
     review_body,
 )
-from airflow_provider_onemin.pipeline import publishing
+from airflow_provider_onemin.pipeline import DEFAULT_CHANNELS, catalogue_channels, publishing, review_choices
 
 LINES = [
     {"sku": "MUG-001", "product": "Stoneware mug", "prompt": "a sunlit kitchen counter"},
@@ -89,58 +92,116 @@ class TestReviewOperator:
             plain.validate_chosen_options([line_options(LINES)[1]])
 
 
-def test_scene_folders_are_readable_stable_and_distinct():
-    slug = publishing.scene_slug("A sunlit marble kitchen counter, soft morning light")
-    assert slug.startswith("a-sunlit-marble-kitchen-counter-soft-morning")
-    assert slug == publishing.scene_slug("A sunlit marble kitchen counter, soft morning light")
-    assert slug != publishing.scene_slug("A sunlit marble kitchen counter, soft morning light!")
-    assert publishing.published_name("MUG/001", "x", 0, ".png").startswith("published/MUG_001-")
-
-
-def test_approved_results_are_copied_to_the_published_layout_and_all_are_in_the_manifest(tmp_path: Path):
-    out = tmp_path / "out"
-    stored = []
-    for position in range(3):
-        path = (
-            out
-            / "marketing_asset_pipeline"
-            / "run"
-            / "replace_background"
-            / f"map-{position}"
-            / "result-0.png"
-        )
-        path.parent.mkdir(parents=True)
-        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([position]) * 32)
-        stored.append([f"file://{path}"])
-    results = publishing.reviewed_results(
-        LINES, stored, [[11], [12], None], ["u0", "u1", None], approved=[0, 2]
+def test_published_names_are_channel_sku_and_position():
+    assert (
+        publishing.published_name("shopify_square", "MUG-001", 2, ".jpg")
+        == "published/shopify_square/MUG-001/2.jpg"
     )
-    assert [r.decision for r in results] == ["approved", "rejected", "approved"]
+    unsafe = publishing.published_name("web_thumbnail", "MUG/001", 1, ".webp")
+    assert unsafe.startswith("published/web_thumbnail/MUG_001-") and unsafe.endswith("/1.webp"), (
+        "a hash: unique"
+    )
+
+
+def _rendition(out: Path, sku: str, channel: str, position: int, prompt: str | None, flagged: bool = False):
+    path = out / "marketing_asset_pipeline" / "run" / f"{sku}-{channel}-{position}.jpg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff\xd8\xff" + f"{sku}/{channel}/{position}".encode())
+    return {
+        "sku": sku,
+        "product": {"MUG-001": "Stoneware mug", "SNK-014": "Trail running sneaker"}[sku],
+        "prompt": prompt,
+        "source": f"file://{out}/source.png",
+        "channel": channel,
+        "position": position,
+        "uri": f"file://{path}",
+        "width": 2048,
+        "height": 2048,
+        "format": "JPEG",
+        "needs_review": flagged,
+        "fidelity": 0.31 if flagged else 0.001,
+        "alt_text": f"alt {sku} {position}",
+    }
+
+
+def test_a_flagged_rendition_is_a_choice_of_its_own_and_published_only_when_picked(tmp_path: Path):
+    out = tmp_path / "out"
+    records = [
+        _rendition(out, "MUG-001", "amazon_main", 1, None),
+        _rendition(out, "MUG-001", "shopify_square", 1, "a kitchen"),
+        _rendition(out, "MUG-001", "shopify_square", 2, "a rock", flagged=True),
+        _rendition(out, "SNK-014", "shopify_square", 1, "a kitchen"),
+    ]
+    offered = review_choices(records)
+    assert [c["option"] for c in offered] == [
+        "MUG-001 Stoneware mug: amazon_main (1 image)",
+        "MUG-001 Stoneware mug: shopify_square (1 image)",
+        "MUG-001 Stoneware mug: shopify_square image 2 (a rock) NEEDS REVIEW: product fidelity 0.310",
+        "SNK-014 Trail running sneaker: shopify_square (1 image)",
+    ]
+    # The review numbers them; "publish nothing" comes last.
+    assert line_options(offered)[2].startswith("3. MUG-001 Stoneware mug: shopify_square image 2")
+
+    # Approving MUG-001's shopify_square channel does not publish its flagged image.
+    results = publishing.reviewed_renditions(offered, approved=[1])
+    assert [(r.channel, r.position, r.decision) for r in results] == [
+        ("amazon_main", 1, "rejected"),
+        ("shopify_square", 1, "approved"),
+        ("shopify_square", 2, "rejected"),
+        ("shopify_square", 1, "rejected"),
+    ]
     for result in results:
         if result.decision == publishing.APPROVED:
-            result.published_path = publishing.publish_result(result, str(out))
-    first = Path(results[0].published_path.removeprefix("file://"))
-    assert first == out / "published" / "MUG-001" / publishing.scene_slug(LINES[0]["prompt"]) / "result-0.png"
-    assert first.read_bytes() == Path(stored[0][0].removeprefix("file://")).read_bytes()
-    assert results[1].published_path == ""
-    assert not (out / "published" / "MUG-001" / publishing.scene_slug(LINES[1]["prompt"])).exists()
+            result.published_path = publishing.publish_rendition(result, str(out))
+    published = sorted(str(p.relative_to(out)) for p in (out / "published").rglob("*") if p.is_file())
+    assert published == ["published/shopify_square/MUG-001/1.jpg"]
+    assert (out / published[0]).read_bytes() == Path(records[1]["uri"].removeprefix("file://")).read_bytes()
+
+    # Picked by name, it is published, at its own position.
+    picked = publishing.reviewed_renditions(offered, approved=[2])
+    assert [(r.position, r.decision) for r in picked if r.decision == "approved"] == [(2, "approved")]
 
     from airflow.sdk import ObjectStoragePath
 
     target = ObjectStoragePath(f"file://{out}/review.csv")
     publishing.write_review_manifest(results, target, "reviewer", "2026-01-02T00:00:00+00:00")
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert [(r["line"], r["sku"], r["decision"], r["reviewed_by"]) for r in rows] == [
-        ("1", "MUG-001", "approved", "reviewer"),
-        ("2", "MUG-001", "rejected", "reviewer"),
-        ("3", "SNK-014", "approved", "reviewer"),
+    assert [
+        (r["choice"], r["sku"], r["channel"], r["position"], r["needs_review"], r["decision"]) for r in rows
+    ] == [
+        ("1", "MUG-001", "amazon_main", "1", "no", "rejected"),
+        ("2", "MUG-001", "shopify_square", "1", "no", "approved"),
+        ("3", "MUG-001", "shopify_square", "2", "yes", "rejected"),
+        ("4", "SNK-014", "shopify_square", "1", "no", "rejected"),
     ]
-    assert rows[2]["seed"] == "" and rows[0]["seed"] == "11"
+    assert rows[1]["published_path"] == f"file://{out}/published/shopify_square/MUG-001/1.jpg"
+    assert rows[2]["fidelity"] == "0.31" and rows[0]["reviewed_by"] == "reviewer"
+
+    shop = ObjectStoragePath(f"file://{out}/published.csv")
+    publishing.write_shop_manifest(results, shop)
+    assert shop.read_text().splitlines() == [
+        "sku,channel,position,uri,width,height,alt_text",
+        f"MUG-001,shopify_square,1,file://{out}/published/shopify_square/MUG-001/1.jpg,2048,2048,alt MUG-001 1",
+    ]
 
 
-def test_without_a_decision_every_result_is_not_reviewed():
-    results = publishing.reviewed_results(LINES, [["file:///a.png"], ["file:///b.png"], []], [], [], None)
-    assert [r.decision for r in results] == ["not reviewed", "not reviewed"]
+def test_without_a_decision_every_rendition_is_not_reviewed(tmp_path: Path):
+    offered = review_choices([_rendition(tmp_path, "MUG-001", "amazon_main", 1, None)])
+    results = publishing.reviewed_renditions(offered, None)
+    assert [r.decision for r in results] == ["not reviewed"]
+
+
+def test_catalogue_channels_default_separators_and_refusals():
+    assert catalogue_channels("", "MUG-001") == list(DEFAULT_CHANNELS) == ["shopify_square", "web_thumbnail"]
+    assert catalogue_channels(None, "MUG-001") == ["shopify_square", "web_thumbnail"]
+    assert catalogue_channels(" instagram_story;web_thumbnail  instagram_story ", "X") == [
+        "instagram_story",
+        "web_thumbnail",
+    ]
+    with pytest.raises(OneMinValidationError, match=r"product 'SNK-014': unknown channel 'tiktok'"):
+        catalogue_channels("shopify_square tiktok", "SNK-014")
+    with pytest.raises(OneMinValidationError, match=r"product 'SNK-014': channel 'amazon_main' is made from"):
+        catalogue_channels("amazon_main", "SNK-014")
 
 
 def test_the_subject_names_the_run_and_its_products():
@@ -180,16 +241,22 @@ def test_outside_a_test_run_the_review_asks():
     assert in_test_run() is False
 
 
-def test_published_and_review_uris_are_plain_on_an_object_store(s3_server, s3_bucket):
+def test_published_and_review_uris_are_plain_on_an_object_store(s3_server, s3_bucket, tmp_path):
     """As ``stored_paths`` are: ``s3://bucket/key``, the connection id reported beside, never inside."""
     base = f"s3://onemin_s3_admin@{s3_bucket}/out"
-    stored = f"s3://{s3_bucket}/out/marketing_asset_pipeline/run/replace_background/map-0/result-0.png"
-    s3_server.client().put_object(Bucket=s3_bucket, Key=stored.split("/", 3)[3], Body=b"\x89PNG\r\n\x1a\nx")
-    results = publishing.reviewed_results(LINES[:1], [[stored]], [[11]], ["u0"], approved=[0])
-    published = publishing.publish_result(results[0], base)
-    assert published.startswith(f"s3://{s3_bucket}/out/published/MUG-001/")
-    assert s3_server.read(published) == b"\x89PNG\r\n\x1a\nx"
+    stored = (
+        f"s3://{s3_bucket}/out/marketing_asset_pipeline/run/render_scenes/map-0/shopify_square/image-0.jpg"
+    )
+    s3_server.client().put_object(Bucket=s3_bucket, Key=stored.split("/", 3)[3], Body=b"\xff\xd8\xffx")
+    record = {**_rendition(tmp_path, "MUG-001", "shopify_square", 1, "a kitchen"), "uri": stored}
+    results = publishing.reviewed_renditions(review_choices([record]), approved=[0])
+    published = publishing.publish_rendition(results[0], base)
+    assert published == f"s3://{s3_bucket}/out/published/shopify_square/MUG-001/1.jpg"
+    assert s3_server.read(published) == b"\xff\xd8\xffx"
     results[0].published_path = published
     review = publishing.write_review_manifest(results, f"{base}/review.csv", "reviewer")
     assert review == f"s3://{s3_bucket}/out/review.csv"
     assert published in s3_server.read(review).decode("utf-8")
+    shop = publishing.write_shop_manifest(results, f"{base}/published.csv")
+    assert shop == f"s3://{s3_bucket}/out/published.csv"
+    assert published in s3_server.read(shop).decode("utf-8")
