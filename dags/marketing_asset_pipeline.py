@@ -131,22 +131,6 @@ def operator_arguments(line: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": line["prompt"], "image_url": line["image_url"], "seed": line["seed"]}
 
 
-def catalogue_products(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The products of the plan lines, in catalogue order: sku, name, photo and scene channels."""
-    products: dict[str, dict[str, Any]] = {}
-    for line in lines:
-        products.setdefault(
-            line["sku"],
-            {
-                "sku": line["sku"],
-                "name": line["product"],
-                "photo": line["image_url"],
-                "channels": line["channels"],
-            },
-        )
-    return list(products.values())
-
-
 def product_photo(product: dict[str, Any]) -> str:
     """The photo a product's cut-out is made from (the remover's ``image_url``)."""
     return product["photo"]
@@ -260,6 +244,8 @@ with DAG(
     @task
     def products(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One entry per product of the plan (sku, name, photo, channels), in catalogue order."""
+        from airflow_provider_onemin.pipeline import catalogue_products
+
         return catalogue_products(lines)
 
     catalogue = products(planned)
@@ -343,31 +329,18 @@ with DAG(
     @task
     def main_renditions(items: list[dict[str, Any]], cutouts: Any) -> list[dict[str, Any]]:
         """render_main's arguments per product: its cut-out, its name and its photo."""
-        return [
-            {
-                "images": list(cutouts[position]),
-                "product": {"sku": product["sku"], "name": product["name"]},
-                "source_image": product["photo"],
-            }
-            for position, product in enumerate(items)
-        ]
+        from airflow_provider_onemin.pipeline import main_rendition_arguments
+
+        return main_rendition_arguments(items, cutouts)
 
     @task
     def scene_renditions(
         lines: list[dict[str, Any]], items: list[dict[str, Any]], stored_paths: Any, cutouts: Any
     ) -> list[dict[str, Any]]:
         """render_scenes' arguments per line: its result, its product's channels and cut-out."""
-        cutout_of = {product["sku"]: cutouts[position][0] for position, product in enumerate(items)}
-        return [
-            {
-                "images": list(stored_paths[position]),
-                "channels": line["channels"],
-                "product_masks": cutout_of[line["sku"]],
-                "product": {"sku": line["sku"], "name": line["product"]},
-                "source_image": line["image_url"],
-            }
-            for position, line in enumerate(lines)
-        ]
+        from airflow_provider_onemin.pipeline import scene_rendition_arguments
+
+        return scene_rendition_arguments(lines, items, stored_paths, cutouts)
 
     cutout_paths = cut_out.output["stored_paths"]
     render_main = RenditionsOperator.partial(
@@ -447,50 +420,9 @@ with DAG(
             Copy the approved renditions to ``published/<channel>/<sku>/<position>.<ext>``; write
             ``published.csv`` (the shop import) and ``review.csv`` beside the run's results.
             """
-            # common-compat: airflow.sdk.exceptions has it only from Airflow 3.2
-            from airflow.providers.common.compat.sdk import AirflowFailException
-
-            from airflow_provider_onemin.pipeline import (
-                APPROVED,
-                publish_rendition,
-                reviewed_renditions,
-                run_file,
-                write_review_manifest,
-                write_shop_manifest,
-            )
+            from airflow_provider_onemin.pipeline import publish_reviewed
 
             answer = ti.xcom_pull(task_ids="review")
-            approved = answer.get("approved") if isinstance(answer, dict) else None
-            skipped = answer.get("skipped") if isinstance(answer, dict) else None
-            renditions = reviewed_renditions(offered or [], approved)
-            for rendition in renditions:
-                if rendition.decision == APPROVED:
-                    rendition.published_path = publish_rendition(rendition, OUTPUT_PATH)
-                    log.info("Published %s to %s", rendition.stored_path, rendition.published_path)
-            target = run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "review.csv")
-            reviewer = ((answer or {}).get("responded_by_user") or {}).get("name", "")
-            target = write_review_manifest(
-                renditions, target, reviewer, str((answer or {}).get("responded_at", ""))
-            )
-            if skipped:
-                log.warning(
-                    "Nothing published: %s. Every rendition is listed as 'not reviewed' in %s.",
-                    skipped,
-                    target,
-                )
-                return {"published": [], "review_manifest": target, "skipped": skipped}
-            if approved is None:
-                raise AirflowFailException(
-                    "The review ended without an answer (it timed out, or did not run): nothing was "
-                    f"published. Every rendition is listed as 'not reviewed' in {target}."
-                )
-            shop = write_shop_manifest(
-                renditions, run_file(OUTPUT_PATH, ti.dag_id, ti.run_id, "published.csv")
-            )
-            published = [r.published_path for r in renditions if r.published_path]
-            log.info(
-                "%d image(s) published; shop manifest %s; review manifest %s", len(published), shop, target
-            )
-            return {"published": published, "shop_manifest": shop, "review_manifest": target}
+            return publish_reviewed(offered, answer, OUTPUT_PATH, ti.dag_id, ti.run_id, log)
 
         review >> publish(offered)

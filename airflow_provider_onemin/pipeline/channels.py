@@ -233,3 +233,70 @@ def review_choices(renditions: Sequence[Mapping[str, Any]]) -> list[dict[str, An
                     }
                 )
     return choices
+
+
+def catalogue_products(lines: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """
+    The products of a run's plan lines, in catalogue order: ``sku``, ``name``, ``photo``,
+    ``channels`` (each line carries its product's; the first line of a sku gives them).
+    """
+    products: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        products.setdefault(
+            line["sku"],
+            {
+                "sku": line["sku"],
+                "name": line["product"],
+                "photo": line["image_url"],
+                "channels": list(line["channels"]),
+            },
+        )
+    return list(products.values())
+
+
+def main_rendition_arguments(
+    products: Sequence[Mapping[str, Any]], cutouts: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """
+    The ``RenditionsOperator`` arguments (``expand_kwargs``) that make each product's cut-out into
+    its :data:`MAIN_CHANNEL` image: ``images``, ``product`` (sku and name) and ``source_image``.
+
+    :param products: :func:`catalogue_products`.
+    :param cutouts: the remover's ``stored_paths``, by product (its map index).
+    """
+    return [
+        {
+            "images": list(cutouts[position]),
+            "product": {"sku": product["sku"], "name": product["name"]},
+            "source_image": product["photo"],
+        }
+        for position, product in enumerate(products)
+    ]
+
+
+def scene_rendition_arguments(
+    lines: Sequence[Mapping[str, Any]],
+    products: Sequence[Mapping[str, Any]],
+    stored_paths: Sequence[Any],
+    cutouts: Sequence[Any],
+) -> list[dict[str, Any]]:
+    """
+    The ``RenditionsOperator`` arguments that make each line's result into its product's
+    channels, with the product's cut-out as ``product_masks`` (the fidelity score).
+
+    :param lines: the plan lines, by the replacer's map index.
+    :param products: :func:`catalogue_products`, by the remover's map index.
+    :param stored_paths: the replacer's ``stored_paths``, by line.
+    :param cutouts: the remover's ``stored_paths``, by product.
+    """
+    cutout_of = {product["sku"]: cutouts[position][0] for position, product in enumerate(products)}
+    return [
+        {
+            "images": list(stored_paths[position]),
+            "channels": list(line["channels"]),
+            "product_masks": cutout_of[line["sku"]],
+            "product": {"sku": line["sku"], "name": line["product"]},
+            "source_image": line["image_url"],
+        }
+        for position, line in enumerate(lines)
+    ]

@@ -200,3 +200,64 @@ def write_review_manifest(
             }
         )
     return _write_csv(REVIEW_FIELDS, rows, target)
+
+
+def publish_reviewed(
+    choices: Sequence[Mapping[str, Any]],
+    answer: Mapping[str, Any] | None,
+    output_path: Any,
+    dag_id: str,
+    run_id: str,
+    log: Any = None,
+) -> dict[str, Any]:
+    """
+    What the marketing pipeline's ``publish`` task does with the review's answer: publish the
+    approved choices' renditions, write ``published.csv`` and ``review.csv`` beside the run's
+    results, and return ``published`` (URIs), ``shop_manifest`` and ``review_manifest``.
+
+    A test run's review (``skipped``) publishes nothing and says so; a review that ended without an
+    answer (timed out, failed) publishes nothing and fails the task, every rendition listed as
+    ``not reviewed``.
+
+    :param choices: the review's choices (the ``choices`` task's XCom).
+    :param answer: the review's XCom (``approved``: choice positions from 0), or None.
+    :param output_path: the pipeline's output folder.
+    :param dag_id: the run's DAG id; the manifests go to ``<output>/<dag_id>/<run_id>/``.
+    :param run_id: the run id.
+    :param log: where to say what was published (a logger).
+    :raises AirflowFailException: when nobody answered.
+    """
+    from airflow_provider_onemin.compat import AirflowFailException
+    from airflow_provider_onemin.pipeline.helpers import run_file
+
+    answer = answer if isinstance(answer, Mapping) else {}
+    approved, skipped = answer.get("approved"), answer.get("skipped")
+    renditions = reviewed_renditions(choices or [], approved)
+    for rendition in renditions:
+        if rendition.decision == APPROVED:
+            rendition.published_path = publish_rendition(rendition, output_path)
+            if log is not None:
+                log.info("Published %s to %s", rendition.stored_path, rendition.published_path)
+    reviewer = (answer.get("responded_by_user") or {}).get("name", "")
+    review = write_review_manifest(
+        renditions,
+        run_file(output_path, dag_id, run_id, "review.csv"),
+        reviewer,
+        str(answer.get("responded_at", "")),
+    )
+    if skipped:
+        if log is not None:
+            log.warning(
+                "Nothing published: %s. Every rendition is listed as 'not reviewed' in %s.", skipped, review
+            )
+        return {"published": [], "review_manifest": review, "skipped": skipped}
+    if approved is None:
+        raise AirflowFailException(
+            "The review ended without an answer (it timed out, or did not run): nothing was "
+            f"published. Every rendition is listed as 'not reviewed' in {review}."
+        )
+    shop = write_shop_manifest(renditions, run_file(output_path, dag_id, run_id, "published.csv"))
+    published = [r.published_path for r in renditions if r.published_path]
+    if log is not None:
+        log.info("%d image(s) published; shop manifest %s; review manifest %s", len(published), shop, review)
+    return {"published": published, "shop_manifest": shop, "review_manifest": review}

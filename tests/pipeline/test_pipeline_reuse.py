@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import ObjectStoragePath
+from PIL import Image, ImageDraw
 
 from airflow_provider_onemin.exceptions import OneMinCostCapError
 from tests.support.airflow_helpers import airflow_cli, run_dag
@@ -118,11 +119,16 @@ def test_only_new_or_changed_lines_are_paid_for(
         assert f"/{second.run_id[:6]}" in row["stored_path"], "every run's folder is complete on its own"
         assert Path(ObjectStoragePath(row["stored_path"]).path).read_bytes().startswith(b"\x89PNG")
 
-    # Edit one product photo: only that product's scenes are new requests.
+    # Edit one product photo (a mark on the product: its pixels change, so do its cut-out and
+    # results): only that product's scenes and cut-out are new requests, its renditions new work.
     sneaker = folder / "sample_photos" / "sneaker.jpg"
-    data = bytearray(sneaker.read_bytes())
-    data[-40] ^= 0x01
-    sneaker.write_bytes(bytes(data))
+    with Image.open(sneaker) as photo:
+        edited_photo = photo.convert("RGB")
+    width, height = edited_photo.size
+    ImageDraw.Draw(edited_photo).rectangle(
+        (width // 2 - 20, height // 2 - 20, width // 2 + 20, height // 2 + 20), fill=(250, 20, 20)
+    )
+    edited_photo.save(sneaker, format="JPEG", quality=88)
     edited = run_pipeline(pipeline)
     assert edited.state == "success", edited.tasks
     assert counter.since_last() == (SCENES + 1, SCENES + 1), "one edited photo: its scenes and cut-out only"
@@ -188,7 +194,8 @@ def test_max_new_images_fails_plan_before_anything_is_uploaded_or_paid(
     untouched = {task_id: ti.state for (task_id, _), ti in result.tasks.items()}
     assert untouched["replace_background"] in ("upstream_failed", None), untouched
     assert untouched["write_manifest"] in ("upstream_failed", None), untouched
-    with pytest.raises(OneMinCostCapError, match=r"6 new image\(s\), 1 over max_new_images=5"):
+    # 6 lines and 3 cut-outs.
+    with pytest.raises(OneMinCostCapError, match=r"9 new image\(s\), 4 over max_new_images=5"):
         pipeline.plan.function(params={"max_new_images": 5})
 
 

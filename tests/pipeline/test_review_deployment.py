@@ -92,6 +92,7 @@ def two_runs(onemin_emulator_server, shared_deployment) -> dict[str, Any]:
     airflow, out = shared_deployment.airflow, shared_deployment.out
     # Lines of their own (base_seed), not reused from another test's runs in this deployment; one
     # scene, so three lines (one per product): each line is a paid generation and a task instance.
+    # The review's choices: per product its amazon_main image and its 2 channels, one image each.
     conf = {"review_timeout_minutes": 60, "base_seed": 31, "scenes": ["a sunlit kitchen counter"]}
     first = airflow.trigger(PIPELINE, conf=conf)
     second = airflow.trigger(PIPELINE, conf=conf)
@@ -99,6 +100,7 @@ def two_runs(onemin_emulator_server, shared_deployment) -> dict[str, Any]:
     # Before: max_active_runs=1 kept the second run queued until the first one's review ended.
     waiting_second = _waiting_review(airflow, second)
     details = {run_id: airflow.api("GET", _hitl_path(run_id)).json() for run_id in (first, second)}
+    # MUG-001's amazon_main and its second channel (web_thumbnail).
     answered = _answer_at_once(airflow, second, lambda options: [options[0], options[2]])
     nothing = _answer_at_once(airflow, first, lambda options: [options[-1]])
     return {
@@ -140,7 +142,11 @@ def test_an_answer_given_the_moment_the_review_asks_is_published(two_runs):
     report = airflow.run_report(PIPELINE, run_id) if run["state"] != "success" else ""
     assert run["state"] == "success", f"asked in tries {run['asked']}\n{report}"
     rows = _review_rows(out, run_id)
-    assert [r["decision"] for r in rows] == ["approved", "rejected", "approved"]
+    assert [r["decision"] for r in rows] == ["approved", "rejected", "approved"] + ["rejected"] * 6
+    assert [(r["sku"], r["channel"]) for r in rows if r["decision"] == "approved"] == [
+        ("MUG-001", "amazon_main"),
+        ("MUG-001", "web_thumbnail"),
+    ]
     for row in rows:
         if row["decision"] == "approved":
             assert (
@@ -153,7 +159,7 @@ def test_publish_nothing_publishes_nothing(two_runs):
     airflow, out, run_id = two_runs["airflow"], two_runs["out"], two_runs["first"]
     assert two_runs["nothing"]["state"] == "success", airflow.run_report(PIPELINE, run_id)
     rows = _review_rows(out, run_id)
-    assert len(rows) == 3 and {r["decision"] for r in rows} == {"rejected"}
+    assert len(rows) == 9 and {r["decision"] for r in rows} == {"rejected"}, "one row per rendition"
     assert {r["published_path"] for r in rows} == {""}
 
 

@@ -2,8 +2,9 @@
 The marketing pipeline on Google Cloud Storage and on Azure Blob (their local servers:
 tests/support/store_servers.py; the 60-stores CI leg runs this, the main suite skips it): a real
 ``dag.test()`` run stores every line's results and the manifest with their content types and plain
-URIs, writes the review file, and a second run pays nothing; the publishing step then copies an
-approved line's image into the store's ``published/`` layout. The charges are the emulator's.
+URIs, renders the channel renditions on the store, writes the review file, and a second run pays
+nothing; the publishing step then copies an approved channel's renditions into the store's
+``published/`` layout. The charges are the emulator's.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from tests.support.airflow_helpers import run_dag
 from tests.support.pipeline_support import load_pipeline
 from tests.support.store_servers import AZURE_CONN_ID, GCS_CONN_ID
 
-# The shipped catalogue and scenes: 3 products x 2 scenes, one image per line.
-LINES = 6
+# The shipped catalogue and scenes: 3 products x 2 scenes, one image per line; a cut-out per product.
+LINES, CUTOUTS = 6, 3
 
 
 @pytest.fixture(params=["gcs", "azure"])
@@ -46,7 +47,7 @@ def test_the_pipeline_stores_reuses_and_publishes_on_the_store(
 
     first = run_dag(pipeline.dag)  # a test run: the review asks nobody and nothing is published
     assert first.state == "success", {k: v.state for k, v in first.tasks.items()}
-    assert onemin_emulator.charges() == LINES
+    assert onemin_emulator.charges() == LINES + CUTOUTS
     manifest = first.task("write_manifest").xcom["return_value"]
     assert manifest.startswith(f"{plain}/marketing_asset_pipeline/") and manifest.endswith("/manifest.csv")
     assert server.content_type(manifest).startswith("text/csv")
@@ -61,16 +62,18 @@ def test_the_pipeline_stores_reuses_and_publishes_on_the_store(
 
     again = run_dag(pipeline.dag)
     assert again.state == "success", {k: v.state for k, v in again.tasks.items()}
-    assert onemin_emulator.charges() == LINES, "nothing changed: every line reused from the store"
+    assert onemin_emulator.charges() == LINES + CUTOUTS, "nothing changed: every image reused from the store"
     reused = _rows(server, again.task("write_manifest").xcom["return_value"])
     assert {row["status"] for row in reused} == {"reused"}
     assert all(server.content_type(row["stored_path"]) == "image/png" for row in reused)
 
-    # What the publish step does once a person approved the first line.
-    plan = first.task("plan").xcom["return_value"]
-    stored = [[row["stored_path"]] for row in rows]
-    results = publishing.reviewed_results(plan, stored, [None] * LINES, [None] * LINES, approved=[0])
-    published = publishing.publish_result(results[0], output)
-    assert published.startswith(f"{plain}/published/{plan[0]['sku']}/")
-    assert server.read(published) == server.read(rows[0]["stored_path"])
-    assert server.content_type(published) == "image/png"
+    # What the publish step does once a person approved MUG-001's shopify_square renditions.
+    offered = first.task("choices").xcom["return_value"]
+    assert offered[1]["option"] == "MUG-001 Stoneware mug: shopify_square (2 images)"
+    results = publishing.reviewed_renditions(offered, approved=[1])
+    approved = [r for r in results if r.decision == publishing.APPROVED]
+    assert len(approved) == 2
+    published = publishing.publish_rendition(approved[0], output)
+    assert published == f"{plain}/published/shopify_square/MUG-001/1.jpg"
+    assert server.read(published) == server.read(approved[0].stored_path)
+    assert server.content_type(published) == "image/jpeg"

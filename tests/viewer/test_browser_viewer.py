@@ -184,10 +184,10 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
     page.goto(f"{airflow.url}/dags/{PIPELINE}/runs/{run}/tasks/review/required_actions")
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(SHOTS / "5-required-action.png"), full_page=True)
-    option = "2. Stoneware mug (MUG-001): a mossy rock by a mountain stream at golden hour"
+    option = "2. MUG-001 Stoneware mug: shopify_square (2 images)"
     # Airflow renders a multiple-choice answer as a react-select list: typing opens and filters it.
     page.get_by_role("combobox", name="Select one or multiple values").click()
-    page.keyboard.type("mossy rock")
+    page.keyboard.type("mug: shopify")
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
     page.screenshot(path=str(SHOTS / "6-review-form-ticked.png"), full_page=True)
@@ -197,17 +197,16 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
     from airflow_provider_onemin.storage.results import safe_part
 
     rows = list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
-    assert [r["decision"] for r in rows] == [
-        "rejected",
-        "approved",
-        "rejected",
-        "rejected",
-        "rejected",
-        "rejected",
+    approved = [r for r in rows if r["decision"] == "approved"]
+    assert [(r["sku"], r["channel"], r["position"]) for r in approved] == [
+        ("MUG-001", "shopify_square", "1"),
+        ("MUG-001", "shopify_square", "2"),
     ]
-    assert rows[1]["reviewed_by"] == REVIEWER
-    published = Path(rows[1]["published_path"].removeprefix("file://"))
-    assert published.is_file() and published.relative_to(out / "published").parts[0] == "MUG-001"
+    assert {r["decision"] for r in rows if r not in approved} == {"rejected"}
+    assert approved[0]["reviewed_by"] == REVIEWER
+    published = Path(approved[0]["published_path"].removeprefix("file://"))
+    assert published.is_file()
+    assert published.relative_to(out / "published").parts == ("shopify_square", "MUG-001", "1.jpg")
     page.screenshot(path=str(SHOTS / "7-after-review.png"), full_page=True)
 
 

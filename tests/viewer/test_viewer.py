@@ -363,10 +363,11 @@ def reviewed_run(example_run) -> dict[str, Any]:
 def test_the_review_asks_about_this_runs_lines_and_links_the_gallery(reviewed_run):
     detail, run_id = reviewed_run["detail"], reviewed_run["run_id"]
     assert detail["options"][:2] == [
-        "1. Stoneware mug (MUG-001): a sunlit marble kitchen counter, soft morning light",
-        "2. Stoneware mug (MUG-001): a mossy rock by a mountain stream at golden hour",
+        "1. MUG-001 Stoneware mug: amazon_main (1 image)",
+        "2. MUG-001 Stoneware mug: shopify_square (2 images)",
     ]
-    assert len(detail["options"]) == 7 and detail["options"][-1] == "Publish nothing"
+    # 3 products x (amazon_main + 2 channels), then "Publish nothing".
+    assert len(detail["options"]) == 10 and detail["options"][-1] == "Publish nothing"
     assert detail["multiple"] is True
     gallery = f"{reviewed_run['airflow'].url}/onemin/dags/{PIPELINE}/runs/{quote(run_id, safe='')}"
     assert f"]({gallery})" in detail["subject"] + detail["body"]
@@ -378,17 +379,19 @@ def test_approved_lines_are_published_and_the_manifest_lists_every_line(reviewed
     assert reviewed_run["run"]["state"] == "success", (
         airflow.run_report(PIPELINE, run_id) + "\n" + airflow.grep("review")
     )
-    published = sorted((out / "published").rglob("*.png"))
-    assert [p.relative_to(out / "published").parts[0] for p in published] == ["MUG-001", "SNK-014"]
-    rows = _review_rows(out, run_id)
-    assert [(r["line"], r["decision"]) for r in rows] == [
-        ("1", "approved"),
-        ("2", "rejected"),
-        ("3", "rejected"),
-        ("4", "approved"),
-        ("5", "rejected"),
-        ("6", "rejected"),
+    # Options 1 and 4: MUG-001's and SNK-014's amazon_main image.
+    published = sorted((out / "published").rglob("*.jpg"))
+    assert [p.relative_to(out / "published").parts for p in published] == [
+        ("amazon_main", "MUG-001", "1.jpg"),
+        ("amazon_main", "SNK-014", "1.jpg"),
     ]
+    rows = _review_rows(out, run_id)
+    assert len(rows) == 15, "one row per rendition"
+    assert {(r["choice"], r["sku"], r["channel"]) for r in rows if r["decision"] == "approved"} == {
+        ("1", "MUG-001", "amazon_main"),
+        ("4", "SNK-014", "amazon_main"),
+    }
+    assert {r["decision"] for r in rows if r["choice"] not in ("1", "4")} == {"rejected"}
     assert {r["reviewed_by"] for r in rows} == {REVIEWER}
     for row in rows:
         if row["decision"] == "approved":
@@ -410,7 +413,7 @@ def test_a_review_that_times_out_publishes_nothing_and_says_so(reviewed_run):
     log = airflow.task_log(PIPELINE, run_id, "publish")
     assert "ended without an answer" in log and "nothing was published" in log
     rows = _review_rows(out, run_id)
-    assert {r["decision"] for r in rows} == {"not reviewed"} and len(rows) == 6
+    assert {r["decision"] for r in rows} == {"not reviewed"} and len(rows) == 15
 
 
 # --- the connection list's Test button ---------------------------------------------------------
