@@ -19,6 +19,7 @@ ROOT = REPO / PACKAGE
 #: What a DAG may import of this provider (docs/architecture.md, "Only the public modules").
 PUBLIC = (
     f"{PACKAGE}.operators.background_replacer",
+    f"{PACKAGE}.operators.background_remover",
     f"{PACKAGE}.operators.review",
     f"{PACKAGE}.operators.renditions",
     f"{PACKAGE}.hooks.onemin",
