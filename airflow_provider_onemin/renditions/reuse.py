@@ -169,7 +169,7 @@ class RenditionIndex:
         report["needs_review"] = bool(fidelity) and (score is None or score > threshold)
         report["spool"] = spool
         self.reused += 1
-        self.log.info("Reused rendition %s... (%s) from %s", key[:12], preset.name, earlier)
+        self.log.debug("Reused rendition %s... (%s) from %s", key[:12], preset.name, earlier)
         return report
 
     def _read(self, key: str) -> dict[str, Any] | None:
