@@ -9,8 +9,10 @@ what the batch decides for every rendition of one source (:func:`batch_context`:
 is decoded at, which follows from every preset of the batch, and the presets' backgrounds, which
 decide whether a cut-out is composed onto its background once before scaling).
 
-**The index** is one small JSON record per key at ``<output_path>/.onemin-renditions/<key>.json``,
-in the output storage itself (shared by every worker, executor and process; nothing on a worker's
+**The index** is one small JSON record per key at
+``<output_path>/.onemin-reuse/renditions/<key>.json`` (beside the paid requests' index of
+:mod:`airflow_provider_onemin.reuse.index`, so one hidden folder holds all reuse state), in the
+output storage itself (shared by every worker, executor and process; nothing on a worker's
 disk), written whole through the code that stores results (temporary name and rename on a local
 folder, one upload on an object store) only after the rendition it names was stored. It names that
 file (relative to ``output_path``), its SHA-256 and size, the frame its channel's rule expects,
@@ -45,8 +47,8 @@ __all__ = ["INDEX_FOLDER", "RECORD_FORMAT", "RENDERER_VERSION", "RenditionIndex"
 #: Bump it whenever a change to the rendering code (render.py, compliance.py, batch.py) changes a
 #: rendition's bytes or its report: every earlier record then stops matching and renders anew.
 RENDERER_VERSION = 1
-#: Folder under ``output_path`` that holds the records.
-INDEX_FOLDER = ".onemin-renditions"
+#: Folder under ``output_path`` that holds the records (in the paid requests' index folder).
+INDEX_FOLDER = ".onemin-reuse/renditions"
 #: Format tag of a record; a record of another format is ignored.
 RECORD_FORMAT = "onemin-renditions/1"
 #: The report fields of one call (what it was asked), never taken from a record.

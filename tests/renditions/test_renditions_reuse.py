@@ -183,7 +183,7 @@ def test_reuse_on_s3_records_in_the_bucket_and_copies(runs, s3_server) -> None:
     second = runs["second"].task("on_s3")
     assert _files(second, s3_server) == runs["before"]["on_s3"]
     keys = s3_server.keys(runs["bucket"])
-    assert len([k for k in keys if k.startswith("renditions/.onemin-renditions/")]) == 2
+    assert len([k for k in keys if k.startswith("renditions/.onemin-reuse/renditions/")]) == 2
     (thumbnail,) = second.xcom["return_value"]["web_thumbnail"]
     assert thumbnail != runs["first"].task("on_s3").xcom["return_value"]["web_thumbnail"][0]
     assert thumbnail.removeprefix(f"s3://{runs['bucket']}/") in keys

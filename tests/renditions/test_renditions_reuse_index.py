@@ -73,7 +73,7 @@ def _bytes(stored: dict[str, list[str]]) -> dict[str, list[bytes]]:
 
 
 def _records(out: Path) -> list[Path]:
-    return sorted((out / ".onemin-renditions").glob("*.json"))
+    return sorted((out / ".onemin-reuse" / "renditions").glob("*.json"))
 
 
 def test_a_reused_rendition_is_the_file_a_fresh_render_of_the_same_batch_makes(tmp_path, log) -> None:
