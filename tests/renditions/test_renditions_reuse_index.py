@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from airflow_provider_onemin.renditions import reuse as reuse_module
 from airflow_provider_onemin.renditions.batch import Names, run_batch
 from airflow_provider_onemin.renditions.presets import resolve_channels
 from airflow_provider_onemin.renditions.reuse import RenditionIndex
-from tests.renditions.rendition_images import cutout, photo
+from tests.renditions.rendition_images import cutout, on_scene, photo
 
 DARK = {
     "name": "dark",
@@ -52,7 +53,16 @@ def log() -> Any:
     logger.removeHandler(handler)
 
 
-def _batch(images: list[Path], channels: list, out: Path, run: str, log: Any, reuse: bool = True) -> Any:
+def _batch(
+    images: list[Path],
+    channels: list,
+    out: Path,
+    run: str,
+    log: Any,
+    reuse: bool = True,
+    masks: list[Path] | None = None,
+    threshold: float = 0.08,
+) -> Any:
     index = RenditionIndex(str(out), log) if reuse else None
     stored, reports = run_batch(
         [str(p) for p in images],
@@ -60,8 +70,8 @@ def _batch(images: list[Path], channels: list, out: Path, run: str, log: Any, re
         str(out),
         Names("dag", run, "renditions", -1),
         conn_id=None,
-        masks=[None] * len(images),
-        threshold=0.08,
+        masks=[str(m) for m in masks] if masks else [None] * len(images),
+        threshold=threshold,
         log=log,
         index=index,
     )
@@ -193,3 +203,45 @@ def test_concurrent_batches_of_the_same_renditions_leave_records_that_serve_them
     third, _, index = _batch(images, channels, out, "c", logger)
     assert (index.rendered, index.reused) == (0, 6)
     assert _bytes(third) == _bytes(results["a"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda mp: mp.setattr(reuse_module, "RENDERER_VERSION", reuse_module.RENDERER_VERSION + 1),
+        lambda mp: mp.setattr(reuse_module, "engine", lambda: {"pillow": "another"}),
+    ],
+    ids=["renderer version", "pillow version"],
+)
+def test_another_renderer_or_pillow_renders_anew(tmp_path, log, monkeypatch, change) -> None:
+    logger, _ = log
+    source = photo(tmp_path / "photo.png", size=(600, 400), product=(100, 100, 300, 300))
+    out = tmp_path / "out"
+    _batch([source], ["web_thumbnail"], out, "a", logger)
+    change(monkeypatch)
+    _, _, index = _batch([source], ["web_thumbnail"], out, "b", logger)
+    assert (index.rendered, index.reused) == (1, 0)
+
+
+def test_the_review_flag_follows_this_calls_threshold_on_a_hit(tmp_path, log) -> None:
+    logger, _ = log
+    cut = cutout(tmp_path / "cut.png", size=(480, 480), box=(60, 100, 420, 380))
+    scene = on_scene(cut, tmp_path / "scene.png", recolour=True)  # scores about 0.4 (docs)
+    out = tmp_path / "out"
+    _, first, _ = _batch([scene], ["web_thumbnail"], out, "a", logger, masks=[cut], threshold=1.0)
+    _, again, index = _batch([scene], ["web_thumbnail"], out, "b", logger, masks=[cut], threshold=0.08)
+    assert (index.rendered, index.reused) == (0, 1)
+    (before,), (after,) = first["web_thumbnail"], again["web_thumbnail"]
+    assert (before["needs_review"], after["needs_review"]) == (False, True)
+    assert after["fidelity"] == {**before["fidelity"], "threshold": 0.08}
+
+
+def test_an_index_that_cannot_be_written_leaves_the_renditions_stored(tmp_path, log) -> None:
+    logger, lines = log
+    source = photo(tmp_path / "photo.png", size=(600, 400), product=(100, 100, 300, 300))
+    out = tmp_path / "out"
+    (out / ".onemin-reuse").mkdir(parents=True)
+    (out / ".onemin-reuse" / "renditions").write_text("a file where the index folder goes")
+    stored, _, index = _batch([source], ["web_thumbnail"], out, "a", logger)
+    assert index.rendered == 1 and Path(urlsplit(stored["web_thumbnail"][0]).path).exists()
+    assert any("could not be written" in line for line in lines), lines
