@@ -17,6 +17,10 @@ One batch of renditions, from checked input to stored files, in three steps:
    upload with its content type on an object store. Nothing is written to the output before.
 
 Memory holds one decoded source and its renditions at a time, whatever the batch size.
+
+A change here that changes a rendition's bytes or its report must bump
+:data:`~airflow_provider_onemin.renditions.reuse.RENDERER_VERSION`, or ``reuse=True`` keeps
+serving renditions made the old way.
 """
 
 from __future__ import annotations
@@ -390,9 +394,7 @@ def run_batch(
         )
         stored = store_all(reports, output_path, names)
         if index is not None:
-            for key, preset, path, report, frame in index.pending:
-                name = f"{names.stem(preset.name, report['source_index'])}{os.path.splitext(path)[1]}"
-                index.record(key, preset, name, path, report, frame)
+            index.record_stored(names.stem)
         return stored, reports
     finally:
         shutil.rmtree(spool, ignore_errors=True)

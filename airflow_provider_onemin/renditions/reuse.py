@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
 
     from airflow_provider_onemin.renditions.presets import Preset
 
@@ -194,6 +195,17 @@ class RenditionIndex:
             self.log.warning("Rendition index record %s is ignored: %s; rendering anew", path, problem)
             return None
         return record
+
+    def record_stored(self, stem: Callable[[str, int], str]) -> None:
+        """
+        Index every rendition this batch rendered, once all are stored.
+
+        :param stem: the stored name of a channel's rendition of an image, without extension
+            (``Names.stem``).
+        """
+        for key, preset, spool, report, frame in self.pending:
+            name = f"{stem(preset.name, report['source_index'])}{os.path.splitext(spool)[1]}"
+            self.record(key, preset, name, spool, report, frame)
 
     def record(
         self, key: str, preset: Preset, name: str, spool: str, report: dict[str, Any], frame: tuple[int, int]
