@@ -106,6 +106,13 @@ def test_a_reused_rendition_is_the_file_a_fresh_render_of_the_same_batch_makes(t
     assert _bytes(third) == _bytes(fresh)
     strip = lambda rs: {ch: [{k: v for k, v in r.items() if k != "uri"} for r in e] for ch, e in rs.items()}  # noqa: E731
     assert strip(third_reports) == strip(fresh_reports)
+    # The rendition the index names (run b's: a copy is not recorded) gone: the source is decoded
+    # again for it alone, as the whole batch decodes it.
+    Path(urlsplit(again["instagram_portrait"][0]).path).unlink()
+    fourth, fourth_reports, index = _batch(images, wider, out, "d", logger)
+    assert (index.rendered, index.reused) == (1, 5)
+    assert _bytes(fourth) == _bytes(fresh)
+    assert strip(fourth_reports) == strip(fresh_reports)
 
 
 def _tamper_record(out: Path, change: Any) -> None:
