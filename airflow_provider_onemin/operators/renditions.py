@@ -66,6 +66,10 @@ class RenditionsOperator(BaseOperator):
         there is none). With it, each report has the product-fidelity score. (templated)
     :param fidelity_threshold: a result whose product-fidelity score is above it (0 identical, 1
         opposite) is flagged ``needs_review: true`` (docs/renditions.md).
+    :param reuse: copy a rendition made before (by any run, in this ``output_path``) from the same
+        source bytes, preset and mask instead of rendering it again; the copy is checked against
+        the SHA-256 recorded for it (docs/renditions.md, "Reuse"). XCom ``rendered`` and ``reused``
+        count both kinds. Default False: every rendition is rendered.
     :param source_image: the original photo the images were made from (the "before" picture).
         A copy of it, at most 768 px on its longest side, is stored beside the renditions as
         ``source.jpg`` (``source.png`` with transparency) and its URI pushed as XCom ``source``, so
@@ -74,10 +78,6 @@ class RenditionsOperator(BaseOperator):
     :param product: what the images show, as the viewer and the review name it (for example
         ``{"sku": "MUG-001", "name": "Stoneware mug"}``); pushed as XCom ``product`` as given. A
         label only: nothing is read or stored by it. (templated)
-    :param reuse: copy a rendition made before (by any run, in this ``output_path``) from the same
-        source bytes, preset and mask instead of rendering it again; the copy is checked against
-        the SHA-256 recorded for it (docs/renditions.md, "Reuse"). XCom ``rendered`` and ``reused``
-        count both kinds. Default False: every rendition is rendered.
     """
 
     template_fields: Sequence[str] = (
@@ -106,9 +106,9 @@ class RenditionsOperator(BaseOperator):
         storage_conn_id: str | None = None,
         product_masks: Any = None,
         fidelity_threshold: float = DEFAULT_FIDELITY_THRESHOLD,
+        reuse: bool = False,
         source_image: str | None = None,
         product: Any = None,
-        reuse: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -154,16 +154,16 @@ class RenditionsOperator(BaseOperator):
         ti = context["ti"]
         conn_id = self.storage_conn_id or self._upstream_conn_id()
         names = Names(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
-        source_copy = None
-        if self.source_image:
-            from airflow_provider_onemin.renditions.source_copy import make_source_copy
-
-            source_copy = make_source_copy(self.source_image, conn_id)  # read before anything is stored
         index = None
         if self.reuse:
             from airflow_provider_onemin.renditions.reuse import RenditionIndex
 
             index = RenditionIndex(self.output_path, self.log)
+        source_copy = None
+        if self.source_image:
+            from airflow_provider_onemin.renditions.source_copy import make_source_copy
+
+            source_copy = make_source_copy(self.source_image, conn_id)  # read before anything is stored
         stored, reports = run_batch(
             images,
             presets,

@@ -17,6 +17,10 @@ One batch of renditions, from checked input to stored files, in three steps:
    upload with its content type on an object store. Nothing is written to the output before.
 
 Memory holds one decoded source and its renditions at a time, whatever the batch size.
+
+A change here that changes a rendition's bytes or its report must bump
+:data:`~airflow_provider_onemin.renditions.reuse.RENDERER_VERSION`, or ``reuse=True`` keeps
+serving renditions made the old way.
 """
 
 from __future__ import annotations
@@ -176,6 +180,12 @@ def render_all(
         if masks[position]:
             cutout = read_source(masks[position], conn_id, f"product_masks[{position}]")  # type: ignore[arg-type]
         decode_size = _decode_size(presets, sizes[position])
+        fidelity = None
+        if cutout is not None:
+            from airflow_provider_onemin.renditions.compliance import fidelity_score
+
+            score = fidelity_score(data, cutout)
+            fidelity = {"score": score, "threshold": threshold, "mask": masks[position]}
         paths = {p.name: os.path.join(spool, f"{position}-{p.name}{_EXTENSIONS[p.format]}") for p in presets}
         reused: dict[str, dict[str, Any]] = {}
         keys: dict[str, str] = {}
@@ -185,13 +195,13 @@ def render_all(
             context = batch_context(presets, decode_size)
             source_sha, mask_sha = sha256(data), (sha256(cutout) if cutout is not None else None)
             for preset in presets:
-                keys[preset.name] = rendition_key(source_sha, preset, mask_sha, context)
+                keys[preset.name] = rendition_key(source_sha, preset, mask_sha, context, index.engine)
                 found = index.reuse(
                     keys[preset.name],
                     preset,
                     paths[preset.name],
                     source=(position, uri),
-                    mask=masks[position],
+                    fidelity=fidelity,
                     threshold=threshold,
                 )
                 if found is not None:
@@ -200,7 +210,7 @@ def render_all(
         fresh: dict[str, dict[str, Any]] = {}
         if todo:
             fresh, refused = _render_source(
-                data, cutout, decode_size, presets, todo, paths, (position, uri), masks[position], threshold
+                data, decode_size, presets, todo, paths, (position, uri), fidelity
             )
             problems.extend(refused)
         del data, cutout
@@ -224,14 +234,12 @@ def render_all(
 
 def _render_source(
     data: bytes,
-    cutout: bytes | None,
     decode_size: tuple[int, int] | None,
     presets: list[Preset],
     todo: list[Preset],
     paths: dict[str, str],
     source: tuple[int, str],
-    mask: str | None,
-    threshold: float,
+    fidelity: dict[str, Any] | None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """
     One source decoded once and rendered into the presets of ``todo``: their reports by channel
@@ -240,13 +248,9 @@ def _render_source(
     The decoded size and whether a cut-out is flattened follow from all of ``presets`` (the batch),
     never from ``todo`` alone: a rendition's bytes are those its reuse key promises.
     """
-    from airflow_provider_onemin.renditions.compliance import fidelity_score
     from airflow_provider_onemin.renditions.render import background_of, decode, plan
 
     index, uri = source
-    fidelity = None
-    if cutout is not None:
-        fidelity = {"score": fidelity_score(data, cutout), "threshold": threshold, "mask": mask}
     decoded = decode(data, decode_size)
     layouts = {preset.name: plan(preset, decoded) for preset in todo}
     uses = Counter((layout.crop, layout.scaled) for layout in layouts.values())
@@ -265,7 +269,7 @@ def _render_source(
             report, broken = _render_one(decoded, preset, layout, paths[preset.name], cache, index, uri)
             report["fidelity"] = fidelity
             score = fidelity and fidelity["score"]
-            report["needs_review"] = bool(fidelity) and (score is None or score > threshold)
+            report["needs_review"] = bool(fidelity) and (score is None or score > fidelity["threshold"])
             report["_frame"] = layout.size
             problems.extend(broken)
             reports[preset.name] = report
@@ -390,9 +394,7 @@ def run_batch(
         )
         stored = store_all(reports, output_path, names)
         if index is not None:
-            for key, preset, path, report, frame in index.pending:
-                name = f"{names.stem(preset.name, report['source_index'])}{os.path.splitext(path)[1]}"
-                index.record(key, preset, name, path, report, frame)
+            index.record_stored(names.stem)
         return stored, reports
     finally:
         shutil.rmtree(spool, ignore_errors=True)

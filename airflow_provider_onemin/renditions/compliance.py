@@ -21,6 +21,10 @@ scaled to the cut-out's size (the Background Replacer keeps the framing), and th
 by :data:`MASK_ERODE` px so that the product's outline, which a new background blends into, does
 not count. A result whose aspect ratio differs from the cut-out's by more than 2 % has no score
 (``None``) and needs review.
+
+A change here that changes a rendition's bytes or its report must bump
+:data:`~airflow_provider_onemin.renditions.reuse.RENDERER_VERSION`, or ``reuse=True`` keeps
+serving renditions made the old way.
 """
 
 from __future__ import annotations

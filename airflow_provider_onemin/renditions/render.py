@@ -12,6 +12,10 @@ Where the product is:
   to the whole image, and ``cover`` then crops around the centre, as it would without a product.
 
 Pillow is imported inside the functions: importing this module is free.
+
+A change here that changes a rendition's bytes or its report must bump
+:data:`~airflow_provider_onemin.renditions.reuse.RENDERER_VERSION`, or ``reuse=True`` keeps
+serving renditions made the old way.
 """
 
 from __future__ import annotations

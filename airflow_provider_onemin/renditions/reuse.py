@@ -2,24 +2,28 @@
 Reusing renditions made before (``RenditionsOperator(reuse=True)``, docs/renditions.md "Reuse").
 
 **The key** of a rendition is the SHA-256 of a canonical JSON document of everything that decides
-its bytes and its compliance report: :data:`RENDERER_VERSION`, the source's bytes (their SHA-256,
-not the URI: a new file at the same URI is a new source), the resolved preset (every field), the
-mask's bytes when one is given (the fidelity score), and what the batch decides for every
-rendition of one source (:func:`batch_context`: the size a JPEG is decoded at, which follows from
-every preset of the batch, and the presets' backgrounds, which decide whether a cut-out is
-composed onto its background once before scaling).
+its bytes and its compliance report: :data:`RENDERER_VERSION`, the versions of Pillow and its
+codecs (:func:`engine`), the source's bytes (their SHA-256, not the URI: a new file at the same
+URI is a new source), the resolved preset (every field), the mask's bytes when one is given, and
+what the batch decides for every rendition of one source (:func:`batch_context`: the size a JPEG
+is decoded at, which follows from every preset of the batch, and the presets' backgrounds, which
+decide whether a cut-out is composed onto its background once before scaling).
 
-**The index** is one small JSON record per key at ``<output_path>/.onemin-renditions/<key>.json``,
-in the output storage itself (shared by every worker, executor and process; nothing on a worker's
+**The index** is one small JSON record per key at
+``<output_path>/.onemin-reuse/renditions/<key>.json`` (beside the paid requests' index of
+:mod:`airflow_provider_onemin.reuse.index`, so one hidden folder holds all reuse state), in the
+output storage itself (shared by every worker, executor and process; nothing on a worker's
 disk), written whole through the code that stores results (temporary name and rename on a local
 folder, one upload on an object store) only after the rendition it names was stored. It names that
-file (relative to ``output_path``), its SHA-256 and size, and the report's fields that the file
-alone does not tell (how it was made, the fidelity score).
+file (relative to ``output_path``), its SHA-256 and size, the frame its channel's rule expects,
+and the report's fields that the file alone does not tell (how it was made).
 
 **A lookup** trusts nothing it cannot check: a record that cannot be read, is not valid, or names
 another key is ignored; the earlier file is read once, into the task's local spool, and used only
 when those very bytes have the recorded size and SHA-256 (no window between the check and the
 copy); the report's file facts are measured again on them and the channel's rule is checked again.
+The product-fidelity score is computed for every call, never read from a record: it decides
+whether a person must review a rendition, and a record is only as trustworthy as the folder.
 Any doubt renders anew, with a log line that says why: renditions cost no money, so a miss only
 costs time. Concurrent writers of one key write records that name equally good files; the last
 write wins.
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
 
     from airflow_provider_onemin.renditions.presets import Preset
 
@@ -43,8 +48,8 @@ __all__ = ["INDEX_FOLDER", "RECORD_FORMAT", "RENDERER_VERSION", "RenditionIndex"
 #: Bump it whenever a change to the rendering code (render.py, compliance.py, batch.py) changes a
 #: rendition's bytes or its report: every earlier record then stops matching and renders anew.
 RENDERER_VERSION = 1
-#: Folder under ``output_path`` that holds the records.
-INDEX_FOLDER = ".onemin-renditions"
+#: Folder under ``output_path`` that holds the records (in the paid requests' index folder).
+INDEX_FOLDER = ".onemin-reuse/renditions"
 #: Format tag of a record; a record of another format is ignored.
 RECORD_FORMAT = "onemin-renditions/1"
 #: The report fields of one call (what it was asked), never taken from a record.
@@ -67,10 +72,24 @@ def batch_context(presets: list[Preset], decode_size: tuple[int, int] | None) ->
     return {"decode_size": list(decode_size) if decode_size else None, "backgrounds": backgrounds}
 
 
-def rendition_key(source_sha: str, preset: Preset, mask_sha: str | None, context: dict[str, Any]) -> str:
+def engine() -> dict[str, Any]:
+    """The versions of Pillow and the codecs it encodes with: another version may encode other bytes."""
+    import PIL
+    from PIL import features
+
+    return {
+        "pillow": PIL.__version__,
+        **{name: features.version(name) for name in ("jpg", "webp", "zlib", "littlecms2")},
+    }
+
+
+def rendition_key(
+    source_sha: str, preset: Preset, mask_sha: str | None, context: dict[str, Any], codecs: dict[str, Any]
+) -> str:
     """The key of one rendition (module docstring): hex SHA-256 of a canonical JSON document."""
     document = {
         "renderer": RENDERER_VERSION,
+        "engine": codecs,
         "source_sha256": source_sha,
         "preset": asdict(preset),
         "mask_sha256": mask_sha,
@@ -92,6 +111,7 @@ class RenditionIndex:
 
         self.base = as_storage_path(output_path)
         self.log = log
+        self.engine = engine()
         self.rendered = 0
         self.reused = 0
         #: Renditions rendered in this batch, recorded once stored: (key, preset, spool, report, frame).
@@ -114,7 +134,7 @@ class RenditionIndex:
         spool: str,
         *,
         source: tuple[int, str],
-        mask: str | None,
+        fidelity: dict[str, Any] | None,
         threshold: float,
     ) -> dict[str, Any] | None:
         """
@@ -122,11 +142,11 @@ class RenditionIndex:
         checked, or None (then nothing is left at ``spool``; the reason is logged).
 
         The report is what a fresh render reports: the file's facts measured again on the bytes
-        read, how it was made and the fidelity score from the record, this call's source, mask and
-        threshold.
+        read, how it was made from the record, this call's source and fidelity (the score is
+        computed for each call, never read from a record: it decides whether a person must review).
 
         :param source: this call's position and URI of the source image.
-        :param mask: this call's ``product_masks`` entry for it.
+        :param fidelity: this call's fidelity entry for the source (None without a mask).
         :param threshold: this call's fidelity threshold.
         """
         from airflow_provider_onemin.renditions.compliance import inspect, violations
@@ -147,12 +167,12 @@ class RenditionIndex:
         if problem is not None:
             self.log.warning("Rendition %s... (%s) is rendered anew: %s", key[:12], preset.name, problem)
             return None
-        score = record["fidelity_score"]
-        report["fidelity"] = {"score": score, "threshold": threshold, "mask": mask} if mask else None
-        report["needs_review"] = bool(mask) and (score is None or score > threshold)
+        score = fidelity and fidelity["score"]
+        report["fidelity"] = fidelity
+        report["needs_review"] = bool(fidelity) and (score is None or score > threshold)
         report["spool"] = spool
         self.reused += 1
-        self.log.info("Reused rendition %s... (%s) from %s", key[:12], preset.name, earlier)
+        self.log.debug("Reused rendition %s... (%s) from %s", key[:12], preset.name, earlier)
         return report
 
     def _read(self, key: str) -> dict[str, Any] | None:
@@ -176,6 +196,17 @@ class RenditionIndex:
             return None
         return record
 
+    def record_stored(self, stem: Callable[[str, int], str]) -> None:
+        """
+        Index every rendition this batch rendered, once all are stored.
+
+        :param stem: the stored name of a channel's rendition of an image, without extension
+            (``Names.stem``).
+        """
+        for key, preset, spool, report, frame in self.pending:
+            name = f"{stem(preset.name, report['source_index'])}{os.path.splitext(spool)[1]}"
+            self.record(key, preset, name, spool, report, frame)
+
     def record(
         self, key: str, preset: Preset, name: str, spool: str, report: dict[str, Any], frame: tuple[int, int]
     ) -> None:
@@ -187,7 +218,6 @@ class RenditionIndex:
         from airflow_provider_onemin.storage.results import write_file_atomically
 
         digest, size = _file_sha256(spool)
-        fidelity = report.get("fidelity")
         entry = {
             "format": RECORD_FORMAT,
             "key": key,
@@ -195,7 +225,6 @@ class RenditionIndex:
             "preset": asdict(preset),
             "file": {"name": name, "sha256": digest, "size": size},
             "frame": list(frame),
-            "fidelity_score": fidelity["score"] if fidelity else None,
             "report": {k: v for k, v in report.items() if k not in _PER_CALL},
         }
         path = self._record_path(key)
@@ -223,11 +252,10 @@ def _invalid(record: Any, key: str) -> str | None:
     if file["name"].startswith("/") or "://" in file["name"] or any(p in ("", ".", "..") for p in parts):
         return f"its file name {file['name']!r} is not a plain name under the output folder"
     frame = record.get("frame")
-    if not isinstance(record.get("report"), dict) or not (isinstance(frame, list) and len(frame) == 2):
+    if not isinstance(record.get("report"), dict) or not (
+        isinstance(frame, list) and len(frame) == 2 and all(isinstance(v, int) for v in frame)
+    ):
         return "it has no report or frame"
-    score = record.get("fidelity_score")
-    if score is not None and not isinstance(score, (int, float)):
-        return "its fidelity score is not a number"
     return None
 
 

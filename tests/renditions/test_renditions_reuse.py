@@ -37,7 +37,7 @@ def _square(path: Path, colour: tuple[int, int, int]) -> Path:
 def _dag(sources: dict[str, Path], out: Path, s3_out: str, *, small_quality: int) -> DAG:
     changed = {**SMALL, "quality": small_quality}
     with DAG(dag_id="onemin_renditions_reuse", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-        for case in ("tampered", "deleted", "new_bytes"):
+        for case in ("changed", "new_bytes"):
             RenditionsOperator(
                 task_id=case, images=[str(sources[case])], channels=CHANNELS, output_path=str(out), reuse=True
             )
@@ -90,8 +90,7 @@ def runs(airflow_db, s3_server, tmp_path_factory) -> dict[str, Any]:
     sources = {"cut": cut, "scene": on_scene(cut, folder / "scene.png")}
     colours = {
         "same": (240, 210, 20),
-        "tampered": (20, 160, 220),
-        "deleted": (200, 60, 160),
+        "changed": (20, 160, 220),
         "new_bytes": (30, 200, 90),
         "new_preset": (250, 120, 30),
         "s3": (120, 40, 200),
@@ -106,12 +105,12 @@ def runs(airflow_db, s3_server, tmp_path_factory) -> dict[str, Any]:
     before = {task_id: _files(first.task(task_id), s3_server) for task_id, _ in first.tasks}
     # Between the runs: new bytes at the same URI, an earlier rendition changed, another deleted.
     _square(sources["new_bytes"], (30, 90, 200))
-    tampered = _local(first.task("tampered").xcom["return_value"]["small"][0])
-    original = before["tampered"]["small"][0]
+    tampered = _local(first.task("changed").xcom["return_value"]["small"][0])
+    original = before["changed"]["small"][0]
     middle = len(original) // 2  # same length, one byte changed: only the SHA-256 can tell
     tampered_bytes = original[:middle] + bytes([original[middle] ^ 0xFF]) + original[middle + 1 :]
     tampered.write_bytes(tampered_bytes)
-    _local(first.task("deleted").xcom["return_value"]["web_thumbnail"][0]).unlink()
+    _local(first.task("changed").xcom["return_value"]["web_thumbnail"][0]).unlink()
     second = run_dag(_dag(sources, out, s3_out, small_quality=60))
     return {
         "first": first,
@@ -166,12 +165,11 @@ def test_a_changed_preset_renders_anew_and_the_unchanged_one_is_reused(runs, s3_
 
 
 def test_a_tampered_or_deleted_earlier_rendition_is_rendered_anew_never_served(runs, s3_server) -> None:
-    assert _counts(runs["second"], "tampered") == (1, 1)
-    after = _files(runs["second"].task("tampered"), s3_server)
-    assert after["small"] == runs["before"]["tampered"]["small"], "rendered again: the first run's bytes"
+    # "small" was changed after it was stored (same length), "web_thumbnail" deleted.
+    assert _counts(runs["second"], "changed") == (2, 0)
+    after = _files(runs["second"].task("changed"), s3_server)
+    assert after == runs["before"]["changed"], "rendered again: the first run's bytes"
     assert after["small"][0] != runs["tampered_bytes"]
-    assert _counts(runs["second"], "deleted") == (1, 1)
-    assert _files(runs["second"].task("deleted"), s3_server) == runs["before"]["deleted"]
 
 
 def test_reuse_off_renders_everything(runs) -> None:
@@ -185,7 +183,7 @@ def test_reuse_on_s3_records_in_the_bucket_and_copies(runs, s3_server) -> None:
     second = runs["second"].task("on_s3")
     assert _files(second, s3_server) == runs["before"]["on_s3"]
     keys = s3_server.keys(runs["bucket"])
-    assert len([k for k in keys if k.startswith("renditions/.onemin-renditions/")]) == 2
+    assert len([k for k in keys if k.startswith("renditions/.onemin-reuse/renditions/")]) == 2
     (thumbnail,) = second.xcom["return_value"]["web_thumbnail"]
     assert thumbnail != runs["first"].task("on_s3").xcom["return_value"]["web_thumbnail"][0]
     assert thumbnail.removeprefix(f"s3://{runs['bucket']}/") in keys
