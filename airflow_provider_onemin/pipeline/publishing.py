@@ -233,6 +233,20 @@ def publish_reviewed(
     answer = answer if isinstance(answer, Mapping) else {}
     approved, skipped = answer.get("approved"), answer.get("skipped")
     renditions = reviewed_renditions(choices or [], approved)
+    # The renditions' URIs come from XCom, which a user allowed to edit XCom can change: publish
+    # only files this run stored, checked before anything is copied.
+    run_folder = plain_uri(as_storage_path(output_path) / safe_part(dag_id) / safe_part(run_id)) + "/"
+    foreign = [
+        r.stored_path
+        for r in renditions
+        if r.decision == APPROVED and not r.stored_path.startswith(run_folder)
+    ]
+    if foreign:
+        raise AirflowFailException(
+            f"Nothing was published: {len(foreign)} approved rendition(s) are not files of this run "
+            f"(under {run_folder}): {', '.join(foreign[:3])}. The choices' XCom was changed; run the "
+            "renditions and the review again."
+        )
     for rendition in renditions:
         if rendition.decision == APPROVED:
             rendition.published_path = publish_rendition(rendition, output_path)

@@ -260,3 +260,27 @@ def test_published_and_review_uris_are_plain_on_an_object_store(s3_server, s3_bu
     shop = publishing.write_shop_manifest(results, f"{base}/published.csv")
     assert shop == f"s3://{s3_bucket}/out/published.csv"
     assert published in s3_server.read(shop).decode("utf-8")
+
+
+def test_publishing_copies_only_files_of_the_run_whatever_the_choices_xcom_says(tmp_path: Path):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    out = tmp_path / "out"
+    secret = tmp_path / "elsewhere" / "secret.jpg"
+    secret.parent.mkdir()
+    secret.write_bytes(b"\xff\xd8\xffnot for the shop")
+    honest = _rendition(out, "MUG-001", "shopify_square", 1, "a kitchen")
+    tampered = {**_rendition(out, "MUG-001", "web_thumbnail", 1, "a kitchen"), "uri": f"file://{secret}"}
+    answer = {"approved": [0, 1], "responded_by_user": {"name": "reviewer"}}
+
+    with pytest.raises(AirflowFailException, match=r"1 approved rendition\(s\) are not files of this run"):
+        publishing.publish_reviewed(
+            review_choices([honest, tampered]), answer, str(out), "marketing_asset_pipeline", "run"
+        )
+    assert not (out / "published").exists(), "nothing copied"
+
+    done = publishing.publish_reviewed(
+        review_choices([honest]), {"approved": [0]}, str(out), "marketing_asset_pipeline", "run"
+    )
+    assert done["published"] == [f"file://{out}/published/shopify_square/MUG-001/1.jpg"]
+    assert done["shop_manifest"] == f"file://{out}/marketing_asset_pipeline/run/published.csv"
