@@ -359,6 +359,10 @@ with DAG(
             "{{ task.product['sku'] }}: {{ ti.xcom_pull(task_ids='plan')[ti.map_index]['prompt'] }}"
         ),
     ).expand_kwargs(scene_renditions(planned, catalogue, replace.output["stored_paths"], cutout_paths))
+    # Direct upstreams: a RenditionsOperator reads its images through the connection of its
+    # upstreams' output_path (s3://<conn_id>@bucket/...), as the DAG declares it.
+    cut_out >> render_main
+    [cut_out, replace] >> render_scenes
 
     @task
     def choices(
