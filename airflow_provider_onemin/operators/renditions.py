@@ -37,8 +37,8 @@ class RenditionsOperator(BaseOperator):
 
     Returns (XCom ``return_value``) ``{channel: [uri, ...]}``, one URI per image in input order.
     Also pushed: ``compliance`` (``{channel: [report, ...]}``, same order; the report's fields are
-    in docs/renditions.md) and ``storage_conn_id`` (the output's connection, None for default
-    credentials).
+    in docs/renditions.md), ``storage_conn_id`` (the output's connection, None for default
+    credentials) and, when given, ``product`` and ``source`` (the stored copy of ``source_image``).
 
     Everything is checked before anything is stored: an unknown preset or a bad custom one, a
     source that is missing, too small (more than 2x enlargement) or, for ``amazon_main``, neither a
@@ -66,10 +66,31 @@ class RenditionsOperator(BaseOperator):
         there is none). With it, each report has the product-fidelity score. (templated)
     :param fidelity_threshold: a result whose product-fidelity score is above it (0 identical, 1
         opposite) is flagged ``needs_review: true`` (docs/renditions.md).
+    :param source_image: the original photo the images were made from (the "before" picture).
+        A copy of it, at most 768 px on its longest side, is stored beside the renditions as
+        ``source.jpg`` (``source.png`` with transparency) and its URI pushed as XCom ``source``, so
+        the results viewer can show before and after. Read with the same connection as ``images``;
+        it is read before anything is stored. (templated)
+    :param product: what the images show, as the viewer and the review name it (for example
+        ``{"sku": "MUG-001", "name": "Stoneware mug"}``); pushed as XCom ``product`` as given. A
+        label only: nothing is read or stored by it. (templated)
     """
 
-    template_fields: Sequence[str] = ("images", "channels", "output_path", "storage_conn_id", "product_masks")
-    template_fields_renderers = {"images": "json", "channels": "json", "product_masks": "json"}
+    template_fields: Sequence[str] = (
+        "images",
+        "channels",
+        "output_path",
+        "storage_conn_id",
+        "product_masks",
+        "source_image",
+        "product",
+    )
+    template_fields_renderers = {
+        "images": "json",
+        "channels": "json",
+        "product_masks": "json",
+        "product": "json",
+    }
     ui_color = "#fdf1e0"
 
     def __init__(
@@ -81,6 +102,8 @@ class RenditionsOperator(BaseOperator):
         storage_conn_id: str | None = None,
         product_masks: Any = None,
         fidelity_threshold: float = DEFAULT_FIDELITY_THRESHOLD,
+        source_image: str | None = None,
+        product: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -89,6 +112,8 @@ class RenditionsOperator(BaseOperator):
         self.output_path = output_path
         self.storage_conn_id = storage_conn_id
         self.product_masks = product_masks
+        self.source_image = source_image
+        self.product = product
         if (
             isinstance(fidelity_threshold, bool)
             or not isinstance(fidelity_threshold, (int, float))
@@ -119,6 +144,11 @@ class RenditionsOperator(BaseOperator):
         ti = context["ti"]
         conn_id = self.storage_conn_id or self._upstream_conn_id()
         names = Names(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+        source_copy = None
+        if self.source_image:
+            from airflow_provider_onemin.renditions.source_copy import make_source_copy
+
+            source_copy = make_source_copy(self.source_image, conn_id)  # read before anything is stored
         stored, reports = run_batch(
             images,
             presets,
@@ -131,6 +161,12 @@ class RenditionsOperator(BaseOperator):
         )
         ti.xcom_push(key="compliance", value=reports)
         push_optional_xcom(ti, "storage_conn_id", storage_conn_id(self.output_path))
+        if source_copy is not None:
+            from airflow_provider_onemin.renditions.source_copy import store_source_copy
+
+            ti.xcom_push(key="source", value=store_source_copy(source_copy, self.output_path, names))
+        if self.product is not None:
+            ti.xcom_push(key="product", value=self.product)
         flagged = sum(report["needs_review"] for entries in reports.values() for report in entries)
         self.log.info(
             "Stored %d rendition(s) of %d image(s) for %s; %d need review (product fidelity)",

@@ -49,14 +49,20 @@ class Names:
     task_id: str
     map_index: int
 
-    def stem(self, channel: str, index: int) -> str:
-        """``<dag>/<run>/<task>[/map-<k>]/<channel>/image-<i>`` (without extension)."""
+    def folder(self) -> str:
+        """``<dag>/<run>/<task>[/map-<k>]``: this task instance's own folder."""
         from airflow_provider_onemin.storage.results import safe_part
 
         parts = [safe_part(self.dag_id), safe_part(self.run_id), safe_part(self.task_id)]
         if self.map_index >= 0:
             parts.append(f"map-{self.map_index}")
-        return "/".join([*parts, safe_part(channel), f"image-{index}"])
+        return "/".join(parts)
+
+    def stem(self, channel: str, index: int) -> str:
+        """``<dag>/<run>/<task>[/map-<k>]/<channel>/image-<i>`` (without extension)."""
+        from airflow_provider_onemin.storage.results import safe_part
+
+        return f"{self.folder()}/{safe_part(channel)}/image-{index}"
 
 
 def check_sources(images: list[str], presets: list[Preset], conn_id: str | None) -> list[tuple[int, int]]:

@@ -57,6 +57,7 @@ def run(airflow_db, s3_server, tmp_path_factory) -> dict[str, Any]:
         folder / "white.jpg", size=(1200, 1200), border=(255, 255, 255), product=(100, 100, 1100, 1100)
     )
     coloured = photo(folder / "coloured.jpg", size=(1200, 1200), product=(100, 100, 1100, 1100))
+    wide = photo(folder / "wide.jpg")  # 2048 x 1024, opaque
     faithful = on_scene(cut, folder / "faithful.png")
     recoloured = on_scene(cut, folder / "recoloured.png", recolour=True)
     bucket = s3_server.new_bucket()
@@ -78,6 +79,21 @@ def run(airflow_db, s3_server, tmp_path_factory) -> dict[str, Any]:
             task_id="mapped", channels=["web_thumbnail", BANNER], output_path=f"file://{out}"
         ).expand(images=[[str(white)], [str(faithful)]])
         RenditionsOperator(
+            task_id="with_source",
+            images=[str(faithful)],
+            channels=["web_thumbnail"],
+            source_image=str(wide),
+            product={"sku": "MUG-001", "name": "Stoneware mug"},
+            output_path=str(out),
+        )
+        RenditionsOperator(
+            task_id="missing_source",
+            images=[str(faithful)],
+            channels=["web_thumbnail"],
+            source_image=str(folder / "no-such-photo.jpg"),
+            output_path=str(out),
+        )
+        RenditionsOperator(
             task_id="refused",
             images=[str(coloured)],
             channels=["web_thumbnail", "amazon_main"],
@@ -95,6 +111,7 @@ def run(airflow_db, s3_server, tmp_path_factory) -> dict[str, Any]:
             task_id="from_s3",
             images=upstream.output["stored_paths"],
             channels=["amazon_main"],
+            source_image=f"s3://{bucket}/results/cut.png",
             output_path=f"s3://onemin_s3_admin@{bucket}/renditions",
         )
     return {"result": run_dag(dag), "out": out, "bucket": bucket}
@@ -143,6 +160,19 @@ def test_a_mapped_task_names_its_files_by_map_index(run) -> None:
         assert _open(banner).size == (600, 314)
 
 
+def test_the_source_photo_is_copied_beside_the_renditions_with_its_product(run) -> None:
+    task = run["result"].task("with_source")
+    assert task.state == "success"
+    source = task.xcom["source"]
+    assert source.endswith("/with_source/source.jpg")
+    copy = _open(source)
+    assert (copy.format, copy.size) == ("JPEG", (768, 384)), "2048 x 1024 shrunk to 768 on its longest side"
+    assert task.xcom["product"] == {"sku": "MUG-001", "name": "Stoneware mug"}
+    missing = run["result"].task("missing_source")
+    assert missing.state == "failed"
+    assert not [p for p in run["out"].rglob("*") if "/missing_source" in str(p)], "read before storing"
+
+
 def test_a_refused_source_fails_the_task_and_stores_nothing(run) -> None:
     assert run["result"].task("refused").state == "failed"
     assert not [p for p in run["out"].rglob("*") if "/refused" in str(p)]
@@ -160,7 +190,14 @@ def test_sources_read_with_the_upstream_connection_and_stored_on_s3(run, s3_serv
     import io
 
     assert Image.open(io.BytesIO(s3_server.read(uri))).size == (2000, 2000)
-    assert [k for k in s3_server.keys(run["bucket"]) if k.startswith("renditions/")] == [uri.split("/", 3)[3]]
+    source = task.xcom["source"]
+    assert source == uri.rsplit("/", 2)[0] + "/source.png", "beside the channel folders, a PNG: a cut-out"
+    copy = Image.open(io.BytesIO(s3_server.read(source)))
+    assert (copy.mode, copy.size) == ("RGBA", (768, 768)), "a 1200 px cut-out shrunk to 768, alpha kept"
+    assert s3_server.content_type(source) == "image/png"
+    assert sorted(k for k in s3_server.keys(run["bucket"]) if k.startswith("renditions/")) == sorted(
+        [uri.split("/", 3)[3], source.split("/", 3)[3]]
+    )
 
 
 def test_the_reading_connection_comes_from_the_dag_never_from_xcom(tmp_path) -> None:
