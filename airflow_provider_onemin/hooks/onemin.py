@@ -5,14 +5,13 @@ in the triggerer), side by side as ``HttpHook`` and ``HttpAsyncHook`` are.
 Both share one client stack: connection parsing and client settings
 (:mod:`~airflow_provider_onemin.hooks.base`), transport, error classification and redaction
 (:mod:`~airflow_provider_onemin.hooks.transport`, :mod:`~airflow_provider_onemin.hooks.answers`),
-the retry policy (:mod:`~airflow_provider_onemin.hooks.retry_policy`) and the reading of records
+the retry policy (:mod:`~airflow_provider_onemin.hooks.retry_policy`), the endpoints and what
+their answers carry (:mod:`~airflow_provider_onemin.hooks.endpoints`) and the reading of records
 (:mod:`~airflow_provider_onemin.hooks.records`). docs/retry-policy.md has the policy as a table.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from typing import IO, TYPE_CHECKING, Any
 
@@ -22,7 +21,18 @@ from airflow_provider_onemin.exceptions import (
     OneMinMalformedSubmissionError,
     OneMinTransportError,
 )
-from airflow_provider_onemin.hooks.answers import classify_answer, redact_value
+from airflow_provider_onemin.hooks.answers import classify_answer
+from airflow_provider_onemin.hooks.endpoints import (
+    ASSETS_PATH,
+    FEATURES_PATH,
+    RESULTS_PATH,
+    ZERO_UUID,
+    GarbledSubmission,
+    asset_part,
+    asset_path,
+    results_record,
+    submission_record,
+)
 from airflow_provider_onemin.hooks.model_list import (
     MODEL_LIST_TTL,
     MODELS_PATH,
@@ -47,24 +57,6 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["ModelList", "OneMinAsyncHook", "OneMinHook", "generation_state"]
-
-FEATURES_PATH = "/api/features"
-ASSETS_PATH = "/api/assets"
-RESULTS_PATH = "/api/results/{uuid}"
-#: Asking for this uuid is authenticated but spends nothing: the connection test uses it.
-ZERO_UUID = "00000000-0000-0000-0000-000000000000"
-
-_RECORD_UUID = re.compile(r'"aiRecord"\s*:\s*\{\s*"uuid"\s*:\s*"([0-9A-Za-z-]{8,64})"')
-
-
-def _record_of_results_answer(answer: Any, path: str, key: str) -> dict[str, Any] | None:
-    """The record of a results answer, the key blanked out; None when unknown; a bad shape is retried."""
-    from airflow_provider_onemin.schemas.validation import record_or_none
-
-    try:
-        return record_or_none(redact_value(answer, (key,)), what=f"GET {path}")
-    except OneMinMalformedResponseError as exc:
-        raise Retryable(exc) from exc
 
 
 class OneMinHook(OneMinTransport):
@@ -117,8 +109,6 @@ class OneMinHook(OneMinTransport):
         return record
 
     def _submit_once(self, body: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_onemin.schemas.validation import answer_violations, validate_answer
-
         method, path = "POST", FEATURES_PATH
         sent_at = now_iso()
         response = self._send(method, self._url(path), paid=True, sent_at=sent_at, json=body)
@@ -126,25 +116,10 @@ class OneMinHook(OneMinTransport):
             content = response.content
         finally:
             response.close()
-        status = response.status_code
-        try:
-            # Nothing the API echoes back may carry the key into a log, XCom or an event.
-            answer = redact_value(json.loads(content), (self.api_key,))
-        except ValueError:
-            problem = (
-                f"1min.ai answered HTTP {status} with a body that is not valid JSON "
-                f"({len(content)} bytes, maybe truncated)"
-            )
-            match = _RECORD_UUID.search(content.decode("utf-8", "replace"))
-            return self._garbled_submission(sent_at, problem, match.group(1) if match else None)
-        try:
-            return validate_answer(answer, what=f"{method} {path}")
-        except OneMinMalformedResponseError as exc:
-            record = answer.get("aiRecord") if isinstance(answer, dict) else None
-            uuid = record.get("uuid") if isinstance(record, dict) else None
-            violations = "; ".join(answer_violations(answer)[:3]) or str(exc)
-            problem = f"1min.ai answered HTTP {status} with an unexpected shape ({violations})"
-            return self._garbled_submission(sent_at, problem, uuid if isinstance(uuid, str) else None)
+        answer = submission_record(content, response.status_code, (self.api_key,), what=f"{method} {path}")
+        if isinstance(answer, GarbledSubmission):
+            return self._garbled_submission(sent_at, answer.problem, answer.uuid)
+        return answer
 
     def _garbled_submission(self, sent_at: str, problem: str, uuid: str | None) -> dict[str, Any]:
         """Poll the generation a garbled answer still names; without a uuid, its outcome is unknown."""
@@ -185,7 +160,7 @@ class OneMinHook(OneMinTransport):
         path = RESULTS_PATH.format(uuid=uuid)
 
         def attempt() -> dict[str, Any] | None:
-            return _record_of_results_answer(self._call_json_once("GET", path), path, self.api_key)
+            return results_record(self._call_json_once("GET", path), path, self.api_key)
 
         return self._with_retries(f"GET {path}", attempt)
 
@@ -230,30 +205,10 @@ class OneMinHook(OneMinTransport):
         :param filename: the name to upload under (default: the path's base name).
         :param content_type: the MIME type (default: guessed from the file name).
         """
-        import mimetypes
-        import os
-
-        if isinstance(path_or_bytes, (str, os.PathLike)):
-            with open(path_or_bytes, "rb") as handle:
-                data = handle.read()
-            filename = filename or os.path.basename(os.fspath(path_or_bytes))
-        elif isinstance(path_or_bytes, (bytes, bytearray)):
-            data = bytes(path_or_bytes)
-        else:
-            data = path_or_bytes.read()
-        filename = filename or "image"
-        content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        filename, data, content_type = asset_part(path_or_bytes, filename, content_type)
         self.log.info("Uploading %s (%d bytes) to %s%s", filename, len(data), self.base_url, ASSETS_PATH)
         answer = self._call_json("POST", ASSETS_PATH, files={"asset": (filename, data, content_type)})
-        path = None
-        if isinstance(answer, dict):
-            path = (answer.get("fileContent") or {}).get("path") or (answer.get("asset") or {}).get("key")
-        if not isinstance(path, str) or not path:
-            raise OneMinMalformedResponseError(
-                f"1min.ai answered POST {ASSETS_PATH} without fileContent.path or asset.key; "
-                "the upload cannot be used. Report it with the task log."
-            )
-        return path
+        return asset_path(answer)
 
     def result_download_urls(self, record: dict[str, Any]) -> list[str]:
         """One download URL per result (see :func:`~airflow_provider_onemin.hooks.records.download_urls`)."""
@@ -382,7 +337,7 @@ class OneMinAsyncHook(OneMinTransport):
                 answer = response.json()
             except ValueError:
                 raise self._not_json("GET", path, response.status_code, len(response.content)) from None
-            return _record_of_results_answer(answer, path, self.api_key)
+            return results_record(answer, path, self.api_key)
 
         return await self._awith_retries(f"GET {path}", attempt, deadline=deadline)
 

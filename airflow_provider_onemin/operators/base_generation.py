@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,6 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Asset, Context
 
-    from airflow_provider_onemin.exceptions import OneMinTimeoutError
     from airflow_provider_onemin.hooks.onemin import OneMinHook
     from airflow_provider_onemin.reuse.claims import Claim
     from airflow_provider_onemin.reuse.key import ImageReads, RequestKey
@@ -280,14 +278,9 @@ class OneMinGenerationOperator(BaseOperator):
 
     def _wait(self, ledger: SubmissionLedger, uuid: str) -> dict[str, Any]:
         """Poll ``uuid`` to its end (in the triggerer when deferrable) and return its last record."""
-        from airflow_provider_onemin.exceptions import OneMinRecordMissingError
+        from airflow_provider_onemin.operators._waiting import wait_for_end
 
-        if self.deferrable:
-            self._defer(uuid)
-        try:
-            return self.hook.wait_for_end(uuid, poll_interval=self.poll_interval, timeout=self.poll_timeout)
-        except OneMinRecordMissingError as missing:
-            ledger.generation_missing(missing)
+        return wait_for_end(self, ledger, uuid)
 
     def _dry_run(self, body: dict[str, Any]) -> list[str]:
         """
@@ -322,24 +315,16 @@ class OneMinGenerationOperator(BaseOperator):
         earlier try's, this try may still have its own request to pay for (the ledger says).
         ``reuse_key``: the request's key at submission (``dag.test()`` drops it: built again).
         """
-        from airflow_provider_onemin.exceptions import OneMinRecordMissingError, OneMinTimeoutError
+        from airflow_provider_onemin.operators._waiting import ended_record
         from airflow_provider_onemin.reuse.claims import held_claim
         from airflow_provider_onemin.reuse.key import RequestKey
-        from airflow_provider_onemin.triggers.background_replacer import ended_record_from_event
 
         body = self.validate_request()
         carried = RequestKey(**reuse_key) if self.reuse and reuse_key else None
         self.reuse_key = carried or (self._identity(body) if self.reuse else None)
         self.claim = self.reuse_key and held_claim(self.output_path, self.reuse_key, context["ti"])
         ledger = self._ledger(context, body)
-        try:
-            record = ended_record_from_event(event or {})
-        except OneMinRecordMissingError as missing:
-            ledger.generation_missing(missing)
-        except OneMinTimeoutError as timeout:
-            # Airflow 3.0 hands every retry this same event (its next_method outlives the failed
-            # try), so the retry would never resume: one free look at the generation first.
-            record = self._ended_after_timeout(timeout)
+        record = ended_record(self, ledger, event)  # raises on a timeout or a forgotten generation
         if ledger.has_record() and record.get("uuid") != ledger.recorded_uuid():
             # An event of another generation than the one on record (Airflow 3.0 hands a retry an
             # earlier try's event): it decides nothing; the record is judged as a new try would.
@@ -354,34 +339,11 @@ class OneMinGenerationOperator(BaseOperator):
             return self._submit_and_wait(context, ledger, body)
         return self._end(context, ledger, record)
 
-    def _ended_after_timeout(self, timeout: OneMinTimeoutError) -> dict[str, Any]:
-        """The generation's record if it has ended since the wait timed out; else the timeout."""
-        from airflow_provider_onemin.hooks.records import generation_state
-
-        record = self.hook.get_result(timeout.uuid) if timeout.uuid else None
-        if record is None or generation_state(record) == "pending":
-            raise timeout
-        return record
-
     def _defer(self, uuid: str) -> None:
-        from airflow_provider_onemin.triggers.background_replacer import OneMinResultTrigger
-        from airflow_provider_onemin.triggers.deferral import resolve_min_defer_time
+        """Defer to the trigger that polls ``uuid``; the task resumes in :meth:`execute_complete`."""
+        from airflow_provider_onemin.operators._waiting import defer_to_trigger
 
-        settings = self.hook.settings
-        poll_interval = settings.poll_interval if self.poll_interval is None else self.poll_interval
-        poll_timeout = settings.poll_timeout if self.poll_timeout is None else self.poll_timeout
-        self.log.info("Deferring: the triggerer polls generation %s every %.1f s.", uuid, poll_interval)
-        self.defer(
-            trigger=OneMinResultTrigger(
-                uuid=uuid,
-                onemin_conn_id=self.onemin_conn_id,
-                poll_interval=poll_interval,
-                timeout=poll_timeout,
-                min_defer_time=resolve_min_defer_time(self.min_defer_time),
-            ),
-            method_name="execute_complete",
-            kwargs={"reuse_key": dataclasses.asdict(self.reuse_key)} if self.reuse_key else None,
-        )
+        defer_to_trigger(self, uuid)
 
     def _submit(self, ledger: SubmissionLedger, body: dict[str, Any]) -> dict[str, Any]:
         """Send the paid request once; the ledger records the intent before and the uuid after."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_onemin.reuse.index import Reusable, TaskNames
+    from airflow_provider_onemin.reuse.records import Reusable, TaskNames
 
 _CHUNK = 1024 * 1024
 _LOCAL_PROTOCOLS = frozenset({"file", "local", ""})

@@ -3,11 +3,9 @@ The reuse index, kept with the results in the output storage (see :mod:`.policy`
 
 It lives in the output storage itself, so it works across workers, executors and
 metadata-database resets: one small JSON record per request at
-``<output_path>/.onemin-reuse/<key>.json`` (schema: ``schemas/reuse_record.json``), written
-atomically after the request's files are stored (:func:`record_generation`). It names the
-generation (model, uuid, result paths, seeds, credits when 1min.ai reported them), the SHA-256 and size
-of each file, and where complete copies of the files are, newest first, relative to
-``output_path`` (:data:`MAX_COPIES` of them).
+``<output_path>/.onemin-reuse/<key>.json``, written atomically after the request's files are
+stored (:func:`record_generation`). What a record holds, and when one read back is trusted, is
+:mod:`.records`; this module reads and writes records and checks their files in the store.
 
 **A lookup** (:func:`find_reusable`) trusts nothing it cannot check: a record that is not valid
 JSON, does not match its schema or its key, lists fewer files than its request asked for, or whose
@@ -17,8 +15,8 @@ that fails while the record or its files are read (throttling, 5xx, reset, timeo
 access) raises before anything is paid, classified as input reads are
 (:func:`~airflow_provider_onemin.storage.errors.explain`): retryable when it passes by itself, final otherwise.
 
-**A hit** is copied into the task instance's own names (:func:`~airflow_provider_onemin.reuse.copies.copy_results`,
-re-exported here), so every run's folder is complete on its own; the copy is then added to the
+**A hit** is copied into the task instance's own names (:func:`~airflow_provider_onemin.reuse.copies.copy_results`),
+so every run's folder is complete on its own; the copy is then added to the
 record (:func:`record_copy`), so deleting old runs' folders does not make the index forget a
 request.
 """
@@ -26,19 +24,30 @@ request.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow_provider_onemin.exceptions import (
     OneMinOutputLocationError,
     OneMinReuseIndexError,
     OneMinStorageError,
+)
+
+# The record's shape lives in .records; its names stay importable from here, where they were first.
+from airflow_provider_onemin.reuse.records import (
+    MAX_COPIES,
+    RECORD_FORMAT,
+    Reusable,
+    TaskNames,
+    UntrustedRecord,
+    copy_entry,
+    decode_record,
+    encode_record,
+    name_under,
+    record_fields,
+    with_copy,
+    without_signed_links,
 )
 
 if TYPE_CHECKING:
@@ -63,70 +72,7 @@ log = logging.getLogger(__name__)
 
 #: Folder under ``output_path`` that holds the index records.
 INDEX_FOLDER = ".onemin-reuse"
-#: Format tag of a record; a record of another format is ignored.
-RECORD_FORMAT = "onemin-reuse/1"
-#: How many complete copies of a request's files a record remembers (newest first).
-MAX_COPIES = 5
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class TaskNames:
-    """What names a task instance's results (see ``storage.result_stem``)."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int = -1
-
-    @classmethod
-    def of(cls, ti: Any) -> TaskNames:
-        """The names of a (runtime) task instance."""
-        map_index = getattr(ti, "map_index", None)
-        return cls(ti.dag_id, ti.run_id, ti.task_id, map_index if isinstance(map_index, int) else -1)
-
-
-@dataclass(frozen=True)
-class Reusable:
-    """
-    An earlier stored generation of the same request, checked file by file.
-
-    :param key: the request key (hex).
-    :param record: the index record, as read.
-    :param copy: the record's entry of the copy found (``paths``, ``dag_id``, ``run_id``...).
-    :param sources: its files, verified, in result order.
-    """
-
-    key: str
-    record: dict[str, Any]
-    copy: dict[str, Any]
-    sources: list[ObjectStoragePath]
-
-    @property
-    def uuid(self) -> str:
-        return self.record["uuid"]
-
-    @property
-    def results(self) -> list[str]:
-        return list(self.record["results"])
-
-    @property
-    def result_urls(self) -> list[Any]:
-        return list(self.record.get("result_urls") or [])
-
-    @property
-    def seeds(self) -> list[Any]:
-        return list(self.record.get("seeds") or [])
-
-    @property
-    def credit(self) -> float | None:
-        return self.record.get("credit")
-
-    @property
-    def stored_paths(self) -> list[str]:
-        from airflow_provider_onemin.storage.results import plain_uri
-
-        return [plain_uri(path) for path in self.sources]  # plain: no connection id inside
 
 
 # --- the index ----------------------------------------------------------------------------------
@@ -163,12 +109,9 @@ def find_reusable(output_path: Any, key: RequestKey | str) -> Reusable | None:
     if data is None:
         return None  # no record: a new request
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        _ignore(path, f"it is not UTF-8 text ({exc})")
-        return None
-    record = _parse_record(path, text, digest)
-    if record is None:
+        record = decode_record(data, digest)
+    except UntrustedRecord as why:
+        _ignore(path, str(why))
         return None
     problems = []
     for copy in record["copies"]:
@@ -212,32 +155,6 @@ def _read_record(path: ObjectStoragePath) -> bytes | None:
                 raise _lookup_error(path, failure) from None
             log.info("Reuse index record %s was replaced while it was read; reading it again.", path)
             attempt += 1
-
-
-def _parse_record(path: ObjectStoragePath, text: str, digest: str) -> dict[str, Any] | None:
-    """The record in ``text`` when it is valid and about ``digest``, else ``None`` (warned)."""
-    try:
-        record = json.loads(text)
-    except ValueError as exc:
-        _ignore(path, f"it is not valid JSON ({exc})")
-        return None
-    errors = sorted(_record_validator().iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        where = "/".join(map(str, errors[0].absolute_path)) or "(record)"
-        _ignore(path, f"it does not match the record schema ({where}: {errors[0].message})")
-        return None
-    if record["key"] != digest:
-        _ignore(path, f"it records key {record['key'][:12]}..., not {digest[:12]}...")
-        return None
-    if any(len(copy["paths"]) != len(record["files"]) for copy in record["copies"]):
-        _ignore(path, "a copy does not list one file per result")
-        return None
-    asked = (record["request"].get("promptObject") or {}).get("num_images")
-    if isinstance(asked, int) and len(record["files"]) != asked:
-        # Written for a partial answer (by a version that indexed those): not the request's answer.
-        _ignore(path, f"it holds {len(record['files'])} image(s) and the request asked for {asked}")
-        return None
-    return record
 
 
 def _check_files(sources: list[ObjectStoragePath], expected: list[dict[str, Any]]) -> str | None:
@@ -301,39 +218,12 @@ def _ignore(path: ObjectStoragePath, why: str) -> None:
     )
 
 
-@lru_cache(maxsize=1)
-def _record_validator() -> Any:
-    from importlib import resources
-
-    from jsonschema import Draft202012Validator
-
-    text = resources.files("airflow_provider_onemin.schemas").joinpath("reuse_record.json").read_text("utf-8")
-    return Draft202012Validator(json.loads(text))
-
-
 def _file_digest(path: ObjectStoragePath) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _name_under(base: ObjectStoragePath, uri: str) -> str:
-    """
-    ``uri`` relative to ``base``; raises when it is not under it.
-
-    Stored URIs may or may not carry the connection id (``s3://conn@bucket/key``), and fsspec
-    spells local and memory paths with or without their leading slash: both sides are compared
-    without those.
-    """
-    parts = urlsplit(uri)
-    full = (parts.netloc.rsplit("@", 1)[-1] + parts.path) if parts.scheme else uri
-    full, root = full.lstrip("/"), base.path.strip("/")
-    prefix = f"{root}/" if root else ""
-    if not full.startswith(prefix) or full == prefix:
-        raise OneMinReuseIndexError(f"{uri} is not under the output folder {base}: it cannot be indexed.")
-    return full[len(prefix) :]
 
 
 # --- writing records ----------------------------------------------------------------------------
@@ -363,11 +253,9 @@ def record_generation(
     from airflow_provider_onemin.storage.results import as_storage_path
 
     base = as_storage_path(output_path)
-    detail = record.get("aiRecordDetail") or {}
-    data = [d for d in ((detail.get("responseObject") or {}).get("data") or []) if isinstance(d, dict)]
-    credit = (record.get("metadata") or {}).get("credit")
+    fields = record_fields(key, record)
     try:
-        names_under = [_name_under(base, uri) for uri in stored_paths]
+        names_under = [name_under(base, uri) for uri in stored_paths]
         files = [{"sha256": _file_digest(base / n), "size": (base / n).stat().st_size} for n in names_under]
     except OneMinReuseIndexError:
         raise
@@ -376,20 +264,7 @@ def record_generation(
             f"The results are stored ({', '.join(stored_paths)}) but could not be read back to index "
             f"them ({type(exc).__name__}: {exc}). A retry of the task indexes them without paying again."
         ) from exc
-    entry = {
-        "format": RECORD_FORMAT,
-        "key": key.digest,
-        "request": key.request,
-        # Whose price ``credit`` is (the request names it too; kept plain for people and tools).
-        "model": key.request.get("model") or record.get("model"),
-        "uuid": record.get("uuid"),
-        "results": list(detail.get("resultObject") or []),
-        "result_urls": [d.get("url") for d in data],
-        "seeds": [d.get("seed") for d in data],
-        "credit": credit if isinstance(credit, (int, float)) and not isinstance(credit, bool) else None,
-        "files": files,
-        "copies": [_copy_entry(names_under, names)],
-    }
+    entry = {**fields, "files": files, "copies": [copy_entry(names_under, names)]}
     return _write_record(base, key.digest, entry)
 
 
@@ -402,9 +277,8 @@ def record_copy(output_path: Any, reusable: Reusable, stored_paths: list[str], n
 
     try:
         base = as_storage_path(output_path)
-        new = _copy_entry([_name_under(base, uri) for uri in stored_paths], names)
-        older = [c for c in reusable.record["copies"] if c["paths"] != new["paths"]]
-        _write_record(base, reusable.key, {**reusable.record, "copies": [new, *older][:MAX_COPIES]})
+        new = copy_entry([name_under(base, uri) for uri in stored_paths], names)
+        _write_record(base, reusable.key, with_copy(reusable.record, new))
     except Exception as exc:
         log.warning(
             "Could not add the copy %s to the reuse index (%s); the index still names an older copy.",
@@ -413,29 +287,13 @@ def record_copy(output_path: Any, reusable: Reusable, stored_paths: list[str], n
         )
 
 
-def _copy_entry(paths: list[str], names: TaskNames) -> dict[str, Any]:
-    return {
-        "paths": paths,
-        "dag_id": names.dag_id,
-        "run_id": names.run_id,
-        "task_id": names.task_id,
-        "map_index": names.map_index,
-        "stored_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def _write_record(base: ObjectStoragePath, digest: str, entry: dict[str, Any]) -> ObjectStoragePath:
-    from airflow_provider_onemin.hooks.signatures import without_signatures
     from airflow_provider_onemin.storage.results import write_file_atomically
 
     target = _record_path(base, digest)
-    # Signed links are credentials: never kept (a record of an older version is cleaned on rewrite).
-    entry = {
-        **entry,
-        **{field: without_signatures(entry.get(field) or []) for field in ("results", "result_urls")},
-    }
+    entry = without_signed_links(entry)
     try:
-        write_file_atomically(target, json.dumps(entry, indent=1, sort_keys=True).encode("utf-8"))
+        write_file_atomically(target, encode_record(entry))
     except Exception as exc:
         raise OneMinReuseIndexError(
             f"The results are stored but the reuse index record {target} could not be written "

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_onemin.reuse.credits import CreditEstimate
-    from airflow_provider_onemin.reuse.index import Reusable
+    from airflow_provider_onemin.reuse.records import Reusable
 
 # The key lives in .key (one identity for the record, the index, the preview and lineage).
 __all__ = [
