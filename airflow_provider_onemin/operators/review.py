@@ -127,11 +127,16 @@ def waiting_note(run_id: str, deadline: str | None, try_number: int) -> str:
     return text + "\n"
 
 
-def review_body(lines: Sequence[dict[str, Any]], gallery: str | None) -> str:
+def review_body(lines: Sequence[dict[str, Any]], gallery: str | None, channels: str | None = None) -> str:
     """The Markdown the reviewer reads: where to look, then the lines to choose from."""
     parts = []
     if gallery:
         parts.append(f"**[Open this run's gallery]({gallery})** to see every image before choosing.\n")
+    if channels:
+        parts.append(
+            f"**[Open its channel view]({channels})**: each product's renditions per channel beside"
+            " the source photo, with their compliance (flagged when they need review).\n"
+        )
     parts.append(f"Choose the lines to publish ({len(lines)} generated), or *{PUBLISH_NOTHING}*:\n")
     for number, line in enumerate(lines, start=1):
         parts.append(f"{number}. `{line.get('sku', '')}` {line.get('product', '')}: {line.get('prompt', '')}")
@@ -219,6 +224,7 @@ if HITLOperator is not None:
             gallery = (
                 viewer_url(ti.dag_id, ti.run_id, self.gallery_task_id) if plugin_pages_supported() else None
             )
+            channels = viewer_url(ti.dag_id, ti.run_id, channels=True) if gallery else None
             if not self.subject:
                 self.subject = review_subject(ti.run_id, lines)
             deadline = None
@@ -229,7 +235,7 @@ if HITLOperator is not None:
             self.body = (
                 waiting_note(ti.run_id, deadline, ti.try_number)
                 + "\n"
-                + review_body(lines, gallery)
+                + review_body(lines, gallery, channels)
                 + (f"\n\n{self.body}" if self.body else "")
             )
             self.log.info(
