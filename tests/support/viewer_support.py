@@ -40,6 +40,23 @@ def shared_folder(out: Path) -> Path:
     return out.with_name(out.name + "-shared")
 
 
+def wait_until_listed(airflow: Any, dag_id: str, timeout: float = 300) -> None:
+    """
+    Wait until the dag-processor has parsed a new DAG, through the DAG list only.
+
+    Asking for a DAG by id before it exists (``GET /api/v2/dags/<id>``, what ``trigger`` waits
+    with) makes the api-server cache "no team" for that id for ``[core] team_name_cache_ttl``
+    (30 s; ``DagModel.get_team_name``): meanwhile every user may read a team's new DAG, and the
+    viewer applies the deployment-wide locations to it. Seen here as a team DAG readable by
+    another team's user right after its run.
+    """
+    airflow.wait_until(
+        f"DAG {dag_id} to be listed",
+        lambda: airflow.api("GET", "/api/v2/dags", params={"dag_id_pattern": dag_id}).json()["total_entries"],
+        timeout=timeout,
+    )
+
+
 def viewer_deployment(
     out: Path, emulator: Any, *, dags_folder: Path = REPO / "dags", team_dags: Path | None = None
 ) -> AirflowDeployment:

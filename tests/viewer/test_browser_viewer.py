@@ -27,7 +27,14 @@ import pytest
 from tests.support.airflow_helpers import REPO
 from tests.support.channel_dag import SCENE_CHANNELS, dag_source, draw_photos
 from tests.support.deployment import TERMINAL_TI_STATES
-from tests.support.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, viewer_deployment
+from tests.support.viewer_support import (
+    ADMIN,
+    OUTSIDER,
+    REVIEWER,
+    airflow_minor,
+    viewer_deployment,
+    wait_until_listed,
+)
 
 CHROMIUM = os.environ.get("ONEMIN_CHROMIUM", "/usr/bin/chromium")
 #: The closed network refuses Chromium's background connections: keep them off.
@@ -83,6 +90,7 @@ def ui(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             run_id = airflow.trigger(PIPELINE, conf={"review_timeout_minutes": 60})
+            wait_until_listed(airflow, CHANNELS_DAG)  # not by id: that would cache "no team" for it
             channels_run_id = airflow.trigger(CHANNELS_DAG)
             review = airflow.wait_for_task(
                 PIPELINE,

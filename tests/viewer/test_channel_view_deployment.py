@@ -16,7 +16,14 @@ import pytest
 import requests
 
 from tests.support.channel_dag import PRODUCTS, SCENE_CHANNELS, dag_source, draw_photos
-from tests.support.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, shared_folder
+from tests.support.viewer_support import (
+    ADMIN,
+    OUTSIDER,
+    REVIEWER,
+    airflow_minor,
+    shared_folder,
+    wait_until_listed,
+)
 
 pytestmark = [
     pytest.mark.deployment,
@@ -34,6 +41,7 @@ def channel_run(shared_deployment, tmp_path_factory) -> dict[str, Any]:
     airflow, out = shared_deployment.airflow, shared_deployment.out
     photos = draw_photos(tmp_path_factory.mktemp("channel-photos"))
     shared_deployment.write_dag(f"{DAG_ID}.py", dag_source(DAG_ID, out, photos), team=True)
+    wait_until_listed(airflow, DAG_ID)  # not by id: that would cache "no team" for it
     run_id = airflow.trigger(DAG_ID)
     run = airflow.wait_for_run(DAG_ID, run_id, timeout=600)
     assert run["state"] == "success", airflow.run_report(DAG_ID, run_id)
