@@ -131,11 +131,16 @@ def waiting_note(run_id: str, deadline: str | None, try_number: int) -> str:
     return text + "\n"
 
 
-def review_body(lines: Sequence[dict[str, Any]], gallery: str | None) -> str:
+def review_body(lines: Sequence[dict[str, Any]], gallery: str | None, channels: str | None = None) -> str:
     """The Markdown the reviewer reads: where to look, then the lines to choose from."""
     parts = []
     if gallery:
         parts.append(f"**[Open this run's gallery]({gallery})** to see every image before choosing.\n")
+    if channels:
+        parts.append(
+            f"**[Open its channel view]({channels})**: each product's renditions per channel beside"
+            " the source photo, with their compliance (flagged when they need review).\n"
+        )
     if any(line.get("option") for line in lines):
         parts.append(
             f"Choose what to publish ({len(lines)} choices; an image flagged NEEDS REVIEW is published "
@@ -234,6 +239,7 @@ if HITLOperator is not None:
             gallery = (
                 viewer_url(ti.dag_id, ti.run_id, self.gallery_task_id) if plugin_pages_supported() else None
             )
+            channels = viewer_url(ti.dag_id, ti.run_id, channels=True) if gallery else None
             if not self.subject:
                 self.subject = review_subject(ti.run_id, lines)
             deadline = None
@@ -244,7 +250,7 @@ if HITLOperator is not None:
             self.body = (
                 waiting_note(ti.run_id, deadline, ti.try_number)
                 + "\n"
-                + review_body(lines, gallery)
+                + review_body(lines, gallery, channels)
                 + (f"\n\n{self.body}" if self.body else "")
             )
             self.log.info(

@@ -13,6 +13,11 @@ Pages (all under :data:`URL_PREFIX`)::
     /dags/<dag_id>/runs/<run_id>/tasks/<task_id>          one task instance (?map_index=k)
     .../tasks/<task_id>/results.json                      the same, as JSON
     .../tasks/<task_id>/images/<map_index>/<n>            the n-th stored file, streamed
+    /dags/<dag_id>/runs/<run_id>/channels                 the run's renditions per product and
+                                                          channel, beside the source photo
+    /dags/<dag_id>/runs/<run_id>/channels.json            the same, as JSON
+    .../tasks/<task_id>/renditions/<map_index>/<channel>/<n>  the n-th rendition of a channel
+    .../tasks/<task_id>/source/<map_index>                the stored copy of the source photo
 """
 
 from __future__ import annotations
@@ -45,22 +50,36 @@ def viewer_path(dag_id: str, run_id: str, task_id: str | None = None, map_index:
     return path
 
 
+def channels_path(dag_id: str, run_id: str) -> str:
+    """
+    The channel view of a DAG run (its renditions per product and channel), from the api-server's root.
+
+    :param dag_id: the DAG's id.
+    :param run_id: the run's id.
+    """
+    return viewer_path(dag_id, run_id) + "/channels"
+
+
 def viewer_url(
     dag_id: str,
     run_id: str,
     task_id: str | None = None,
     map_index: int | None = None,
     base_url: str | None = None,
+    *,
+    channels: bool = False,
 ) -> str:
     """
-    :func:`viewer_path` under Airflow's ``[api] base_url``: an ``http(s)`` URL when it is set
-    (with its path prefix, for an api-server behind a proxy), else the same-origin path. The UI
-    opens both.
+    :func:`viewer_path` (or :func:`channels_path`) under Airflow's ``[api] base_url``: an
+    ``http(s)`` URL when it is set (with its path prefix, for an api-server behind a proxy), else
+    the same-origin path. The UI opens both.
 
     :param base_url: overrides ``[api] base_url``.
+    :param channels: the run's channel view instead (``task_id`` and ``map_index`` unused).
     """
     if base_url is None:
         from airflow_provider_onemin.compat import conf
 
         base_url = conf.get("api", "base_url", fallback="") or ""
-    return base_url.rstrip("/") + viewer_path(dag_id, run_id, task_id, map_index)
+    path = channels_path(dag_id, run_id) if channels else viewer_path(dag_id, run_id, task_id, map_index)
+    return base_url.rstrip("/") + path

@@ -10,54 +10,47 @@ Images are streamed from where the operator stored them: only the files in that 
 ``stored_paths``, addressed by position, only when they lie inside a folder of the deployment's
 ``[onemin] viewer_locations`` (read with the connection configured there, never one named by
 XCom: :mod:`~airflow_provider_onemin.viewer.locations`), and only when their content is a PNG,
-JPEG or WebP image.
+JPEG or WebP image (:mod:`.serving`). The channel view's routes (renditions beside their source
+photo) follow the same rules: :mod:`.channel_routes`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
 # This module is imported by the api-server only (the plugin builds the app lazily), and FastAPI
 # reads the route signatures' annotations from the module: these imports must live here.
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import requires_access_dag
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi import Path as PathParam
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from airflow_provider_onemin.storage.content_types import sniff_image_type
-from airflow_provider_onemin.viewer import URL_PREFIX, viewer_path
-from airflow_provider_onemin.viewer.locations import (
-    Allowed,
-    Location,
-    LocationRefused,
-    check_owner,
-    configured_locations,
-    describe,
-    open_allowed,
-    resolve,
+from airflow_provider_onemin.viewer import channels_path, viewer_path
+from airflow_provider_onemin.viewer.channel_routes import add_channel_routes
+from airflow_provider_onemin.viewer.channels import run_has_renditions
+from airflow_provider_onemin.viewer.locations import Allowed, check_owner
+from airflow_provider_onemin.viewer.results import TaskResults, run_results
+from airflow_provider_onemin.viewer.serving import (
+    DagId,
+    ImageIndex,
+    MapIndex,
+    MapIndexPath,
+    OwnerCheck,
+    RunId,
+    TaskId,
+    not_found,
+    root_path,
+    servable_in,
+    stream_image,
 )
-from airflow_provider_onemin.viewer.results import StoredImage, TaskResults, run_results
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
 log = logging.getLogger(__name__)
-
-_CHUNK = 256 * 1024
-_SNIFF_BYTES = 16
-#: Airflow's own rule for DAG and task ids (KEY_REGEX), and a bound on run ids.
-_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
-_RUN_ID_PATTERN = r"^[^/\x00-\x1f]{1,250}$"
-
-DagId = Annotated[str, PathParam(pattern=_ID_PATTERN)]
-TaskId = Annotated[str, PathParam(pattern=_ID_PATTERN)]
-RunId = Annotated[str, PathParam(pattern=_RUN_ID_PATTERN)]
-MapIndex = Annotated[int, Query(ge=-1, le=1_000_000)]
 
 
 def _template_environment() -> Environment:
@@ -69,88 +62,19 @@ def _template_environment() -> Environment:
     )
 
 
-def _dag_team(dag_id: str) -> str | None:
-    """The team owning the DAG in multi-team mode (Airflow 3.2+), else ``None``."""
-    from airflow.configuration import conf
+def _result_owner(result: TaskResults) -> OwnerCheck:
+    """The naming check of ``result``'s stored files (``.../result-<i>.<ext>``)."""
 
-    if not conf.getboolean("core", "multi_team", fallback=False):
-        return None
-    from airflow.models.dag import DagModel
+    def owner(allowed: Allowed) -> None:
+        check_owner(
+            allowed,
+            dag_id=result.dag_id,
+            run_id=result.run_id,
+            task_id=result.task_id,
+            map_index=result.map_index,
+        )
 
-    get_team_name = getattr(DagModel, "get_team_name", None)
-    return get_team_name(dag_id) if get_team_name is not None else None
-
-
-def _locations(dag_id: str) -> tuple[str | None, list[Location] | None]:
-    """The DAG's team and the folders the viewer may read for it (``None``: a malformed setting)."""
-    team = _dag_team(dag_id)
-    try:
-        return team, configured_locations(team)
-    except ValueError as exc:  # refuse everything rather than apply half of the setting
-        log.error("Refusing to serve any image of DAG %s (team %s): %s", dag_id, team, exc)
-        return team, None
-
-
-def _allowed(result: TaskResults, uri: str) -> Allowed:
-    """Where the api-server may read ``uri`` for this task instance, or 403 (logged, without secrets)."""
-    dag_id = result.dag_id
-    team, locations = _locations(dag_id)
-    if locations is not None:
-        try:
-            return _resolve(result, uri, locations)
-        except LocationRefused as exc:
-            log.warning(
-                "Refusing to serve %s for DAG %s (team %s): %s; see [onemin] viewer_locations",
-                describe(uri),
-                dag_id,
-                team,
-                exc,
-            )
-    raise HTTPException(
-        status.HTTP_403_FORBIDDEN, "The stored file is outside the viewer's configured locations"
-    )
-
-
-def _resolve(result: TaskResults, uri: str, locations: list[Location]) -> Allowed:
-    allowed = resolve(uri, result.storage_conn_id, locations)
-    check_owner(
-        allowed,
-        dag_id=result.dag_id,
-        run_id=result.run_id,
-        task_id=result.task_id,
-        map_index=result.map_index,
-    )
-    return allowed
-
-
-def _servable(results: list[TaskResults]) -> Callable[[TaskResults, StoredImage], bool]:
-    """Whether the page may show an image (else it says why instead of a broken picture)."""
-    by_dag = {dag_id: _locations(dag_id)[1] for dag_id in {r.dag_id for r in results}}
-
-    def servable(result: TaskResults, image: StoredImage) -> bool:
-        locations = by_dag.get(result.dag_id)
-        if locations is None:
-            return False
-        try:
-            _resolve(result, image.uri, locations)
-        except LocationRefused:
-            return False
-        return True
-
-    return servable
-
-
-def _stream(handle: Any, head: bytes) -> Iterator[bytes]:
-    try:
-        yield head
-        while chunk := handle.read(_CHUNK):
-            yield chunk
-    finally:
-        handle.close()
-
-
-def _not_found(what: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
+    return owner
 
 
 def create_app() -> FastAPI:
@@ -171,8 +95,14 @@ def create_app() -> FastAPI:
     )
 
     def page(
-        request: Request, title: str, results: list[TaskResults], run_page: str | None, embed: bool
+        request: Request,
+        title: str,
+        results: list[TaskResults],
+        run_page: str | None,
+        embed: bool,
+        channels_page: str | None,
     ) -> HTMLResponse:
+        servable = servable_in({r.dag_id for r in results})
         body = templates.get_template("gallery.html").render(
             title=title,
             results=results,
@@ -180,10 +110,13 @@ def create_app() -> FastAPI:
             embed=embed,
             image_count=sum(len(r.images) for r in results),
             image_path=lambda r, i: (
-                f"{_root(request)}{viewer_path(r.dag_id, r.run_id, r.task_id)}/images/{r.map_index}/{i.index}"
+                f"{root_path(request)}{viewer_path(r.dag_id, r.run_id, r.task_id)}/images/{r.map_index}/{i.index}"
             ),
-            task_page=lambda r: f"{_root(request)}{viewer_path(r.dag_id, r.run_id, r.task_id, r.map_index)}",
-            servable=_servable(results),
+            task_page=lambda r: (
+                f"{root_path(request)}{viewer_path(r.dag_id, r.run_id, r.task_id, r.map_index)}"
+            ),
+            servable=lambda r, i: servable(r.dag_id, i.uri, r.storage_conn_id, _result_owner(r)),
+            channels_page=channels_page,
         )
         return HTMLResponse(body)
 
@@ -194,8 +127,9 @@ def create_app() -> FastAPI:
         """Every result of a DAG run, all mapped instances together."""
         results = run_results(session, dag_id, run_id)
         if results is None:
-            raise _not_found("DAG run")
-        return page(request, f"{dag_id} / {run_id}", results, None, embed)
+            raise not_found("DAG run")
+        channels_page = _channels_page(request, session, dag_id, run_id)
+        return page(request, f"{dag_id} / {run_id}", results, None, embed, channels_page)
 
     @app.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", response_class=HTMLResponse)
     def task_gallery(
@@ -210,17 +144,18 @@ def create_app() -> FastAPI:
         """The results of one task instance (``map_index`` for a mapped one)."""
         results = run_results(session, dag_id, run_id, task_id, map_index)
         if results is None:
-            raise _not_found("Task instance")
+            raise not_found("Task instance")
         title = f"{dag_id} / {run_id} / {task_id}" + (f" [{map_index}]" if map_index >= 0 else "")
-        run_page = f"{_root(request)}{viewer_path(dag_id, run_id)}"
-        return page(request, title, results, run_page, embed)
+        run_page = f"{root_path(request)}{viewer_path(dag_id, run_id)}"
+        channels_page = _channels_page(request, session, dag_id, run_id, task_id)
+        return page(request, title, results, run_page, embed, channels_page)
 
     @app.get("/dags/{dag_id}/runs/{run_id}/results.json")
     def run_results_json(dag_id: DagId, run_id: RunId, session: SessionDep) -> JSONResponse:
         """The run's results as JSON (what the run page shows)."""
         results = run_results(session, dag_id, run_id)
         if results is None:
-            raise _not_found("DAG run")
+            raise not_found("DAG run")
         return JSONResponse([r.as_dict() for r in results])
 
     @app.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/images/{map_index}/{index}")
@@ -228,47 +163,26 @@ def create_app() -> FastAPI:
         dag_id: DagId,
         run_id: RunId,
         task_id: TaskId,
-        map_index: Annotated[int, PathParam(ge=-1, le=1_000_000)],
-        index: Annotated[int, PathParam(ge=0, le=1000)],
+        map_index: MapIndexPath,
+        index: ImageIndex,
         session: SessionDep,
     ) -> StreamingResponse:
         """The ``index``-th file this task instance stored, streamed from its storage."""
         results = run_results(session, dag_id, run_id, task_id, map_index)
         stored = results[0].image(index) if results else None
         if stored is None:
-            raise _not_found("Image")
-        allowed = _allowed(results[0], stored.uri)
-        try:
-            handle = open_allowed(allowed)
-        except FileNotFoundError:
-            raise _not_found("Stored file") from None
-        except LocationRefused as exc:
-            log.warning("Refusing to serve %s: %s", describe(stored.uri), exc)
-            raise _not_found("Stored file") from None
-        except Exception as exc:
-            # The reason may name a bucket or a connection problem: log it, answer without it.
-            log.warning("Cannot open %s (connection %s): %s", describe(allowed.uri), allowed.conn_id, exc)
-            raise HTTPException(status.HTTP_502_BAD_GATEWAY, "The stored file cannot be read") from None
-        head = handle.read(_SNIFF_BYTES)
-        mime_type = sniff_image_type(head)
-        if mime_type is None:
-            handle.close()
-            log.warning("Refusing to serve %s: not a PNG, JPEG or WebP image", describe(stored.uri))
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "The stored file is not an image")
-        return StreamingResponse(
-            _stream(handle, head),
-            media_type=mime_type,
-            headers={
-                "Cache-Control": "private, max-age=300",
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'none'",
-            },
-        )
+            raise not_found("Image")
+        result = results[0]
+        return stream_image(dag_id, stored.uri, result.storage_conn_id, _result_owner(result))
 
+    add_channel_routes(app, templates)
     return app
 
 
-def _root(request: Request) -> str:
-    """The api-server's own base path (the viewer is mounted at ``<base>/onemin``)."""
-    mounted_at = str(request.scope.get("root_path", "")).rstrip("/")
-    return mounted_at[: -len(URL_PREFIX)] if mounted_at.endswith(URL_PREFIX) else ""
+def _channels_page(
+    request: Request, session: SessionDep, dag_id: str, run_id: str, task_id: str | None = None
+) -> str | None:
+    """The run's channel view, when the run (or the task) stored renditions."""
+    if not run_has_renditions(session, dag_id, run_id, task_id):
+        return None
+    return f"{root_path(request)}{channels_path(dag_id, run_id)}"

@@ -183,6 +183,26 @@ def resolve(uri: str, xcom_conn_id: str | None, locations: list[Location]) -> Al
     raise LocationRefused("outside every configured viewer location")
 
 
+def _owner_folder(dag_id: str, run_id: str, task_id: str, map_index: int) -> list[str]:
+    """``<dag>/<run>/<task>[/map-<k>]`` as path segments: the task instance's own folder."""
+    from airflow_provider_onemin.storage.results import safe_part
+
+    owner = [safe_part(dag_id), safe_part(run_id), safe_part(task_id)]
+    if map_index >= 0:
+        owner.append(f"map-{map_index}")
+    return owner
+
+
+def _path_parts(allowed: Allowed) -> list[str]:
+    return (allowed.local_path or urlsplit(allowed.uri).path).split("/")
+
+
+def _numbered(name: str, prefix: str) -> bool:
+    """``<prefix><digits>.<alnum>``, e.g. ``result-0.png``."""
+    stem, _, extension = name.partition(".")
+    return stem.startswith(prefix) and stem.removeprefix(prefix).isdigit() and extension.isalnum()
+
+
 def check_owner(allowed: Allowed, *, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
     """
     Refuse a file that is not one the operator stores for this task instance.
@@ -193,21 +213,42 @@ def check_owner(allowed: Allowed, *, dag_id: str, run_id: str, task_id: str, map
 
     :raises LocationRefused: the file's folder is not the task instance's own.
     """
+    owner = _owner_folder(dag_id, run_id, task_id, map_index)
+    parts = _path_parts(allowed)
+    if parts[-1 - len(owner) : -1] != owner or not _numbered(parts[-1], "result-"):
+        raise LocationRefused("not a result stored by this task instance")
+
+
+def check_rendition_owner(
+    allowed: Allowed, *, dag_id: str, run_id: str, task_id: str, map_index: int, channel: str
+) -> None:
+    """
+    Refuse a file that is not a rendition the RenditionsOperator stores for this task instance
+    and channel: ``<output_path>/<dag>/<run>/<task>[/map-<k>]/<channel>/image-<i>.<ext>``.
+
+    :param channel: the channel the task instance's XCom files the URI under.
+    :raises LocationRefused: another folder, another channel's folder, or another name.
+    """
     from airflow_provider_onemin.storage.results import safe_part
 
-    owner = [safe_part(dag_id), safe_part(run_id), safe_part(task_id)]
-    if map_index >= 0:
-        owner.append(f"map-{map_index}")
-    parts = (allowed.local_path or urlsplit(allowed.uri).path).split("/")
-    name = parts[-1]
-    stem, _, extension = name.partition(".")
-    if (
-        parts[-1 - len(owner) : -1] != owner
-        or not stem.startswith("result-")
-        or not stem.removeprefix("result-").isdigit()
-        or not extension.isalnum()
-    ):
-        raise LocationRefused("not a result stored by this task instance")
+    owner = [*_owner_folder(dag_id, run_id, task_id, map_index), safe_part(channel)]
+    parts = _path_parts(allowed)
+    if parts[-1 - len(owner) : -1] != owner or not _numbered(parts[-1], "image-"):
+        raise LocationRefused(f"not a {channel} rendition stored by this task instance")
+
+
+def check_source_owner(allowed: Allowed, *, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
+    """
+    Refuse a file that is not the copy of the source photo the RenditionsOperator stores for this
+    task instance: ``<output_path>/<dag>/<run>/<task>[/map-<k>]/source.<ext>``.
+
+    :raises LocationRefused: another folder or another name.
+    """
+    owner = _owner_folder(dag_id, run_id, task_id, map_index)
+    parts = _path_parts(allowed)
+    stem, _, extension = parts[-1].partition(".")
+    if parts[-1 - len(owner) : -1] != owner or stem != "source" or not extension.isalnum():
+        raise LocationRefused("not the source copy stored by this task instance")
 
 
 def open_allowed(allowed: Allowed) -> IO[bytes]:
@@ -248,6 +289,8 @@ __all__ = [
     "Location",
     "LocationRefused",
     "check_owner",
+    "check_rendition_owner",
+    "check_source_owner",
     "configured_locations",
     "describe",
     "open_allowed",

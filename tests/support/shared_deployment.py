@@ -10,7 +10,8 @@ What it is: this repository's ``dags/`` folder as the ``dags-folder`` bundle, re
 under :attr:`SharedDeployment.out`, the session's emulator as 1min.ai (``onemin_default``),
 connections encrypted with a Fernet key (as in production, so a test may read the raw database),
 the viewer's users and, from Airflow 3.2 on, its teams (tests/support/viewer_support.py), and a ``scratch``
-bundle (of no team): a folder where a test writes DAG files of its own, parsed within seconds.
+bundle (of no team): a folder where a test writes DAG files of its own, parsed within seconds
+(``team_scratch``: the same, owned by the viewer's team from Airflow 3.2 on).
 
 Stopping it is checked: no process it started (or their descendants) may outlive it, and its home
 is removed. A failure there fails the last test that used it.
@@ -50,10 +51,17 @@ class SharedDeployment:
     out: Path
     #: The ``scratch`` bundle's folder: a DAG file written here is parsed within seconds.
     scratch: Path
+    #: The ``team-scratch`` bundle's: the same, for DAGs of the viewer's team (Airflow 3.2+), whose
+    #: stored files the viewer reads under ``out`` (tests/support/viewer_support.py).
+    team_scratch: Path
 
-    def write_dag(self, name: str, source: str) -> Path:
-        """Write a DAG file into the scratch bundle; its DAG ids must be unique in the session."""
-        path = self.scratch / name
+    def write_dag(self, name: str, source: str, *, team: bool = False) -> Path:
+        """
+        Write a DAG file into the scratch bundle; its DAG ids must be unique in the session.
+
+        :param team: into the ``team-scratch`` bundle instead (a DAG of the viewer's team).
+        """
+        path = (self.team_scratch if team else self.scratch) / name
         path.write_text(source)
         return path
 
@@ -103,6 +111,7 @@ def _start(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> SharedDep
 
     out = tmp_path_factory.mktemp("shared-deployment-out")
     scratch = tmp_path_factory.mktemp("shared-deployment-dags")
+    team_scratch = tmp_path_factory.mktemp("shared-deployment-team-dags")
     connection = {
         "conn_type": "onemin",
         "host": emulator.url,
@@ -117,6 +126,7 @@ def _start(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> SharedDep
         # No team: in multi-team mode a team's deferred tasks wait for a triggerer of that team,
         # and the deployment's one triggerer serves the tasks of no team.
         {"name": "scratch", "classpath": local, "kwargs": {"path": str(scratch)}},
+        {"name": "team-scratch", "classpath": local, "kwargs": {"path": str(team_scratch)}, **team},
     ]
     config: dict[str, Any] = {
         "dag_processor.dag_bundle_config_list": json.dumps(bundles),
@@ -146,7 +156,7 @@ def _start(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> SharedDep
         },
     )
     airflow.start()
-    return SharedDeployment(airflow=airflow, out=out, scratch=scratch)
+    return SharedDeployment(airflow=airflow, out=out, scratch=scratch, team_scratch=team_scratch)
 
 
 @pytest.fixture(scope="module")

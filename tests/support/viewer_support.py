@@ -40,8 +40,31 @@ def shared_folder(out: Path) -> Path:
     return out.with_name(out.name + "-shared")
 
 
-def viewer_deployment(out: Path, emulator: Any, *, dags_folder: Path = REPO / "dags") -> AirflowDeployment:
-    """The deployment (not started): use it as a context manager."""
+def wait_until_listed(airflow: Any, dag_id: str, timeout: float = 300) -> None:
+    """
+    Wait until the dag-processor has parsed a new DAG, through the DAG list only.
+
+    Asking for a DAG by id before it exists (``GET /api/v2/dags/<id>``, what ``trigger`` waits
+    with) makes the api-server cache "no team" for that id for ``[core] team_name_cache_ttl``
+    (30 s; ``DagModel.get_team_name``): meanwhile every user may read a team's new DAG, and the
+    viewer applies the deployment-wide locations to it. Seen here as a team DAG readable by
+    another team's user right after its run.
+    """
+    airflow.wait_until(
+        f"DAG {dag_id} to be listed",
+        lambda: airflow.api("GET", "/api/v2/dags", params={"dag_id_pattern": dag_id}).json()["total_entries"],
+        timeout=timeout,
+    )
+
+
+def viewer_deployment(
+    out: Path, emulator: Any, *, dags_folder: Path = REPO / "dags", team_dags: Path | None = None
+) -> AirflowDeployment:
+    """
+    The deployment (not started): use it as a context manager.
+
+    :param team_dags: a second folder of DAGs of the team (a test's own DAG files).
+    """
     from airflow_provider_onemin.emulator.pytest_plugin import FAST_TEST_EXTRA
 
     connection = {
@@ -50,12 +73,14 @@ def viewer_deployment(out: Path, emulator: Any, *, dags_folder: Path = REPO / "d
         "password": emulator.api_key,
         "extra": {**FAST_TEST_EXTRA, "poll_interval": 0.2},
     }
-    bundle = {
-        "name": "dags-folder",
-        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-        "kwargs": {"path": str(dags_folder)},
-        "team_name": TEAM,
-    }
+    local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    bundles = [
+        {"name": "dags-folder", "classpath": local, "kwargs": {"path": str(dags_folder)}, "team_name": TEAM}
+    ]
+    if team_dags is not None:
+        bundles.append(
+            {"name": "team-dags", "classpath": local, "kwargs": {"path": str(team_dags)}, "team_name": TEAM}
+        )
     return AirflowDeployment(
         dags_folder,
         connections={"onemin_default": connection},
@@ -63,7 +88,7 @@ def viewer_deployment(out: Path, emulator: Any, *, dags_folder: Path = REPO / "d
         teams=(TEAM, OTHER_TEAM),
         config={
             "core.multi_team": True,
-            "dag_processor.dag_bundle_config_list": json.dumps([bundle]),
+            "dag_processor.dag_bundle_config_list": json.dumps(bundles),
             "core.test_connection": "Enabled",
         },
         env={

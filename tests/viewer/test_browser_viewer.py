@@ -4,7 +4,8 @@ Chromium (Debian's ``chromium``, driven by Playwright; nothing is downloaded at 
 
 A reviewer logs in through Airflow's login form, opens a mapped task's "1min.ai result" link,
 sees every image load next to its prompt, looks at the run's tab, approves a line in Airflow's
-Required Actions form and finds it published. Anonymous, forbidden and crafted requests are
+Required Actions form and finds it published; opens a renditions run's channel view from its
+gallery and sees each product's source photo beside its channels. Anonymous, forbidden and crafted requests are
 refused. Screenshots go to ``out/browser/`` (not committed).
 
 Skipped (with the reason) where no browser is installed; ``.ci/legs/40-browser.sh`` installs
@@ -24,8 +25,16 @@ from urllib.parse import quote
 import pytest
 
 from tests.support.airflow_helpers import REPO
+from tests.support.channel_dag import SCENE_CHANNELS, dag_source, draw_photos
 from tests.support.deployment import TERMINAL_TI_STATES
-from tests.support.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, viewer_deployment
+from tests.support.viewer_support import (
+    ADMIN,
+    OUTSIDER,
+    REVIEWER,
+    airflow_minor,
+    viewer_deployment,
+    wait_until_listed,
+)
 
 CHROMIUM = os.environ.get("ONEMIN_CHROMIUM", "/usr/bin/chromium")
 #: The closed network refuses Chromium's background connections: keep them off.
@@ -41,6 +50,8 @@ CHROMIUM_ARGS = [
 ]
 SHOTS = REPO / "out" / "browser"
 PIPELINE = "marketing_asset_pipeline"
+#: Renditions of two products (tests/support/channel_dag.py), in a second bundle of the same team.
+CHANNELS_DAG = "onemin_channel_view_browser"
 
 
 def _missing_browser() -> str | None:
@@ -71,10 +82,16 @@ def ui(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
     out = tmp_path_factory.mktemp("browser-out")
-    with viewer_deployment(out, onemin_emulator_server) as airflow, sync_playwright() as playwright:
+    team_dags = tmp_path_factory.mktemp("browser-team-dags")
+    photos = draw_photos(tmp_path_factory.mktemp("browser-photos"))
+    (team_dags / f"{CHANNELS_DAG}.py").write_text(dag_source(CHANNELS_DAG, out, photos))
+    deployment = viewer_deployment(out, onemin_emulator_server, team_dags=team_dags)
+    with deployment as airflow, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             run_id = airflow.trigger(PIPELINE, conf={"review_timeout_minutes": 60})
+            wait_until_listed(airflow, CHANNELS_DAG)  # not by id: that would cache "no team" for it
+            channels_run_id = airflow.trigger(CHANNELS_DAG)
             review = airflow.wait_for_task(
                 PIPELINE,
                 run_id,
@@ -92,7 +109,15 @@ def ui(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 pytest.fail(f"the run did not reach its review: {states}\n{logs}")
             # An answer before the scheduler has processed the asking try's end fails the review.
             airflow.wait_for_executor_report(PIPELINE, run_id, "review", review["try_number"])
-            yield {"airflow": airflow, "browser": browser, "run_id": run_id, "out": out}
+            channels_run = airflow.wait_for_run(CHANNELS_DAG, channels_run_id, timeout=600)
+            assert channels_run["state"] == "success", airflow.run_report(CHANNELS_DAG, channels_run_id)
+            yield {
+                "airflow": airflow,
+                "browser": browser,
+                "run_id": run_id,
+                "out": out,
+                "channels_run_id": channels_run_id,
+            }
         finally:
             browser.close()
 
@@ -250,3 +275,38 @@ def test_the_connection_lists_test_button_says_the_connection_works(ui):
     page.screenshot(path=str(SHOTS / "9-connection-test.png"))
     assert answer.status == 200, answer.text()
     assert answer.json()["status"] is True
+
+
+def test_the_channel_view_shows_each_product_beside_its_source(ui):
+    page = _logged_in(ui, REVIEWER)
+    run = quote(ui["channels_run_id"], safe="")
+    page.goto(f"{ui['airflow'].url}/onemin/dags/{CHANNELS_DAG}/runs/{run}")  # the run's gallery
+    page.get_by_role("link", name="channel view").click()
+    page.wait_for_url("**/channels", timeout=60_000)
+    page.wait_for_selector("figure img")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('figure img')].every(i => i.complete)", timeout=60_000
+    )
+    rows = page.eval_on_selector_all(
+        "section.product .row",
+        """rows => rows.map(r => ({
+            sku: r.closest('section').dataset.sku,
+            source: r.querySelector('figure.source img').naturalWidth,
+            channels: [...r.querySelectorAll('figure.rendition')].map(f => f.dataset.channel),
+            widths: [...r.querySelectorAll('figure.rendition img')].map(i => i.naturalWidth),
+            flagged: r.querySelectorAll('figure.needs-review .flag').length,
+        }))""",
+    )
+    assert [row["sku"] for row in rows] == ["MUG-001", "MUG-001", "MUG-001", "SNK-014"]
+    for row in rows:
+        assert row["source"] > 0 and len(row["widths"]) == 2 and all(w > 0 for w in row["widths"]), row
+    assert rows[0]["channels"] == ["amazon_main", "web_thumbnail"]
+    assert [row["flagged"] for row in rows] == [0, 0, len(SCENE_CHANNELS), 0]
+    # Side by side: within each row, the source and every rendition start on one line.
+    lines = page.eval_on_selector_all(
+        "section.product .row",
+        "rows => rows.map(r => new Set([...r.querySelectorAll('figure')]"
+        ".map(f => Math.round(f.getBoundingClientRect().top))).size)",
+    )
+    assert lines == [1] * len(rows), lines
+    page.screenshot(path=str(SHOTS / "10-channels.png"), full_page=True)

@@ -371,6 +371,7 @@ def test_the_review_asks_about_this_runs_lines_and_links_the_gallery(reviewed_ru
     assert detail["multiple"] is True
     gallery = f"{reviewed_run['airflow'].url}/onemin/dags/{PIPELINE}/runs/{quote(run_id, safe='')}"
     assert f"]({gallery})" in detail["subject"] + detail["body"]
+    assert f"]({gallery}/channels)" in detail["body"], "and to its channel view"
     assert reviewed_run["refused"].status_code == 403, "a user of another team cannot answer"
 
 

@@ -33,6 +33,20 @@ def test_viewer_urls_quote_run_ids_and_follow_the_base_url():
     assert viewer_url("d", "r", base_url="") == "/onemin/dags/d/runs/r"
 
 
+def test_the_channel_view_url_and_the_review_s_link_to_it():
+    from airflow_provider_onemin.operators.review import review_body
+
+    url = viewer_url("d", RUN_ID, base_url="https://airflow.example.com/", channels=True)
+    assert (
+        url
+        == "https://airflow.example.com/onemin/dags/d/runs/manual__2026-11-26T13%3A30%3A09.277247%2B00%3A00/channels"
+    )
+    lines = [{"sku": "MUG-001", "product": "Stoneware mug", "prompt": "a kitchen"}]
+    body = review_body(lines, "https://airflow.example.com/onemin/dags/d/runs/r", url)
+    assert f"]({url})" in body and "](https://airflow.example.com/onemin/dags/d/runs/r)" in body
+    assert "channel view" not in review_body(lines, None)
+
+
 def test_the_extra_link_opens_the_viewer_when_something_was_stored(monkeypatch):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example:8080")
     ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=2)
