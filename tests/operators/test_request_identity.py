@@ -199,6 +199,8 @@ def test_an_index_record_written_by_the_previous_version_is_reused(
         },
     }
     uuid = _legacy_index_record(output_dir, key, request, [(PHOTOS / "bottle.webp").read_bytes()])
+    # The key names the photo's content: the sample mug as it was when that version wrote the record.
+    shutil.copy(Path(__file__).with_name("legacy_mug.png"), photo)
     with DAG(dag_id="identity_legacy_index", schedule=None, start_date=START) as dag:
         BackgroundReplacerOperator(
             task_id="replace",
