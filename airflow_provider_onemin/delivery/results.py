@@ -75,6 +75,8 @@ def deliver_results(
     # What the results viewer shows beside each image.
     push_optional_xcom(ti, "prompt", prompt)  # a Background Remover has none
     ti.xcom_push(key="model", value=record.get("model") or operator.model)
+    # The feature says what a result without a prompt is (a cut-out, for the Background Remover).
+    push_optional_xcom(ti, "feature", getattr(operator, "feature", None))
     # Until something is stored, the link is 1min.ai's own URL of the first result, unsigned.
     operator.result_link = next(iter(u for u in result_urls if u), None)
     stored = _stored_results(operator, context, record, reused)

@@ -21,6 +21,7 @@ XCOM_KEYS = (
     "ai_record_uuid",
     "prompt",
     "model",
+    "feature",
     "storage_conn_id",
     "reused_from",
     "result_urls",
@@ -48,10 +49,23 @@ class TaskResults:
     label: str | None = None
     prompt: str | None = None
     model: str | None = None
+    feature: str | None = None
     uuid: str | None = None
     storage_conn_id: str | None = None
     reused_from: dict[str, Any] | None = None
     images: list[StoredImage] = field(default_factory=list)
+
+    @property
+    def caption(self) -> str:
+        """The prompt, or what the result is when its feature takes none (a Background Remover's)."""
+        if self.prompt:
+            return self.prompt
+        if self.feature:
+            from airflow_provider_onemin.schemas.features import FEATURE_TITLES
+
+            title = FEATURE_TITLES.get(self.feature, self.feature)
+            return f"{title} result (no prompt)"
+        return "(prompt not recorded)"
 
     @property
     def reused(self) -> bool:
@@ -71,6 +85,7 @@ class TaskResults:
             "state": self.state,
             "prompt": self.prompt,
             "model": self.model,
+            "feature": self.feature,
             "uuid": self.uuid,
             "reused": self.reused,
             "reused_from": (self.reused_from or {}).get("uuid") if self.reused_from else None,
@@ -95,6 +110,7 @@ def _from_xcoms(ti: Any, values: dict[str, Any]) -> TaskResults:
         label=getattr(ti, "rendered_map_index", None),
         prompt=values.get("prompt"),
         model=values.get("model"),
+        feature=values.get("feature") if isinstance(values.get("feature"), str) else None,
         uuid=values.get("ai_record_uuid"),
         storage_conn_id=values.get("storage_conn_id") or None,
         reused_from=reused_from if isinstance(reused_from, dict) else None,

@@ -83,6 +83,8 @@ def test_png_and_webp_results_keep_a_transparent_background(
     assert [rgba.getpixel(corner)[3] for corner in CORNERS] == [0, 0, 0, 0], "the backdrop is transparent"
     assert rgba.getpixel(MIDDLE) == (*PRODUCT, 255), "the product is kept, opaque, pixel for pixel"
     assert xcom["model"] == "stable-image"
+    # The viewer captions a result without a prompt by its feature.
+    assert xcom["feature"] == "BACKGROUND_REMOVER" and xcom.get("prompt") is None
 
 
 def test_jpeg_is_flattened_onto_white_with_a_warning(

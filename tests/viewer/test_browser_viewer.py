@@ -159,6 +159,7 @@ def _check_gallery(page: Any, expected_figures: int) -> list[dict[str, Any]]:
     for figure in figures:
         assert figure["width"] > 0 and figure["height"] > 0, figure
         assert figure["prompt"] and figure["prompt"] == figure["alt"], figure
+        assert figure["prompt"] != "(prompt not recorded)", figure
         assert figure["uri"].startswith("file://")
     return figures
 
@@ -184,7 +185,10 @@ def test_the_task_pages_link_opens_the_gallery_with_every_image_loaded(ui):
 
     gallery.get_by_role("link", name="whole run").click()
     gallery.wait_for_load_state()
-    _check_gallery(gallery, expected_figures=6)
+    # The pipeline's 3 products x 2 scenes, and each product's cut-out, captioned as one.
+    figures = _check_gallery(gallery, expected_figures=9)
+    captions = sorted(f["prompt"] for f in figures)
+    assert captions.count("Background Remover result (no prompt)") == 3, captions
     gallery.screenshot(path=str(SHOTS / "3-run-gallery.png"), full_page=True)
 
 
@@ -199,7 +203,8 @@ def test_the_run_page_has_a_tab_with_the_gallery(ui):
     frame.locator("figure.result img").first.wait_for(timeout=60_000)
     page.screenshot(path=str(SHOTS / "4-run-tab.png"))
     widths = frame.locator("figure.result img").evaluate_all("els => els.map(i => i.naturalWidth)")
-    assert len(widths) == 6
+    assert len(widths) == 9, "3 products x 2 scenes, and 3 cut-outs"
+    assert all(width > 0 for width in widths), widths
 
 
 def test_a_line_approved_in_the_required_actions_form_is_published(ui):

@@ -137,3 +137,16 @@ def test_the_middleware_rewrites_the_test_request_only():
     assert seen["headers"][b"content-length"] == str(len(seen["body"])).encode()
     untouched = _call(HiddenPortConnectionTestMiddleware, "/api/v2/connections", body)
     assert untouched["body"] == body
+
+
+def test_a_result_without_a_prompt_is_captioned_by_its_feature():
+    from airflow_provider_onemin.viewer.results import _from_xcoms
+
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="cut", map_index=-1, state="success")
+    cut_out = _from_xcoms(ti, {"feature": "BACKGROUND_REMOVER", "model": "stable-image"})
+    scene = _from_xcoms(ti, {"feature": "BACKGROUND_REPLACER", "prompt": "a mossy rock"})
+    older = _from_xcoms(ti, {"model": "ideogram-3"})
+    assert cut_out.caption == "Background Remover result (no prompt)"
+    assert scene.caption == "a mossy rock"
+    assert older.caption == "(prompt not recorded)"
+    assert _from_xcoms(ti, {"feature": ["not", "a", "name"]}).caption == "(prompt not recorded)"
