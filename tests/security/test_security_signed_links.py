@@ -35,7 +35,8 @@ from airflow_provider_onemin.operators.background_replacer import BackgroundRepl
 from tests.support.airflow_helpers import DagRunResult, airflow_version, run_dag
 from tests.support.pipeline_support import load_pipeline
 
-pytestmark = pytest.mark.compat
+# On every minor (the matrix's `compat` tests) except the pipeline's run: its manifest and index are
+# the provider's files, and the per-minor places (database, logs) are scanned by the tests above.
 
 START = datetime(2026, 1, 1)
 DAG_ID = "onemin_signed_link_scan"
@@ -134,6 +135,7 @@ def _db_rows(home: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return db.execute(sql, args).fetchall()
 
 
+@pytest.mark.compat
 @pytest.mark.e2e
 def test_no_signature_persists_in_xcom_events_index_logs_or_errors(
     airflow_db, signing_emulator, output_dir: Path, capfd, caplog
@@ -205,6 +207,7 @@ def test_no_signature_persists_in_xcom_events_index_logs_or_errors(
     assert result.task("unstored").xcom["result_urls"][1].endswith("/1.png")
 
 
+@pytest.mark.compat
 @pytest.mark.e2e
 @pytest.mark.skipif(
     airflow_version() < (3, 1),
@@ -289,6 +292,7 @@ def test_the_marketing_pipeline_keeps_no_signature_in_its_manifest_index_or_xcom
     assert not leaks, f"a link signature persisted in {leaks}"
 
 
+@pytest.mark.compat
 def test_a_failed_generation_s_reason_keeps_no_signature(signing_emulator) -> None:
     """1min.ai's reason for a failure goes into the exception (and the log): a link in it loses its query."""
     from airflow_provider_onemin.exceptions import OneMinGenerationFailedError
@@ -309,6 +313,7 @@ def test_a_failed_generation_s_reason_keeps_no_signature(signing_emulator) -> No
     assert secret not in str(caught.value) and "X-Amz" not in str(caught.value)
 
 
+@pytest.mark.compat
 @settings(max_examples=200, deadline=None)
 @given(
     secret=st.text(alphabet="KLMNOPQRSTUVWXYZ0123456789", min_size=8, max_size=24),
@@ -338,6 +343,7 @@ def test_without_signatures_leaves_no_signature_in_records_lists_or_texts(
     assert record["temporaryUrl"] == [f"{link}?token={secret}"], "the record itself is not changed"
 
 
+@pytest.mark.compat
 def test_debug_logs_of_a_download_keep_no_signature(signing_emulator, caplog) -> None:
     """With DEBUG logging (a user chasing a problem), the HTTP library logs each request line."""
     import io
