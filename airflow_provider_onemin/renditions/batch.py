@@ -16,11 +16,8 @@ One batch of renditions, from checked input to stored files, in three steps:
    code as results (``storage/results.py``): temporary name and rename on a local folder, one
    upload with its content type on an object store. Nothing is written to the output before.
 
-Memory holds one decoded source and its renditions at a time, whatever the batch size.
-
-A change here that changes a rendition's bytes or its report must bump
-:data:`~airflow_provider_onemin.renditions.reuse.RENDERER_VERSION`, or ``reuse=True`` keeps
-serving renditions made the old way.
+Memory holds one decoded source and its renditions at a time, whatever the batch size. A change
+that changes a rendition's bytes or its report must bump :data:`.reuse.RENDERER_VERSION`.
 """
 
 from __future__ import annotations
@@ -210,7 +207,7 @@ def render_all(
         fresh: dict[str, dict[str, Any]] = {}
         if todo:
             fresh, refused = _render_source(
-                data, decode_size, presets, todo, paths, (position, uri), fidelity
+                (data, cutout), decode_size, presets, todo, paths, (position, uri), fidelity
             )
             problems.extend(refused)
         del data, cutout
@@ -233,7 +230,7 @@ def render_all(
 
 
 def _render_source(
-    data: bytes,
+    data: tuple[bytes, bytes | None],
     decode_size: tuple[int, int] | None,
     presets: list[Preset],
     todo: list[Preset],
@@ -242,8 +239,8 @@ def _render_source(
     fidelity: dict[str, Any] | None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """
-    One source decoded once and rendered into the presets of ``todo``: their reports by channel
-    (each with ``_frame``, the size its rule expects), and the problems found.
+    One source (its bytes, and its cut-out's or None) decoded once and rendered into the presets of
+    ``todo``: their reports by channel (each with ``_frame``, its rule's size), and the problems.
 
     The decoded size and whether a cut-out is flattened follow from all of ``presets`` (the batch),
     never from ``todo`` alone: a rendition's bytes are those its reuse key promises.
@@ -251,7 +248,9 @@ def _render_source(
     from airflow_provider_onemin.renditions.render import background_of, decode, plan
 
     index, uri = source
-    decoded = decode(data, decode_size)
+    decoded = decode(data[0], decode_size)
+    if data[1] is not None:
+        decoded.use_mask(data[1])  # the source's cut-out (``product_masks``) locates the product
     layouts = {preset.name: plan(preset, decoded) for preset in todo}
     uses = Counter((layout.crop, layout.scaled) for layout in layouts.values())
     backgrounds = {background_of(preset, decoded) for preset in presets}
@@ -303,7 +302,7 @@ def _render_one(
         "fit": preset.fit,
         **inspect(path, preset),
         "quality": preset.quality if preset.format in ("jpeg", "webp") else None,
-        "product_box": "cut-out alpha" if decoded.cutout else "border-colour heuristic",
+        "product_box": decoded.box_found_by,
         "product_coverage": round(
             min(
                 1.0,

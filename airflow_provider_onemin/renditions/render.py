@@ -6,6 +6,10 @@ Where the product is:
 
 * a cut-out (an image with transparent pixels, such as the Background Remover's result): the box
   of the pixels whose alpha is over :data:`ALPHA_THRESHOLD`;
+* an opaque image given with a cut-out of the same photo (``product_masks``, such as a Background
+  Replacer's scene with the Background Remover's cut-out: the replacer keeps the product where it
+  was): the cut-out's alpha box, scaled to the image. Not when the two aspect ratios differ by
+  more than 2 % (not the same framing) or the cut-out is empty: then, as without one,
 * any other image: the box of the pixels that differ from the border colour (the per-channel
   median of the outermost rows and columns) by more than :data:`EDGE_TOLERANCE` in any channel,
   found on a copy of at most :data:`PROBE_SIDE` px. A photo whose border is busy gives a box close
@@ -60,6 +64,7 @@ class Decoded:
     notes: list[str] = field(default_factory=list)
     _box: Box | None = None
     _edge: tuple[int, int, int] | None = None
+    _box_from_mask: bool = False
 
     @property
     def reduction(self) -> float:
@@ -91,6 +96,37 @@ class Decoded:
         if self._box is None:
             self._box = _product_box(self)
         return self._box
+
+    @property
+    def box_found_by(self) -> str:
+        """How the product's box was found, as the compliance report says it."""
+        if self.cutout:
+            return "cut-out alpha"
+        return "product mask" if self._box_from_mask else "border-colour heuristic"
+
+    def use_mask(self, cutout: bytes) -> None:
+        """Take the product's box from a cut-out of the same photo, when it fits (module docstring)."""
+        from PIL import Image
+
+        if self.cutout:
+            return  # the image's own alpha says where its product is
+        with Image.open(io.BytesIO(cutout)) as opened:
+            alpha = opened.convert("RGBA").getchannel("A")
+        width, height = self.image.size
+        if abs(width / height - alpha.width / alpha.height) > 0.02 * (alpha.width / alpha.height):
+            return
+        small, factor = _probe_copy(alpha)
+        box = small.point(lambda a: 255 if a > ALPHA_THRESHOLD else 0).getbbox()
+        if box is None:
+            return
+        across, down = factor * width / alpha.width, factor * height / alpha.height
+        self._box = (
+            max(0.0, box[0] * across),
+            max(0.0, box[1] * down),
+            min(float(width), box[2] * across),
+            min(float(height), box[3] * down),
+        )
+        self._box_from_mask = True
 
 
 def _probe_copy(image: PILImage.Image) -> tuple[PILImage.Image, float]:

@@ -47,7 +47,7 @@ __all__ = ["INDEX_FOLDER", "RECORD_FORMAT", "RENDERER_VERSION", "RenditionIndex"
 
 #: Bump it whenever a change to the rendering code (render.py, compliance.py, batch.py) changes a
 #: rendition's bytes or its report: every earlier record then stops matching and renders anew.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 #: Folder under ``output_path`` that holds the records (in the paid requests' index folder).
 INDEX_FOLDER = ".onemin-reuse/renditions"
 #: Format tag of a record; a record of another format is ignored.

@@ -216,3 +216,63 @@ def test_a_jpeg_is_decoded_at_reduced_size_when_every_preset_allows(tmp_path: Pa
     assert _decode_size(both, (2048, 2048)) is None, "amazon_main needs the full-size product"
     stored, _ = _run([source], ["web_thumbnail"], tmp_path / "out")
     assert _read(stored["web_thumbnail"][0]).size == (400, 400)
+
+
+def _busy_scene_and_cut_out(folder: Path, size: tuple[int, int]) -> tuple[Path, Path]:
+    """A generated scene with a noisy border (the heuristic finds no product in it) and a magenta
+    product at x 1500..1900, y 300..800; and the cut-out of that product (same framing)."""
+    box = (1500, 300, 1900, 800)
+    scene = Image.effect_noise(size, 90).convert("RGB")
+    scene.paste((230, 0, 230), box)
+    scene_path = folder / "scene.png"
+    scene.save(scene_path)
+    cut = Image.new("RGBA", size, (0, 0, 0, 0))
+    cut.paste((230, 0, 230, 255), box)
+    cut_path = folder / "cut.png"
+    cut.save(cut_path)
+    return scene_path, cut_path
+
+
+def _magenta_box(uri: str) -> tuple[int, int, int, int] | None:
+    red, green, blue = _read(uri).convert("RGB").split()
+    magenta = (
+        Image.merge(
+            "RGB",
+            (
+                red.point(lambda v: 255 if v > 200 else 0),
+                green.point(lambda v: 255 if v < 40 else 0),
+                blue.point(lambda v: 255 if v > 200 else 0),
+            ),
+        )
+        .convert("L")
+        .point(lambda v: 255 if v > 250 else 0)
+    )
+    return magenta.getbbox()
+
+
+def test_a_scene_s_cut_out_tells_cover_where_the_product_is(tmp_path: Path) -> None:
+    scene, cut = _busy_scene_and_cut_out(tmp_path, (2048, 1024))
+    stored, reports = _run([scene], ["instagram_story"], tmp_path / "out", masks=[str(cut)])
+    # A 9:16 window of the 1024 px high scene is 576 px wide; around the product's centre (x 1700)
+    # it spans x 1412..1988, so the whole product is in the frame, centred, scaled 1920/1024.
+    box = _magenta_box(stored["instagram_story"][0])
+    assert box is not None, "the product is in the frame"
+    assert box[0] == pytest.approx((1500 - 1412) * 1920 / 1024, abs=3)
+    assert box[2] == pytest.approx((1900 - 1412) * 1920 / 1024, abs=3)
+    assert reports["instagram_story"][0]["product_box"] == "product mask"
+
+    # Without the cut-out the busy border hides the product: the crop is the centre (x 736..1312).
+    stored, reports = _run([scene], ["instagram_story"], tmp_path / "plain")
+    assert _magenta_box(stored["instagram_story"][0]) is None
+    assert reports["instagram_story"][0]["product_box"] == "border-colour heuristic"
+
+
+def test_a_cut_out_of_another_framing_is_not_used_to_place_the_crop(tmp_path: Path) -> None:
+    scene, _ = _busy_scene_and_cut_out(tmp_path, (2048, 1024))
+    square = tmp_path / "square-cut.png"
+    cut = Image.new("RGBA", (1024, 1024), (0, 0, 0, 0))
+    cut.paste((230, 0, 230, 255), (700, 300, 1000, 800))  # a product at the right, in a square photo
+    cut.save(square)
+    stored, reports = _run([scene], ["instagram_story"], tmp_path / "out", masks=[str(square)])
+    assert reports["instagram_story"][0]["product_box"] == "border-colour heuristic"
+    assert _magenta_box(stored["instagram_story"][0]) is None
