@@ -2,6 +2,10 @@
 # needed) and `make test` (the whole suite). Each creates the virtualenv when it is missing.
 
 PYTHON ?= python3
+# Bytecode is written and reused: uv installs none, and with PYTHONDONTWRITEBYTECODE set (some
+# images set it) every Python process (each test worker, Airflow component, CLI call and task)
+# compiled every module it imported from source again, about a fifth of a DAG run's CPU.
+unexport PYTHONDONTWRITEBYTECODE
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
