@@ -207,7 +207,7 @@ def render_all(
         fresh: dict[str, dict[str, Any]] = {}
         if todo:
             fresh, refused = _render_source(
-                (data, cutout), decode_size, presets, todo, paths, (position, uri), fidelity
+                data, cutout, decode_size, presets, todo, paths, (position, uri), fidelity
             )
             problems.extend(refused)
         del data, cutout
@@ -230,7 +230,8 @@ def render_all(
 
 
 def _render_source(
-    data: tuple[bytes, bytes | None],
+    data: bytes,
+    cutout: bytes | None,
     decode_size: tuple[int, int] | None,
     presets: list[Preset],
     todo: list[Preset],
@@ -239,8 +240,8 @@ def _render_source(
     fidelity: dict[str, Any] | None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """
-    One source (its bytes, and its cut-out's or None) decoded once and rendered into the presets of
-    ``todo``: their reports by channel (each with ``_frame``, its rule's size), and the problems.
+    One source (with its ``product_masks`` cut-out or None) decoded once and rendered into the
+    presets of ``todo``: their reports by channel (each with ``_frame``), and the problems.
 
     The decoded size and whether a cut-out is flattened follow from all of ``presets`` (the batch),
     never from ``todo`` alone: a rendition's bytes are those its reuse key promises.
@@ -248,9 +249,9 @@ def _render_source(
     from airflow_provider_onemin.renditions.render import background_of, decode, plan
 
     index, uri = source
-    decoded = decode(data[0], decode_size)
-    if data[1] is not None:
-        decoded.use_mask(data[1])  # the source's cut-out (``product_masks``) locates the product
+    decoded = decode(data, decode_size)
+    if cutout is not None:
+        decoded.use_mask(cutout)  # it locates the product
     layouts = {preset.name: plan(preset, decoded) for preset in todo}
     uses = Counter((layout.crop, layout.scaled) for layout in layouts.values())
     backgrounds = {background_of(preset, decoded) for preset in presets}

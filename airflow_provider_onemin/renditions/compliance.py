@@ -45,6 +45,8 @@ FIDELITY_SIDE = 512
 MASK_ERODE = 3
 #: The score above which a mask pixel (alpha) belongs to the product.
 MASK_ALPHA = 128
+#: How far (a fraction of the cut-out's) two aspect ratios may differ for the same framing.
+FRAMING_TOLERANCE = 0.02
 _FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 
 
@@ -123,6 +125,12 @@ def violations(report: dict[str, Any], preset: Preset, expected: tuple[int, int]
     return found
 
 
+def same_framing(image: tuple[int, int], cutout: tuple[int, int]) -> bool:
+    """Whether an image and a cut-out (their sizes) can show the same framing of one photo."""
+    ratio = cutout[0] / cutout[1]
+    return abs(image[0] / image[1] - ratio) <= FRAMING_TOLERANCE * ratio
+
+
 def fidelity_score(result: bytes, cutout: bytes) -> float | None:
     """
     The product-fidelity score of ``result`` against the cut-out ``cutout`` (module docstring).
@@ -138,7 +146,7 @@ def fidelity_score(result: bytes, cutout: bytes) -> float | None:
         cut = opened.convert("RGBA")
     with Image.open(io.BytesIO(result)) as opened:
         res = opened.convert("RGB")
-    if abs(res.width / res.height - cut.width / cut.height) > 0.02 * (cut.width / cut.height):
+    if not same_framing(res.size, cut.size):
         return None
     factor = min(1.0, FIDELITY_SIDE / max(cut.size))
     size = (max(1, round(cut.width * factor)), max(1, round(cut.height * factor)))

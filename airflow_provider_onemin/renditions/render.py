@@ -108,25 +108,17 @@ class Decoded:
         """Take the product's box from a cut-out of the same photo, when it fits (module docstring)."""
         from PIL import Image
 
+        from airflow_provider_onemin.renditions.compliance import same_framing
+
         if self.cutout:
             return  # the image's own alpha says where its product is
         with Image.open(io.BytesIO(cutout)) as opened:
             alpha = opened.convert("RGBA").getchannel("A")
-        width, height = self.image.size
-        if abs(width / height - alpha.width / alpha.height) > 0.02 * (alpha.width / alpha.height):
+        if not same_framing(self.image.size, alpha.size):
             return
-        small, factor = _probe_copy(alpha)
-        box = small.point(lambda a: 255 if a > ALPHA_THRESHOLD else 0).getbbox()
-        if box is None:
-            return
-        across, down = factor * width / alpha.width, factor * height / alpha.height
-        self._box = (
-            max(0.0, box[0] * across),
-            max(0.0, box[1] * down),
-            min(float(width), box[2] * across),
-            min(float(height), box[3] * down),
-        )
-        self._box_from_mask = True
+        box = _alpha_box(alpha, self.image.size)
+        if box is not None:
+            self._box, self._box_from_mask = box, True
 
 
 def _probe_copy(image: PILImage.Image) -> tuple[PILImage.Image, float]:
@@ -152,29 +144,41 @@ def _border_median(image: PILImage.Image) -> tuple[int, int, int]:
     return tuple(int(v) for v in ImageStat.Stat(ring).median)  # type: ignore[return-value]
 
 
+def _scaled_box(box: tuple[int, int, int, int], across: float, down: float, size: tuple[int, int]) -> Box:
+    """``box`` (found on a smaller copy) scaled by ``across`` and ``down``, kept inside ``size``."""
+    return (
+        max(0.0, box[0] * across),
+        max(0.0, box[1] * down),
+        min(float(size[0]), box[2] * across),
+        min(float(size[1]), box[3] * down),
+    )
+
+
+def _alpha_box(alpha: PILImage.Image, size: tuple[int, int]) -> Box | None:
+    """The box of an alpha channel's pixels over :data:`ALPHA_THRESHOLD`, scaled to ``size``."""
+    small, factor = _probe_copy(alpha)
+    box = small.point(lambda a: 255 if a > ALPHA_THRESHOLD else 0).getbbox()
+    if box is None:
+        return None
+    return _scaled_box(box, factor * size[0] / alpha.width, factor * size[1] / alpha.height, size)
+
+
 def _product_box(decoded: Decoded) -> Box:
     from PIL import Image, ImageChops
 
-    small, factor = _probe_copy(decoded.image)
+    size = decoded.image.size
     if decoded.cutout:
-        mask = small.getchannel("A").point(lambda a: 255 if a > ALPHA_THRESHOLD else 0)
+        box = _alpha_box(decoded.image.getchannel("A"), size)
     else:
+        small, factor = _probe_copy(decoded.image)
         rgb = small.convert("RGB")
         difference = ImageChops.difference(rgb, Image.new("RGB", rgb.size, decoded.edge_colour()))
         red, green, blue = difference.split()
         strongest = ImageChops.lighter(ImageChops.lighter(red, green), blue)
-        mask = strongest.point(lambda v: 255 if v > EDGE_TOLERANCE else 0)
-    box = mask.getbbox()
-    width, height = decoded.image.size
-    if box is None:  # nothing stands out: the whole image is the product
-        return (0.0, 0.0, float(width), float(height))
-    left, top, right, bottom = box
-    return (
-        max(0.0, left * factor),
-        max(0.0, top * factor),
-        min(float(width), right * factor),
-        min(float(height), bottom * factor),
-    )
+        found = strongest.point(lambda v: 255 if v > EDGE_TOLERANCE else 0).getbbox()
+        box = None if found is None else _scaled_box(found, factor, factor, size)
+    # Nothing stands out: the whole image is the product.
+    return box if box is not None else (0.0, 0.0, float(size[0]), float(size[1]))
 
 
 def decode(data: bytes, at_least: tuple[int, int] | None = None) -> Decoded:

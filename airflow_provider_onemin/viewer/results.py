@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.schemas.features import FEATURE_TITLES  # names only: imports nothing
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -61,8 +63,6 @@ class TaskResults:
         if self.prompt:
             return self.prompt
         if self.feature:
-            from airflow_provider_onemin.schemas.features import FEATURE_TITLES
-
             title = FEATURE_TITLES.get(self.feature, self.feature)
             return f"{title} result (no prompt)"
         return "(prompt not recorded)"
