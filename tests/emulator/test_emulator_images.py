@@ -34,6 +34,36 @@ def test_another_prompt_seed_or_index_gives_another_picture(prompt: str, seed: i
     assert images.render_result(source, prompt, seed, index) != reference
 
 
+def test_a_source_is_segmented_once_for_all_its_results_and_its_cut_out(monkeypatch) -> None:
+    calls = []
+    segment = images.segment_background
+    monkeypatch.setattr(
+        images, "segment_background", lambda image: calls.append(image.size) or segment(image)
+    )
+    source = encode(product_on_white((331, 217)))  # a size no other test uses: not segmented yet
+    results = {images.render_result(source, "a forest", 7, index) for index in range(3)}
+    images.render_cutout(source, "png")
+    assert len(results) == 3
+    assert calls == [(331, 217)], "one segmentation for three images and a cut-out of one source"
+
+
+def test_a_remembered_mask_is_never_used_for_another_picture() -> None:
+    """Two sources of one size, the object moved: each result keeps its own object, pixel for pixel."""
+    left = product_on_white((320, 240))
+    right = Image.new("RGB", left.size, (255, 255, 255))
+    right.paste(left.crop((0, 0, 240, 240)), (80, 0))
+    white = (255, 255, 255)
+    for source in (left, right, left):
+        result = decode(images.render_result(encode(source), "a forest", 7, 0))
+        for before, after in zip(source.getdata(), result.getdata(), strict=True):
+            if _far_from(white, before):
+                assert after == before, "every pixel of this source's object is kept"
+        # Where only the other source has its object, this one's white background is replaced.
+        only_other = (300, 120) if source is left else (100, 120)
+        assert source.getpixel(only_other) == white
+        assert result.getpixel(only_other) != white, "the other source's mask was not used"
+
+
 def test_plain_background_foreground_kept_pixel_for_pixel() -> None:
     source = product_on_white()
     result = decode(images.render_result(encode(source), "a forest", 7, 0))
