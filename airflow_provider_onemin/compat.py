@@ -25,6 +25,9 @@ module adds only what that package does not map. docs/compatibility.md has the t
   step): from 3.1.
 * A test run (``dag.test()``, ``airflow dags test``): no minor tells a task so; every one runs
   its tasks in-process there, talking to an in-process supervisor (:func:`in_test_run`).
+* Local paths: every minor resolves a scheme's filesystem by first importing each installed
+  provider's filesystem module (:func:`attach_local_filesystem` says why that is skipped for
+  ``file://``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from airflow.providers.common.compat.sdk import (
 
 __all__ = [
     "alias_event_extra",
+    "attach_local_filesystem",
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
@@ -90,6 +94,25 @@ async def amask_secret(secret: Any) -> None:
         await mask(secret)
 
 
+@cache
+def attach_local_filesystem() -> None:
+    """
+    Attach fsspec's ``LocalFileSystem`` (the class behind Airflow's own ``file`` scheme) as the
+    store of ``file://`` and ``local://`` paths in this process, once.
+
+    Without it, a task's first local ``ObjectStoragePath`` resolves its filesystem through
+    Airflow's registry, which first imports every installed provider's filesystem module (the
+    amazon provider's brings boto3 and aiobotocore, a few hundred modules): CPU spent in every task
+    process only to read or write a local folder. A store already attached for the scheme (by the
+    user, or by an earlier path) is left as it is.
+    """
+    from airflow.sdk.io.store import attach
+    from fsspec.implementations.local import LocalFileSystem
+
+    for protocol in ("file", "local"):
+        attach(protocol, fs=LocalFileSystem())
+
+
 def object_storage_path(url: str) -> Any:
     """
     ``ObjectStoragePath(url)``, refusing a scheme that no filesystem serves as Airflow 3.3 does when
@@ -97,6 +120,7 @@ def object_storage_path(url: str) -> Any:
     """
     from airflow.sdk import ObjectStoragePath
 
+    attach_local_filesystem()
     path = ObjectStoragePath(url)
     if path.protocol:
         import fsspec

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from airflow_provider_onemin.compat import storage_path_conn_id
+from airflow_provider_onemin.compat import attach_local_filesystem, storage_path_conn_id
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinStorageError
 from airflow_provider_onemin.storage.content_types import sniff_image_type
 
@@ -74,6 +74,7 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
     """
     from airflow.sdk import ObjectStoragePath
 
+    attach_local_filesystem()
     path = ObjectStoragePath(ref if "://" in ref else f"file://{ref}")
     try:
         status = path.stat()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.compat import attach_local_filesystem
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinStorageError
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def source_path(uri: str, conn_id: str | None) -> ObjectStoragePath:
     """
     from airflow.sdk import ObjectStoragePath
 
+    attach_local_filesystem()
     text = uri if "://" in uri else f"file://{uri}"
     if conn_id and not text.startswith("file://"):
         return ObjectStoragePath(text, conn_id=conn_id)

@@ -18,7 +18,7 @@ import os
 import uuid as uuid_module
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.compat import object_storage_path, storage_path_conn_id
+from airflow_provider_onemin.compat import attach_local_filesystem, object_storage_path, storage_path_conn_id
 from airflow_provider_onemin.exceptions import (
     OneMinConfigurationError,
     OneMinOutputLocationError,
@@ -121,6 +121,7 @@ def as_storage_path(output_path: Any) -> ObjectStoragePath:
     """
     from airflow.sdk import ObjectStoragePath
 
+    attach_local_filesystem()
     text = str(output_path)
     try:
         if isinstance(output_path, ObjectStoragePath):
