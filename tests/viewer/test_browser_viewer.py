@@ -8,8 +8,11 @@ Required Actions form and finds it published; opens a renditions run's channel v
 gallery and sees each product's source photo beside its channels. Anonymous, forbidden and crafted requests are
 refused. Screenshots go to ``out/browser/`` (not committed).
 
-Skipped (with the reason) where no browser is installed; ``.ci/legs/40-browser.sh`` installs
-one and runs these tests.
+They run in the session's shared deployment (tests/support/shared_deployment.py), in the viewer's
+group of ``make test``: a pipeline run of their own (one scene, seeds of its own) and a channel DAG
+of the viewer's team. Skipped (with the reason) where no browser is installed, unless
+``ONEMIN_REQUIRE_BROWSER=1`` (CI: ``.ci/run`` installs Chromium and Playwright before the suite),
+where a missing browser fails them.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from tests.support.viewer_support import (
     OUTSIDER,
     REVIEWER,
     airflow_minor,
-    viewer_deployment,
     wait_until_listed,
 )
 
@@ -50,8 +52,13 @@ CHROMIUM_ARGS = [
 ]
 SHOTS = REPO / "out" / "browser"
 PIPELINE = "marketing_asset_pipeline"
-#: Renditions of two products (tests/support/channel_dag.py), in a second bundle of the same team.
+#: Renditions of two products (tests/support/channel_dag.py), a DAG of the viewer's team.
 CHANNELS_DAG = "onemin_channel_view_browser"
+#: The pipeline run's one scene, and seeds no other run in the shared deployment uses.
+SCENE = "a mossy rock by a mountain stream at golden hour"
+BASE_SEED = 77
+#: Set (CI does): a missing browser fails these tests instead of skipping them.
+REQUIRED = os.environ.get("ONEMIN_REQUIRE_BROWSER") == "1"
 
 
 def _missing_browser() -> str | None:
@@ -60,14 +67,14 @@ def _missing_browser() -> str | None:
     except ImportError:
         return "Playwright is not installed (pip install 'airflow-provider-onemin[browser]')"
     if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/legs/40-browser.sh does)"
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/install-browser.sh does)"
     return None
 
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.deployment,
-    pytest.mark.skipif(_missing_browser() is not None, reason=_missing_browser() or ""),
+    pytest.mark.skipif(_missing_browser() is not None and not REQUIRED, reason=_missing_browser() or ""),
     pytest.mark.skipif(
         airflow_minor() < (3, 2), reason="the forbidden user needs multi-team mode (Airflow 3.2+)"
     ),
@@ -75,21 +82,21 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def ui(onemin_emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
+def ui(shared_deployment, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    if missing := _missing_browser():
+        pytest.fail(f"ONEMIN_REQUIRE_BROWSER=1, but {missing}")
     from playwright.sync_api import sync_playwright
 
-    onemin_emulator_server.reset(config=True)
+    airflow, out = shared_deployment.airflow, shared_deployment.out
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
-    out = tmp_path_factory.mktemp("browser-out")
-    team_dags = tmp_path_factory.mktemp("browser-team-dags")
     photos = draw_photos(tmp_path_factory.mktemp("browser-photos"))
-    (team_dags / f"{CHANNELS_DAG}.py").write_text(dag_source(CHANNELS_DAG, out, photos))
-    deployment = viewer_deployment(out, onemin_emulator_server, team_dags=team_dags)
-    with deployment as airflow, sync_playwright() as playwright:
+    shared_deployment.write_dag(f"{CHANNELS_DAG}.py", dag_source(CHANNELS_DAG, out, photos), team=True)
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            run_id = airflow.trigger(PIPELINE, conf={"review_timeout_minutes": 60})
+            conf = {"review_timeout_minutes": 60, "scenes": [SCENE], "base_seed": BASE_SEED}
+            run_id = airflow.trigger(PIPELINE, conf=conf)
             wait_until_listed(airflow, CHANNELS_DAG)  # not by id: that would cache "no team" for it
             channels_run_id = airflow.trigger(CHANNELS_DAG)
             review = airflow.wait_for_task(
@@ -180,13 +187,13 @@ def test_the_task_pages_link_opens_the_gallery_with_every_image_loaded(ui):
     page.wait_for_url("**/onemin/dags/**", timeout=60_000)
     gallery = page
     figures = _check_gallery(gallery, expected_figures=1)
-    assert figures[0]["prompt"] == "a mossy rock by a mountain stream at golden hour"
+    assert figures[0]["prompt"] == SCENE
     gallery.screenshot(path=str(SHOTS / "2-task-gallery.png"), full_page=True)
 
     gallery.get_by_role("link", name="whole run").click()
     gallery.wait_for_load_state()
-    # The pipeline's 3 products x 2 scenes, and each product's cut-out, captioned as one.
-    figures = _check_gallery(gallery, expected_figures=9)
+    # The pipeline's 3 products in one scene, and each product's cut-out, captioned as one.
+    figures = _check_gallery(gallery, expected_figures=6)
     captions = sorted(f["prompt"] for f in figures)
     assert captions.count("Background Remover result (no prompt)") == 3, captions
     gallery.screenshot(path=str(SHOTS / "3-run-gallery.png"), full_page=True)
@@ -203,7 +210,7 @@ def test_the_run_page_has_a_tab_with_the_gallery(ui):
     frame.locator("figure.result img").first.wait_for(timeout=60_000)
     page.screenshot(path=str(SHOTS / "4-run-tab.png"))
     widths = frame.locator("figure.result img").evaluate_all("els => els.map(i => i.naturalWidth)")
-    assert len(widths) == 9, "3 products x 2 scenes, and 3 cut-outs"
+    assert len(widths) == 6, "3 products in one scene, and 3 cut-outs"
     assert all(width > 0 for width in widths), widths
 
 
@@ -214,7 +221,7 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
     page.goto(f"{airflow.url}/dags/{PIPELINE}/runs/{run}/tasks/review/required_actions")
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(SHOTS / "5-required-action.png"), full_page=True)
-    option = "2. MUG-001 Stoneware mug: shopify_square (2 images)"
+    option = "2. MUG-001 Stoneware mug: shopify_square (1 image)"
     # Airflow renders a multiple-choice answer as a react-select list: typing opens and filters it.
     page.get_by_role("combobox", name="Select one or multiple values").click()
     page.keyboard.type("mug: shopify")
@@ -228,10 +235,7 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
 
     rows = list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
     approved = [r for r in rows if r["decision"] == "approved"]
-    assert [(r["sku"], r["channel"], r["position"]) for r in approved] == [
-        ("MUG-001", "shopify_square", "1"),
-        ("MUG-001", "shopify_square", "2"),
-    ]
+    assert [(r["sku"], r["channel"], r["position"]) for r in approved] == [("MUG-001", "shopify_square", "1")]
     assert {r["decision"] for r in rows if r not in approved} == {"rejected"}
     assert approved[0]["reviewed_by"] == REVIEWER
     published = Path(approved[0]["published_path"].removeprefix("file://"))
