@@ -89,11 +89,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     * The deployment tests form two groups, the viewer's (tests/viewer/) and the others: each
       group shares one deployment on its worker, and the two run side by side, since one chain of
-      every deployment test would be the suite's longest. Being the longest, they go first.
+      every deployment test would be the suite's longest. Being the longest, they go first; the
+      browser tests last among them (CI installs the browser while the suite runs).
     * The tests of a module that share a module-scoped fixture (a DAG run they all read) form one
       group per module, so that the fixture is set up once, not once per worker.
     """
     deployment = [item for item in items if item.get_closest_marker(_DEPLOYMENT_MARKER)]
+    # The browser tests last in their group: CI installs the browser while the suite runs.
+    deployment.sort(key=lambda item: item.get_closest_marker("browser") is not None)
     for item in deployment:
         viewer = item.nodeid.startswith("tests/viewer/")
         _join_group(item, f"{_DEPLOYMENT_MARKER}-{'viewer' if viewer else 'others'}")

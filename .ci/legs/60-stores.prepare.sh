@@ -20,8 +20,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$0" -nt "$stamp" ]
 fi
 
 if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm > /dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -q
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q nodejs npm > /dev/null
 fi
 if [ ! -x .stores-node/node_modules/.bin/azurite-blob ]; then
     npm install --silent --no-audit --no-fund --prefix .stores-node azurite@3 > /dev/null

@@ -10,9 +10,10 @@ refused. Screenshots go to ``out/browser/`` (not committed).
 
 They run in the session's shared deployment (tests/support/shared_deployment.py), in the viewer's
 group of ``make test``: a pipeline run of their own (one scene, seeds of its own) and a channel DAG
-of the viewer's team. Skipped (with the reason) where no browser is installed, unless
-``ONEMIN_REQUIRE_BROWSER=1`` (CI: ``.ci/run`` installs Chromium and Playwright before the suite),
-where a missing browser fails them.
+of the viewer's team; they come last in that group (tests/conftest.py). Skipped (with the reason)
+where no browser is installed, unless ``ONEMIN_REQUIRE_BROWSER=1``, where a missing browser fails
+them. CI (``.ci/run``) installs Chromium while the suite runs: there ``ONEMIN_BROWSER_READY_FILE``
+names the file in which the install leaves its verdict, and the tests wait for it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,8 +83,24 @@ pytestmark = [
 ]
 
 
+def _wait_for_the_browser_install(timeout: float = 900) -> None:
+    """Where CI installs Chromium beside the suite: wait for the install's verdict (ok or why not)."""
+    ready = os.environ.get("ONEMIN_BROWSER_READY_FILE")
+    if not ready:
+        return
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(ready):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no word from the Chromium install in {timeout:.0f} s ({ready})")
+        time.sleep(1)
+    verdict = Path(ready).read_text().strip()
+    if verdict != "ok":
+        pytest.fail(verdict)
+
+
 @pytest.fixture(scope="module")
 def ui(shared_deployment, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    _wait_for_the_browser_install()
     if missing := _missing_browser():
         pytest.fail(f"ONEMIN_REQUIRE_BROWSER=1, but {missing}")
     from playwright.sync_api import sync_playwright
