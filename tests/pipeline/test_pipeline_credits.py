@@ -28,6 +28,10 @@ from tests.support.pipeline_support import load_pipeline
 
 # The renditions are paid nothing and checked in test_pipeline.py: not made here, for speed.
 REVIEW = "render_main|render_scenes|choices|review|publish"
+# One scene (3 lines and 3 cut-outs): the arithmetic is per line; the shipped defaults' own test
+# below runs both scenes.
+SCENE = "a sunlit marble kitchen counter, soft morning light"
+ONE_SCENE = {"scenes": [SCENE]}
 
 
 @pytest.fixture(autouse=True)
@@ -61,27 +65,28 @@ def _refusal_reaches_the_log() -> bool:
 def test_the_plan_and_the_manifest_say_what_the_run_costs(
     airflow_db, onemin_emulator, onemin_conn_env, pipeline, capfd, caplog
 ) -> None:
-    first = run_dag(pipeline.dag, mark_success_pattern=REVIEW)
+    first = run_dag(pipeline.dag, run_conf=ONE_SCENE, mark_success_pattern=REVIEW)
     assert first.state == "success", {k: v.state for k, v in first.tasks.items()}
     preview = first.task("plan").xcom["preview"]
-    assert (preview["new_credits"], preview["unknown_credit_lines"]) == (78000, 0)
-    assert preview["credit_sources"] == {"model list": 9}
+    # 3 TURBO images at 3,000 credits and 3 cut-outs at 20,000 (the model list's prices).
+    assert (preview["new_credits"], preview["unknown_credit_lines"]) == (69000, 0)
+    assert preview["credit_sources"] == {"model list": 6}
     said = _log(capfd, caplog)
-    assert "credits: 78,000 credits (9 line(s) from model list) (max_credits=none)" in said
-    assert [row["credits"] for row in _manifest(first)] == ["3000"] * 6, "what 1min.ai reported per line"
-    assert onemin_emulator.charges() == 9
+    assert "credits: 69,000 credits (6 line(s) from model list) (max_credits=none)" in said
+    assert [row["credits"] for row in _manifest(first)] == ["3000"] * 3, "what 1min.ai reported per line"
+    assert onemin_emulator.charges() == 6
 
-    second = run_dag(pipeline.dag, mark_success_pattern=REVIEW)
+    second = run_dag(pipeline.dag, run_conf=ONE_SCENE, mark_success_pattern=REVIEW)
     assert second.state == "success"
     assert second.task("plan").xcom["preview"]["new_credits"] == 0, "everything would be reused"
-    assert [row["credits"] for row in _manifest(second)] == ["0"] * 6, "reused lines cost nothing"
-    assert onemin_emulator.charges() == 9
+    assert [row["credits"] for row in _manifest(second)] == ["0"] * 3, "reused lines cost nothing"
+    assert onemin_emulator.charges() == 6
 
 
 def test_a_plan_over_max_credits_fails_before_anything_is_paid(
     airflow_db, onemin_emulator, onemin_conn_env, pipeline, output_dir, capfd, caplog
 ) -> None:
-    result = run_dag(pipeline.dag, run_conf={"max_credits": 77999}, mark_success_pattern=REVIEW)
+    result = run_dag(pipeline.dag, run_conf={**ONE_SCENE, "max_credits": 68999}, mark_success_pattern=REVIEW)
     # (The run's own state follows its leaves: publish, marked successful here, runs whatever happens.)
     assert result.task("plan").state == "failed"
     assert all(
@@ -93,13 +98,13 @@ def test_a_plan_over_max_credits_fails_before_anything_is_paid(
     assert (snapshot["charges"]["total"], snapshot["records"], snapshot["assets"]) == (0, 0, 0)
     said = _log(capfd, caplog)  # the run's log, before the plan is called again below
     refusal = (
-        r"This run would spend 78,000 credits \(9 line\(s\) from model list\), 1 over max_credits=77,999"
+        r"This run would spend 69,000 credits \(6 line\(s\) from model list\), 1 over max_credits=68,999"
     )
     with pytest.raises(OneMinCreditCapError, match=refusal + r".*Nothing was uploaded or paid"):
-        pipeline.plan.function(params={"max_credits": 77999})
+        pipeline.plan.function(params={**ONE_SCENE, "max_credits": 68999})
     if _refusal_reaches_the_log():
         assert (
-            "This run would spend 78,000 credits (9 line(s) from model list), 1 over max_credits=77,999"
+            "This run would spend 69,000 credits (6 line(s) from model list), 1 over max_credits=68,999"
             in said
         )
         assert "Nothing was uploaded or paid" in said
@@ -110,25 +115,27 @@ def test_under_a_cap_an_unknown_estimate_is_refused_unless_allowed(
     airflow_db, onemin_emulator, onemin_conn_env, pipeline, capfd, caplog
 ) -> None:
     onemin_emulator.set_unlisted_models(["ideogram-3"])
-    refused = run_dag(pipeline.dag, run_conf={"max_credits": 1000000}, mark_success_pattern=REVIEW)
+    refused = run_dag(
+        pipeline.dag, run_conf={**ONE_SCENE, "max_credits": 1000000}, mark_success_pattern=REVIEW
+    )
     assert refused.task("plan").state == "failed"
     assert onemin_emulator.charges() == 0
     said = _log(capfd, caplog)  # the run's log, before the plan is called again below
     with pytest.raises(
-        OneMinCreditCapError, match=r"what 6 line\(s\) would cost is unknown.*Set allow_unknown_credits"
+        OneMinCreditCapError, match=r"what 3 line\(s\) would cost is unknown.*Set allow_unknown_credits"
     ):
-        pipeline.plan.function(params={"max_credits": 1000000})
+        pipeline.plan.function(params={**ONE_SCENE, "max_credits": 1000000})
     if _refusal_reaches_the_log():
-        assert "what 6 line(s) would cost is unknown" in said and "Set allow_unknown_credits" in said
+        assert "what 3 line(s) would cost is unknown" in said and "Set allow_unknown_credits" in said
 
     allowed = run_dag(
         pipeline.dag,
-        run_conf={"max_credits": 1000000, "allow_unknown_credits": True},
+        run_conf={**ONE_SCENE, "max_credits": 1000000, "allow_unknown_credits": True},
         mark_success_pattern=REVIEW,
     )
     assert allowed.state == "success", {k: v.state for k, v in allowed.tasks.items()}
-    assert allowed.task("plan").xcom["preview"]["unknown_credit_lines"] == 6
-    assert onemin_emulator.charges() == 9
+    assert allowed.task("plan").xcom["preview"]["unknown_credit_lines"] == 3
+    assert onemin_emulator.charges() == 6
 
 
 def test_the_shipped_defaults_run_when_nothing_about_credits_is_known(
@@ -147,7 +154,7 @@ def test_a_plan_learns_prices_from_earlier_paid_calls(
     airflow_db, onemin_emulator, onemin_conn_env, pipeline
 ) -> None:
     onemin_emulator.set_unlisted_models(["ideogram-3"])
-    assert run_dag(pipeline.dag, mark_success_pattern=REVIEW).state == "success"
+    assert run_dag(pipeline.dag, run_conf=ONE_SCENE, mark_success_pattern=REVIEW).state == "success"
     # A new set of seeds: 6 new lines with the options already paid for (TURBO, 1 image).
     lines = pipeline.plan.function(params={"scenes": pipeline.SCENES, "base_seed": 7, "max_credits": 18000})
     assert len(lines) == 6

@@ -41,7 +41,9 @@ GCS_PROJECT = "onemin-test"
 #: Azurite's published development account (https://learn.microsoft.com/azure/storage/common/storage-use-azurite).
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-_STARTUP_SECONDS = 60
+#: How long a server may take to listen: CI starts the stores leg beside the suite at a low CPU
+#: priority, where a server's start may get a few % of a core; a failure to start shows in its log.
+_STARTUP_SECONDS = 180
 
 
 def _installed(module: str) -> bool:
