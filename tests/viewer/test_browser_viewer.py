@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,29 +82,27 @@ pytestmark = [
 ]
 
 
-def _wait_for_the_browser_install(timeout: float = 900) -> None:
+def _wait_for_the_browser_install(airflow: Any) -> None:
     """Where CI installs Chromium beside the suite: wait for the install's verdict (ok or why not)."""
     ready = os.environ.get("ONEMIN_BROWSER_READY_FILE")
     if not ready:
         return
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(ready):
-        if time.monotonic() > deadline:
-            pytest.fail(f"no word from the Chromium install in {timeout:.0f} s ({ready})")
-        time.sleep(1)
-    verdict = Path(ready).read_text().strip()
+    # A missing file counts as "not yet" (an OSError); the install writes it whole (a rename).
+    verdict = airflow.wait_until(
+        "the Chromium install's verdict", lambda: Path(ready).read_text().strip(), timeout=900, interval=1
+    )
     if verdict != "ok":
         pytest.fail(verdict)
 
 
 @pytest.fixture(scope="module")
 def ui(shared_deployment, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    _wait_for_the_browser_install()
+    airflow, out = shared_deployment.airflow, shared_deployment.out
+    _wait_for_the_browser_install(airflow)
     if missing := _missing_browser():
         pytest.fail(f"ONEMIN_REQUIRE_BROWSER=1, but {missing}")
     from playwright.sync_api import sync_playwright
 
-    airflow, out = shared_deployment.airflow, shared_deployment.out
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
     photos = draw_photos(tmp_path_factory.mktemp("browser-photos"))
