@@ -28,6 +28,10 @@ module adds only what that package does not map. docs/compatibility.md has the t
 * Local paths: every minor resolves a scheme's filesystem by first importing each installed
   provider's filesystem module (:func:`attach_local_filesystem` says why that is skipped for
   ``file://``).
+* Reading an ``ObjectStoragePath``: every minor records the read into a hook lineage collector,
+  and builds even its no-op stand-in by importing every installed provider's asset URI handlers
+  (:func:`open_storage_path` says why that is skipped when no reader listens). From 3.2 the
+  readers are asked of ``airflow.sdk.plugins_manager``, before of ``airflow.plugins_manager``.
 """
 
 from __future__ import annotations
@@ -128,6 +132,46 @@ def object_storage_path(url: str) -> Any:
         if path.protocol not in fsspec.available_protocols():
             raise ValueError(f"Unsupported filesystem: {path.protocol!r}")
     return path
+
+
+def hook_lineage_is_read() -> bool:
+    """
+    Whether a hook lineage reader (the OpenLineage provider's, or a plugin's) receives what
+    Airflow's hook lineage collector records in this process; the same question Airflow asks
+    before it picks a real collector or a no-op one.
+    """
+    try:  # Airflow 3.2+
+        from airflow.sdk.plugins_manager import get_hook_lineage_readers_plugins
+    except ImportError:  # 3.0 and 3.1
+        from airflow import plugins_manager
+
+        plugins_manager.initialize_hook_lineage_readers_plugins()
+        return bool(plugins_manager.hook_lineage_reader_classes)
+    return bool(get_hook_lineage_readers_plugins())
+
+
+def open_storage_path(path: Any, mode: str = "rb") -> Any:
+    """
+    Open an ``ObjectStoragePath`` as ``path.open(mode)`` does, through Airflow's hook-lineage
+    wrapper only when a hook lineage reader would receive the read.
+
+    Without a reader the wrapper records into a no-op collector, which Airflow builds all the same
+    on the first read of a process by importing every installed provider's asset URI handlers
+    (the amazon provider's imports boto3): CPU in every task process, and nothing recorded. With a
+    reader (OpenLineage), the path is opened as Airflow opens it and the read is collected.
+
+    :param path: an ``ObjectStoragePath``.
+    :param mode: as for ``open``.
+    """
+    if hook_lineage_is_read():
+        return path.open(mode)
+    return path.fs.open(path.path, mode=mode)
+
+
+def read_storage_path(path: Any) -> bytes:
+    """The whole content of an ``ObjectStoragePath``, opened by :func:`open_storage_path`."""
+    with open_storage_path(path, "rb") as handle:
+        return handle.read()
 
 
 def storage_path_conn_id(path: Any) -> str | None:

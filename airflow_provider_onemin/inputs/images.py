@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from airflow_provider_onemin.compat import attach_local_filesystem, storage_path_conn_id
+from airflow_provider_onemin.compat import attach_local_filesystem, open_storage_path, storage_path_conn_id
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinStorageError
 from airflow_provider_onemin.storage.content_types import sniff_image_type
 
@@ -90,7 +90,7 @@ def read_image(ref: str, field: str, *, limit: int = MAX_IMAGE_BYTES) -> ImageFi
     chunks: list[bytes] = []
     total = 0
     try:
-        with path.open("rb") as handle:
+        with open_storage_path(path) as handle:
             while True:
                 chunk = handle.read(_READ_CHUNK)
                 if not chunk:

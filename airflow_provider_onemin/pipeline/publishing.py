@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_onemin.compat import storage_path_conn_id
+from airflow_provider_onemin.compat import read_storage_path, storage_path_conn_id
 from airflow_provider_onemin.storage.location import plain_uri
 from airflow_provider_onemin.storage.results import as_storage_path, safe_part, write_file_atomically
 
@@ -131,7 +131,7 @@ def publish_rendition(rendition: ReviewedRendition, output_path: Any) -> str:
 
     base = as_storage_path(output_path)
     source = ObjectStoragePath(rendition.stored_path, conn_id=storage_path_conn_id(base))
-    data = source.read_bytes()
+    data = read_storage_path(source)
     extension = "." + source.name.rsplit(".", 1)[-1] if "." in source.name else ""
     target = base / published_name(rendition.channel, rendition.sku, rendition.position, extension)
     write_file_atomically(target, data)

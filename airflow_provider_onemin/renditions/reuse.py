@@ -37,6 +37,8 @@ import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.compat import open_storage_path, read_storage_path
+
 if TYPE_CHECKING:
     import logging
     from collections.abc import Callable
@@ -178,7 +180,7 @@ class RenditionIndex:
     def _read(self, key: str) -> dict[str, Any] | None:
         path = self._record_path(key)
         try:
-            data = path.read_bytes()
+            data = read_storage_path(path)
         except FileNotFoundError:
             return None
         except Exception as exc:  # doubt is a miss: rendering anew costs time, never money
@@ -267,7 +269,7 @@ def _fetch(source: Any, spool: str, want: dict[str, Any]) -> str | None:
     digest = hashlib.sha256()
     size = 0
     try:
-        with source.open("rb") as reader, open(spool, "wb") as writer:
+        with open_storage_path(source) as reader, open(spool, "wb") as writer:
             while chunk := reader.read(_CHUNK):
                 size += len(chunk)
                 if size > want["size"]:

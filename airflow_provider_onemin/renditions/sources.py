@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_onemin.compat import attach_local_filesystem
+from airflow_provider_onemin.compat import attach_local_filesystem, open_storage_path
 from airflow_provider_onemin.exceptions import OneMinInputFileError, OneMinStorageError
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def read_source(uri: str, conn_id: str | None, field: str) -> bytes:
     chunks: list[bytes] = []
     total = 0
     try:
-        with source_path(uri, conn_id).open("rb") as handle:
+        with open_storage_path(source_path(uri, conn_id)) as handle:
             while chunk := handle.read(_READ_CHUNK):
                 total += len(chunk)
                 if total > MAX_SOURCE_BYTES:
@@ -88,7 +88,7 @@ def probe_source(uri: str, conn_id: str | None, field: str) -> Header:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with source_path(uri, conn_id).open("rb") as handle, Image.open(handle) as image:
+        with open_storage_path(source_path(uri, conn_id)) as handle, Image.open(handle) as image:
             return Header(image.width, image.height, image.format or "?", image.mode)
     except (UnidentifiedImageError, ValueError) as exc:
         raise OneMinInputFileError([f"{field}: {uri} is not an image Pillow can read ({exc})"]) from None

@@ -15,6 +15,8 @@ import tempfile
 import uuid as uuid_module
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.compat import open_storage_path
+
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
@@ -71,7 +73,7 @@ def _copy_file(source: ObjectStoragePath, target: ObjectStoragePath, size: int) 
         os.makedirs(folder, exist_ok=True)
     spool = os.path.join(folder, f".{target.name}.{uuid_module.uuid4().hex}.part")
     try:
-        with source.open("rb") as reader, open(spool, "xb") as writer:
+        with open_storage_path(source) as reader, open(spool, "xb") as writer:
             shutil.copyfileobj(reader, writer, _CHUNK)
             writer.flush()
             if local:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.compat import read_storage_path
 from airflow_provider_onemin.schemas.features import FEATURE_BACKGROUND_REPLACER
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def _earlier_price(output_path: Any, options: Mapping[str, Any]) -> dict[str, An
         return None
     path = _price_path(output_path, options)
     try:
-        record = json.loads(path.read_bytes())
+        record = json.loads(read_storage_path(path))
     except FileNotFoundError:
         return None
     except Exception as exc:

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_onemin.compat import open_storage_path, read_storage_path
 from airflow_provider_onemin.exceptions import (
     OneMinOutputLocationError,
     OneMinReuseIndexError,
@@ -145,7 +146,7 @@ def _read_record(path: ObjectStoragePath) -> bytes | None:
     attempt = 0
     while True:
         try:
-            return path.read_bytes()
+            return read_storage_path(path)
         except Exception as exc:
             failure = _failure(path, exc)
             if failure.kind == "missing":
@@ -220,7 +221,7 @@ def _ignore(path: ObjectStoragePath, why: str) -> None:
 
 def _file_digest(path: ObjectStoragePath) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_storage_path(path) as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

@@ -264,12 +264,14 @@ def open_allowed(allowed: Allowed) -> IO[bytes]:
         return os.fdopen(fd, "rb")
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_onemin.compat import open_storage_path
+
     path = (
         ObjectStoragePath(allowed.uri, conn_id=allowed.conn_id)
         if allowed.conn_id
         else ObjectStoragePath(allowed.uri)
     )
-    return path.open("rb")
+    return open_storage_path(path)
 
 
 def describe(uri: str) -> str:

@@ -123,52 +123,6 @@ def test_unknown_scheme_says_what_to_install() -> None:
         as_storage_path("results/today")
 
 
-_LOCAL_ONLY = r"""
-import json, sys
-from airflow_provider_onemin.inputs.images import read_image
-from airflow_provider_onemin.renditions.sources import source_path
-from airflow_provider_onemin.storage.location import check_output_writable
-
-photo, out = sys.argv[1], sys.argv[2]
-base = check_output_writable(out)
-read_image(photo, "promptObject.imageUrl")
-source_path(photo, None).read_bytes()
-base.mkdir(parents=True, exist_ok=True)
-(base / "result.png").write_bytes(b"data")
-loaded = set(sys.modules)  # before asking for the names: listing them imports them
-try:  # Airflow 3.3: what a task process registers
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime as Manager
-except ImportError:
-    from airflow.providers_manager import ProvidersManager as Manager
-modules = Manager().filesystem_module_names
-print(json.dumps({"installed": modules, "loaded": [m for m in modules if m in loaded],
-                  "fs": type(base.fs).__module__ + "." + type(base.fs).__name__}))
-"""
-
-
-def test_a_task_on_local_paths_imports_no_provider_s_filesystem(tmp_path: Path) -> None:
-    """
-    Reading a local photo and storing under a local folder, in a process of its own as a task is:
-    no installed provider's filesystem module (the amazon provider's brings boto3) is imported.
-    """
-    import json
-    import subprocess
-    import sys
-
-    run = subprocess.run(
-        [sys.executable, "-c", _LOCAL_ONLY, str(SAMPLE), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report = json.loads(run.stdout.strip().splitlines()[-1])
-    if not report["installed"]:
-        pytest.skip("no provider filesystem is installed here: nothing to leave out")
-    assert report["loaded"] == [], f"imported for local paths only: {report['loaded']}"
-    assert report["fs"] == "fsspec.implementations.local.LocalFileSystem"
-    assert (tmp_path / "out" / "result.png").read_bytes() == b"data"
-
-
 def test_a_store_the_user_attached_for_local_paths_is_kept() -> None:
     from airflow.sdk.io.store import _STORE_CACHE, attach
     from fsspec.implementations.memory import MemoryFileSystem
