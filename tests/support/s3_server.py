@@ -106,11 +106,15 @@ class S3Server:
         return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def _start() -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(_UNAUTHENTICATED_SETUP_REQUESTS)}
-    moto_server = Path(sys.executable).with_name("moto_server")
+def _start(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    env = {
+        **os.environ,
+        "INITIAL_NO_AUTH_ACTION_COUNT": str(_UNAUTHENTICATED_SETUP_REQUESTS),
+        **(extra_env or {}),
+    }
+    # moto's server, its conditional writes made atomic as on S3 (tests/support/moto_s3_server.py).
     process = subprocess.Popen(
-        [str(moto_server), "-H", "127.0.0.1", "-p", "0"],
+        [sys.executable, str(Path(__file__).with_name("moto_s3_server.py")), "-H", "127.0.0.1", "-p", "0"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
