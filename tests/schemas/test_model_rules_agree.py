@@ -107,8 +107,10 @@ def bodies(draw: st.DrawFn, model: str) -> dict[str, Any]:
     for name, pool in POOLS.items():
         if name in OWN[model]:
             if draw(st.integers(0, 9)) < 8:  # a model's own field is usually there, usually valid
-                prompt_object[name] = draw(st.sampled_from(VALID[name] if draw(st.integers(0, 3)) else pool))
-        elif draw(st.integers(0, 39)) == 0:  # another model's field, now and then
+                prompt_object[name] = draw(
+                    st.sampled_from(pool if draw(st.integers(0, 3)) == 3 else VALID[name])
+                )
+        elif draw(st.integers(0, 39)) == 39:  # another model's field, now and then
             prompt_object[name] = draw(st.sampled_from(pool))
     return {"type": "BACKGROUND_REPLACER", "model": model, "promptObject": prompt_object}
 
