@@ -87,10 +87,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     Groups for pytest-xdist's ``--dist loadgroup`` (``make test``): each group runs on one worker.
 
-    * The deployment tests form two groups, the viewer's (tests/viewer/) and the others: each
-      group shares one deployment on its worker, and the two run side by side, since one chain of
-      every deployment test would be the suite's longest. Being the longest, they go first; the
-      browser tests last among them (CI installs the browser while the suite runs).
+    * The deployment tests form one group and share one deployment. Split in two (the viewer's
+      and the others, side by side on two workers) they needed a second deployment, whose start
+      and idle loops cost more CPU than running side by side saved on two cores. Being the
+      longest chain, they go first; the browser tests last (CI installs the browser while the
+      suite runs).
     * The tests of a module that share a module-scoped fixture (a DAG run they all read) form one
       group per module, so that the fixture is set up once, not once per worker.
     """
@@ -98,8 +99,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # The browser tests last in their group: CI installs the browser while the suite runs.
     deployment.sort(key=lambda item: item.get_closest_marker("browser") is not None)
     for item in deployment:
-        viewer = item.nodeid.startswith("tests/viewer/")
-        _join_group(item, f"{_DEPLOYMENT_MARKER}-{'viewer' if viewer else 'others'}")
+        _join_group(item, _DEPLOYMENT_MARKER)
     others = [item for item in items if not item.get_closest_marker(_DEPLOYMENT_MARKER)]
     for item in others:
         if _shares_a_module_fixture(item):
