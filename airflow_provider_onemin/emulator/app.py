@@ -17,7 +17,7 @@ Downloads (no key, like ``https://asset.1min.ai/<key>``):
 
 Control (no key): ``POST /_emulator/faults``, ``GET /_emulator/state``,
 ``GET /_emulator/generations`` (source and result digests of each generation),
-``POST /_emulator/config``, ``POST /_emulator/reset``.
+``POST /_emulator/config``, ``POST /_emulator/finish``, ``POST /_emulator/reset``.
 
 Answers use the URL the client called (``Host`` header), so links work behind any port. The
 handlers live by route group: :mod:`.generation_routes`, :mod:`.asset_routes`,
@@ -57,5 +57,6 @@ def create_app(state: EmulatorState) -> ASGIApp:
     app.add_api_route("/_emulator/state", control.show_state, methods=["GET"])
     app.add_api_route("/_emulator/generations", control.show_generations, methods=["GET"])
     app.add_api_route("/_emulator/config", control.configure, methods=["POST"])
+    app.add_api_route("/_emulator/finish", control.finish, methods=["POST"])
     app.add_api_route("/_emulator/reset", control.reset, methods=["POST"])
     return ConnectionCutter(app, state)

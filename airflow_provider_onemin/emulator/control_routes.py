@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class ControlRoutes:
     """
     ``POST /_emulator/faults``, ``GET /_emulator/state``, ``GET /_emulator/generations``,
-    ``POST /_emulator/config``, ``POST /_emulator/reset``.
+    ``POST /_emulator/config``, ``POST /_emulator/finish``, ``POST /_emulator/reset``.
     """
 
     def __init__(self, state: EmulatorState) -> None:
@@ -107,6 +107,10 @@ class ControlRoutes:
         except (ValueError, TypeError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(self.state.snapshot()["config"])
+
+    async def finish(self, request: Request) -> Response:
+        """``POST /_emulator/finish``: end every render in progress now (``{"finished": n}``)."""
+        return JSONResponse({"finished": self.state.finish_rendering()})
 
     async def reset(self, request: Request) -> Response:
         """``POST /_emulator/reset``; ``{"config": true}`` also restores the startup config."""

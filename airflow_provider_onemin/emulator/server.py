@@ -173,6 +173,14 @@ class EmulatorServer:
         """Set the render time of generations accepted from now on."""
         self.state.configure(latency=seconds)
 
+    def finish_rendering(self) -> int:
+        """
+        End every generation still rendering now (whatever the latency it was accepted with) and
+        return how many there were: a test holds a generation with a long latency until the
+        moment it chooses, instead of guessing a render time.
+        """
+        return self.state.finish_rendering()
+
     def set_max_in_flight(self, limit: int | None) -> None:
         """Refuse submissions with 429 while a key has ``limit`` generations rendering (None: no limit)."""
         self.state.configure(max_in_flight=limit)

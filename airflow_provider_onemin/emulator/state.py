@@ -295,6 +295,15 @@ class EmulatorState:
                 1 for g in self._generations.values() if g.key_fingerprint == fingerprint and now < g.ready_at
             )
 
+    def finish_rendering(self) -> int:
+        """End every render still in progress now; return how many there were."""
+        now = time.monotonic()
+        with self._lock:
+            rendering = [g for g in self._generations.values() if now < g.ready_at]
+            for generation in rendering:
+                generation.ready_at = now
+            return len(rendering)
+
     def fail_generation(self, generation: Generation, message: str) -> None:
         """Make a generation end in FAILURE; a failed generation is not charged, so refund it."""
         with self._lock:

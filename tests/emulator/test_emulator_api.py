@@ -272,6 +272,27 @@ def test_results_not_downloadable_before_ready(emu: EmulatorServer, api: request
     assert emu.records[0].status == "PROCESSING"
 
 
+def test_finish_ends_renders_in_progress_now(emu: EmulatorServer, api: requests.Session) -> None:
+    # A test holds a generation with a long render time and lets it end when it chooses.
+    emu.set_latency(3600)
+    held = [
+        api.post(f"{emu.url}/api/features", json=feature_body(async_=True), timeout=10).json()["aiRecord"]
+        for _ in range(2)
+    ]
+    poll = f"{emu.url}/api/results/{held[0]['uuid']}"
+    assert api.get(poll, timeout=10).json()["aiRecord"]["status"] == "PROCESSING"
+    assert requests.post(f"{emu.url}/_emulator/finish", timeout=10).json() == {"finished": 2}
+    for record in held:
+        done = api.get(f"{emu.url}/api/results/{record['uuid']}", timeout=10).json()
+        assert answer_violations(done) == [] and done["aiRecord"]["status"] == "SUCCESS"
+        assert decode(_download(done["aiRecord"]["temporaryUrl"])).size == (512, 512)
+    # Nothing left rendering; a generation accepted later still takes the configured time.
+    assert emu.finish_rendering() == 0
+    later = api.post(f"{emu.url}/api/features", json=feature_body(async_=True), timeout=10).json()
+    assert later["aiRecord"]["status"] == "PROCESSING"
+    assert emu.charges() == 3
+
+
 def test_sync_answer_waits_for_the_latency(emu: EmulatorServer, api: requests.Session) -> None:
     emu.set_latency(0.3)
     started = time.monotonic()

@@ -68,7 +68,12 @@ def test_a_deployment_runs_a_deferrable_task_refuses_strangers_and_stops_a_compo
         "triggerer-2", "triggerer", env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
     )
 
+    # The generation renders until the scheduler has processed the deferral: a trigger event
+    # before that makes the scheduler fail the task (apache/airflow#71580).
+    onemin_emulator.set_latency(3600)
     run_id = airflow.trigger("harness_probe")
+    airflow.wait_for_executor_report("harness_probe", run_id, "replace")
+    assert onemin_emulator.finish_rendering() == 1
     run = airflow.wait_for_run("harness_probe", run_id, timeout=300)
     assert run["state"] == "success", airflow.logs()
     assert airflow.xcom("harness_probe", run_id, "replace", "seeds") == [11]

@@ -5,6 +5,11 @@ scheduler, dag-processor, triggerer, LocalExecutor), the connection in the metad
 (encrypted, added through the REST API), and an emulator that echoes the key it is sent into its
 answers (error messages and records).
 
+Each generation renders until the test ends it (or refuses its poll), after the scheduler has
+processed the task's deferral: a trigger event that resumes the task before that makes the
+scheduler fail it (Airflow's stale-deferral race, apache/airflow#71580), which is not what this
+test is about and failed it on a loaded CI machine.
+
 Two deferrable runs: one succeeds (its records, echoing the key, travel from the triggerer to the
 worker in the trigger event), one is refused while the triggerer polls (a final 400 whose message
 echoes the key: the event's error is raised by a worker process that never loaded the connection,
@@ -58,7 +63,9 @@ def test_key_never_leaves_the_connection_with_task_and_trigger_in_separate_proce
     key = f"sk-SPLIT-{random_part}"
     onemin_emulator.set_api_key(key)
     onemin_emulator.set_echo_key(True)
-    onemin_emulator.set_latency(1.0)  # the generation is still running when the task defers
+    # Held: rendering until the test ends it, once the task has deferred and the scheduler has
+    # processed that (the module docstring says why).
+    onemin_emulator.set_latency(3600)
     airflow = shared_deployment.airflow
     # Stored as a user stores one, through the REST API: encrypted with the deployment's Fernet key.
     connection = {
@@ -74,10 +81,13 @@ def test_key_never_leaves_the_connection_with_task_and_trigger_in_separate_proce
     )
 
     ok = airflow.trigger("key_split_success")
+    airflow.wait_for_executor_report("key_split_success", ok, "replace")
+    assert onemin_emulator.finish_rendering() == 1
     assert airflow.wait_for_run("key_split_success", ok, timeout=300)["state"] == "success", airflow.logs()
-    # The next poll of the second run is refused with a 400 that repeats the key.
-    onemin_emulator.add_fault("bad_request", endpoint="results", message="Bad poll")
+    # The triggerer's next poll of the second run is refused with a 400 that repeats the key.
     refused = airflow.trigger("key_split_refused_poll")
+    airflow.wait_for_executor_report("key_split_refused_poll", refused, "replace")
+    onemin_emulator.add_fault("bad_request", endpoint="results", message="Bad poll")
     assert airflow.wait_for_run("key_split_refused_poll", refused, timeout=300)["state"] == "failed"
 
     logs = {
