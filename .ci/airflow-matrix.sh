@@ -6,7 +6,8 @@
 #     connection form, the Variables store; a test joins with @pytest.mark.compat or a module's
 #     pytestmark, and one needing a newer minor skips with its reason);
 #   * `airflow providers list` shows the provider (test_provider_info, marked e2e and compat);
-#   * the example DAG against the emulator (test_demo runs scripts/demo.py, what `make demo` runs).
+#   * the example DAG against the emulator, in-process (test_dags_import.py; `make demo` itself
+#     only ever runs on the newest minor, which its venv resolves: test_demo.py, main suite only).
 # Airflow 3.0 runs the connection form tests a second time with wtforms installed (what the FAB
 # provider brings), since its form differs with and without it.
 #
@@ -19,13 +20,18 @@
 # that while the main suite runs); a run then finds them installed.
 set -euo pipefail
 
-# minor patch, and the day after its release on PyPI (the resolution cut-off)
+# minor patch, the day after its release on PyPI (the resolution cut-off), and the test files
+# (comma-separated) this minor runs only in the long profile (ONEMIN_MATRIX_LONG=1 runs them too).
+# 3.2's review in a real deployment (a deployment and two pipeline runs, the most CPU of any
+# minor's tests): it runs on 3.1, which asks for a review the same way (a deferred task and its
+# trigger), and on 3.3 in the main suite; the review's other tests still run on 3.2.
 MATRIX=(
     "3.0.6 2025-08-31"
     "3.1.8 2026-03-13"
-    "3.2.2 2026-05-31"
+    "3.2.2 2026-05-31 tests/pipeline/test_review_deployment.py"
 )
 ONLY="${ONEMIN_MATRIX_ONLY:-}"   # e.g. ONEMIN_MATRIX_ONLY=3.1.8 to run one minor locally
+LONG="${ONEMIN_MATRIX_LONG:-}"
 ROOT=.matrix
 PYTHON="${PYTHON:-python3}"
 export UV_CACHE_DIR="${UV_CACHE_DIR:-$HOME/.cache/uv}"
@@ -73,12 +79,16 @@ install_minor() {
 
 run_minor() {
     # One minor, in its own process so that `set -e` holds (it would not inside `( ... ) || ...`).
-    local version=$1 cutoff=$2 minor=${1%.*}
+    local version=$1 cutoff=$2 long_only=${3:-} minor=${1%.*}
     local venv="$ROOT/airflow-$minor"
     install_minor "$version" "$cutoff"
     # Only the files holding compat tests are collected: another file may import what a newer
     # minor has at module level. pytest exits 5 when it collects nothing: a failure here too.
     mapfile -t files < <(grep -rlE --include='test_*.py' 'pytest\.mark\.compat' tests | sort)
+    if [ -n "$long_only" ] && [ "$LONG" != "1" ]; then
+        echo "matrix: $version leaves to the long profile (ONEMIN_MATRIX_LONG=1): ${long_only//,/ }"
+        mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -vxF -f <(tr ',' '\n' <<<"$long_only"))
+    fi
     "$venv/bin/python" -m pytest -q -p no:cacheprovider -m compat -rs --durations=10 "${files[@]}" 2>&1 | tee ".ci-matrix-$minor.log"
     grep -Eq '[0-9]+ passed' ".ci-matrix-$minor.log"
     if [ "$minor" = "3.0" ]; then
@@ -89,7 +99,7 @@ run_minor() {
 }
 
 if [ "${1:-}" = "--minor" ]; then
-    run_minor "$2" "$3"
+    run_minor "$2" "$3" "${4:-}"
     exit 0
 fi
 
@@ -98,7 +108,7 @@ if [ "${1:-}" = "--install" ]; then
     # suite). The run that follows finds them installed.
     pids=()
     for entry in "${MATRIX[@]}"; do
-        read -r version cutoff <<<"$entry"
+        read -r version cutoff _ <<<"$entry"
         if [ -n "$ONLY" ] && [ "$ONLY" != "$version" ]; then
             continue
         fi
@@ -117,14 +127,14 @@ fi
 pids=()
 names=()
 for entry in "${MATRIX[@]}"; do
-    read -r version cutoff <<<"$entry"
+    read -r version cutoff long_only <<<"$entry"
     if [ -n "$ONLY" ] && [ "$ONLY" != "$version" ]; then
         continue
     fi
     (
         started=$(date +%s)
         status=0
-        bash "$0" --minor "$version" "$cutoff" > ".ci-matrix-${version%.*}.out" 2>&1 || status=$?
+        bash "$0" --minor "$version" "$cutoff" "${long_only:-}" > ".ci-matrix-${version%.*}.out" 2>&1 || status=$?
         echo "$status $(( $(date +%s) - started ))" > ".ci-matrix-${version%.*}.status"
     ) &
     pids+=("$!")

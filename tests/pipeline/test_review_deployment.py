@@ -1,6 +1,7 @@
 """
 The review of the marketing pipeline in a real deployment, on every minor that has
-human-in-the-loop (3.1+; the CI matrix runs this module on 3.1 and 3.2, the main suite on 3.3).
+human-in-the-loop (3.1+; the CI matrix runs this module on 3.1, on 3.2 in its long profile, and
+the main suite on 3.3: .ci/airflow-matrix.sh says why).
 
 Two runs are triggered back to back and left unanswered at first, as a daily pipeline whose
 reviewer is away would be: the second must reach its review too (not wait in "queued" behind the
