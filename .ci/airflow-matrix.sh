@@ -55,10 +55,19 @@ EOF
 )
 
 install_minor() {
-    # One minor's virtualenv, resolved as of its cut-off (nothing to do when it is already there).
+    # One minor's virtualenv, resolved as of its cut-off. Nothing to do when it was installed
+    # after the last change to pyproject.toml or to this script (CI installs it during the suite,
+    # then runs it; resolving again cost CPU-seconds per minor). wtforms is removed either way: 3.0's
+    # second pass installs it, and a pass stopped half-way would leave it.
     local version=$1 cutoff=$2 minor=${1%.*}
-    local venv="$ROOT/airflow-$minor" started
+    local venv="$ROOT/airflow-$minor" started stamp="$ROOT/airflow-${1%.*}/.installed-matrix"
     started=$(date +%s)
+    if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt "${BASH_SOURCE[0]}" ]; then
+        "$UV" pip uninstall --quiet --python "$venv" wtforms 2>/dev/null || true
+        echo "matrix: $version already installed ($stamp)"
+        return
+    fi
+    rm -f "$stamp"
     local exempt=()
     for name in "${OWN[@]}"; do
         exempt+=(--exclude-newer-package "$name=2100-01-01T00:00:00Z")
@@ -74,6 +83,7 @@ install_minor() {
         -e '.[test]' "apache-airflow==$version"
     "$UV" pip uninstall --quiet --python "$venv" wtforms 2>/dev/null || true
     "$venv/bin/python" -c 'import airflow, sys; print("matrix: Airflow", airflow.__version__, "on Python", sys.version.split()[0])'
+    touch "$stamp"
     echo "matrix: $version installed in $(( $(date +%s) - started )) s"
 }
 
