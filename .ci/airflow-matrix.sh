@@ -60,7 +60,8 @@ install_minor() {
     # then runs it; resolving again cost CPU-seconds per minor). wtforms is removed either way: 3.0's
     # second pass installs it, and a pass stopped half-way would leave it.
     local version=$1 cutoff=$2 minor=${1%.*}
-    local venv="$ROOT/airflow-$minor" started stamp="$ROOT/airflow-${1%.*}/.installed-matrix"
+    local venv="$ROOT/airflow-$minor" started
+    local stamp="$venv/.installed-matrix"
     started=$(date +%s)
     if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt "${BASH_SOURCE[0]}" ]; then
         "$UV" pip uninstall --quiet --python "$venv" wtforms 2>/dev/null || true
