@@ -20,6 +20,7 @@ from common import from_tests
 # The tests' process helpers: a free loopback port, and stopping a server with its whole group.
 free_port = from_tests("processes").free_port
 stop_process_tree = from_tests("processes").stop_process_tree
+own_process_group = from_tests("processes").own_process_group
 
 
 @contextmanager
@@ -33,7 +34,7 @@ def redis_server() -> Iterator[str]:
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        **own_process_group(),
     )
     try:
         deadline = time.monotonic() + 30
@@ -62,7 +63,7 @@ def s3_server() -> Iterator[str]:
         [str(binary), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        **own_process_group(),
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -44,7 +44,13 @@ import requests
 
 from tests.support.airflow_api import TERMINAL_RUN_STATES, TERMINAL_TI_STATES, AirflowApi, DeploymentError
 from tests.support.airflow_helpers import CLI_BATCH
-from tests.support.processes import descendants, die_with_parent, free_port, stop_process_tree
+from tests.support.processes import (
+    descendants,
+    die_with_parent,
+    free_port,
+    own_process_group,
+    stop_process_tree,
+)
 
 __all__ = [
     "COMPONENTS",
@@ -261,8 +267,7 @@ class AirflowDeployment(AirflowApi):
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
+                **own_process_group(die_with_parent if sys.platform.startswith("linux") else None),
             )
         self.processes[name] = process
         return process

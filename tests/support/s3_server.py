@@ -30,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.processes import own_process_group
+
 REGION = "us-east-1"
 _RUNNING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 #: Creating the admin takes three unauthenticated requests: CreateUser, PutUserPolicy, CreateAccessKey.
@@ -119,7 +121,7 @@ def _start(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, s
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
+        **own_process_group(),
     )
     seen = []
     for line in process.stderr:  # werkzeug says where it listens once it does

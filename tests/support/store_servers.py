@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.support.airflow_helpers import REPO
+from tests.support.processes import own_process_group
 
 GCS_CONN_ID = "onemin_gcs"
 AZURE_CONN_ID = "onemin_azure"
@@ -176,7 +177,7 @@ def gcs_server() -> Iterator[GcsServer]:
         [str(command), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        **own_process_group(),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -224,7 +225,7 @@ def azure_server() -> Iterator[AzureServer]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        **own_process_group(),
     )
     server = AzureServer(url=f"http://127.0.0.1:{port}", process=process)
     wrong_key = base64.b64encode(b"not the key of devstoreaccount1").decode("ascii")
