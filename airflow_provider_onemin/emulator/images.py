@@ -25,7 +25,10 @@ foreground pixel is ever replaced. A 1024x1024 result takes well under a second.
 The mask of an opaque source is computed once for the latest :data:`MASK_CACHE_SIZE` distinct
 sources (keyed by a digest of their pixels) and reused: a source is drawn on many times (each
 image of a generation, each scene of a product, its cut-out), and the fill is most of a result's
-CPU time.
+CPU time. The encoded result itself is kept for the latest :data:`RESULT_CACHE_SIZE` distinct
+``(source, prompt, seed, index)``, and the cut-out for the latest sources and formats: the same
+line of a catalogue is generated again by every run that does not reuse it (a test suite's
+emulator draws the same shipped photo and scenes many times).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import io
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageMath, ImageOps, ImageStat
 
@@ -46,10 +51,14 @@ FILL_GRID = 256
 SYNTHETIC_SIZE = 512
 #: How many sources' masks are kept (a 1440x1440 mask is about 2 MB).
 MASK_CACHE_SIZE = 8
+#: How many encoded results (and cut-outs) are kept (a 1440x1440 result is about 100 KB).
+RESULT_CACHE_SIZE = 48
 #: Formats the source image may have, as the real API documents.
 SOURCE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 
 Colour = tuple[int, int, int]
+K = TypeVar("K")
+V = TypeVar("V")
 
 _GRADIENT_ORIENTATIONS = (
     Image.Transpose.FLIP_LEFT_RIGHT,  # top to bottom (no-op for a vertical gradient)
@@ -218,8 +227,34 @@ def segment_background(image: Image.Image, distance: int = BACKGROUND_DISTANCE) 
     return background
 
 
-_masks: OrderedDict[bytes, Image.Image] = OrderedDict()
-_masks_lock = threading.Lock()
+class _Latest(Generic[K, V]):
+    """The values made for the latest ``size`` distinct keys, shared by the server's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        with self._lock:
+            if (value := self._values.get(key)) is not None:
+                self._values.move_to_end(key)
+                return value
+        value = make()  # outside the lock: two threads may make one value, never a wrong one
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+
+def _bytes_key(data: bytes, person: bytes = b"") -> bytes:
+    return hashlib.blake2b(data, digest_size=20, person=person).digest()
+
+
+_masks: _Latest[bytes, Image.Image] = _Latest(MASK_CACHE_SIZE)
+_results: _Latest[tuple[bytes, str, int, int], bytes] = _Latest(RESULT_CACHE_SIZE)
+_cutouts: _Latest[tuple[bytes, str], bytes] = _Latest(RESULT_CACHE_SIZE)
 
 
 def background_mask(image: Image.Image) -> Image.Image:
@@ -228,17 +263,8 @@ def background_mask(image: Image.Image) -> Image.Image:
     and every pixel make the key) among the latest :data:`MASK_CACHE_SIZE`. The mask returned is
     shared: callers must not change it.
     """
-    key = hashlib.blake2b(image.tobytes(), digest_size=20, person=b"%dx%d" % image.size).digest()
-    with _masks_lock:
-        if (mask := _masks.get(key)) is not None:
-            _masks.move_to_end(key)
-            return mask
-    mask = segment_background(image)
-    with _masks_lock:
-        _masks[key] = mask
-        while len(_masks) > MASK_CACHE_SIZE:
-            _masks.popitem(last=False)
-    return mask
+    key = _bytes_key(image.tobytes(), person=b"%dx%d" % image.size)
+    return _masks.get_or_make(key, lambda: segment_background(image))
 
 
 def _has_transparency(image: Image.Image) -> bool:
@@ -286,7 +312,16 @@ CUTOUT_FORMATS = {"png": "PNG", "webp": "WEBP", "jpeg": "PNG"}
 
 
 def render_cutout(source: bytes, output_format: str) -> bytes:
-    """The bytes of the Background Remover's result on ``source``, in ``output_format``'s answer format."""
+    """
+    The bytes of the Background Remover's result on ``source``, in ``output_format``'s answer
+    format: :func:`draw_cutout`, kept for the latest :data:`RESULT_CACHE_SIZE` sources and formats.
+    """
+    key = (_bytes_key(source), output_format)
+    return _cutouts.get_or_make(key, lambda: draw_cutout(source, output_format))
+
+
+def draw_cutout(source: bytes, output_format: str) -> bytes:
+    """The Background Remover's result on ``source``, drawn and encoded now."""
     image = cut_out(open_source(source))
     buffer = io.BytesIO()
     pillow_format = CUTOUT_FORMATS.get(output_format, "PNG")
@@ -305,7 +340,17 @@ def to_png(image: Image.Image) -> bytes:
 
 
 def render_result(source: bytes, prompt: str, seed: int, index: int) -> bytes:
-    """PNG bytes of one result of a generation on the ``source`` image bytes."""
+    """
+    PNG bytes of one result of a generation on the ``source`` image bytes: :func:`draw_result`,
+    kept for the latest :data:`RESULT_CACHE_SIZE` distinct inputs (the bytes returned are
+    immutable, so a kept result cannot be changed by a caller).
+    """
+    key = (_bytes_key(source), prompt, seed, index)
+    return _results.get_or_make(key, lambda: draw_result(source, prompt, seed, index))
+
+
+def draw_result(source: bytes, prompt: str, seed: int, index: int) -> bytes:
+    """PNG bytes of one result of a generation on the ``source`` image bytes, drawn now."""
     return to_png(replace_background(open_source(source), prompt, seed, index))
 
 

@@ -35,14 +35,16 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
-def product_on_white(size: tuple[int, int] = (320, 240)) -> Image.Image:
-    """A red object with an enclosed white window and a dark outline, on plain white."""
+def product_on_white(
+    size: tuple[int, int] = (320, 240), colour: tuple[int, int, int] = (200, 30, 30)
+) -> Image.Image:
+    """A (red) object with an enclosed white window and a dark outline, on plain white."""
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
     width, height = size
     draw.ellipse(
         (width * 0.2, height * 0.15, width * 0.8, height * 0.85),
-        fill=(200, 30, 30),
+        fill=colour,
         outline=(20, 20, 20),
         width=3,
     )

@@ -20,8 +20,34 @@ def _far_from(colour: tuple[int, int, int], pixel: tuple[int, ...]) -> bool:
 
 def test_same_request_same_bytes() -> None:
     source = encode(product_on_white())
-    first = images.render_result(source, "a beach at dawn", 42, 0)
+    # Drawn twice (render_result would answer the second from its cache).
+    first = images.draw_result(source, "a beach at dawn", 42, 0)
+    assert images.draw_result(source, "a beach at dawn", 42, 0) == first
     assert images.render_result(source, "a beach at dawn", 42, 0) == first
+
+
+def test_a_kept_result_is_served_only_for_its_own_source_prompt_seed_and_index(monkeypatch) -> None:
+    drawn = []
+    draw = images.draw_result
+    monkeypatch.setattr(images, "draw_result", lambda *args: drawn.append(args[1:]) or draw(*args))
+    red, blue = (encode(product_on_white((301, 203), colour)) for colour in ((200, 30, 30), (30, 30, 200)))
+    first = images.render_result(red, "a quay at noon", 5, 0)
+    assert images.render_result(red, "a quay at noon", 5, 0) == first
+    assert drawn == [("a quay at noon", 5, 0)], "the second answer is the kept one"
+    other = images.render_result(blue, "a quay at noon", 5, 0)
+    assert other != first and len(drawn) == 2, "another source, same prompt, seed and index"
+    assert decode(other).getpixel((90, 101)) == (30, 30, 200), "the blue product, not the red one"
+    for variant in (("a quay at dusk", 5, 0), ("a quay at noon", 6, 0), ("a quay at noon", 5, 1)):
+        assert images.render_result(red, *variant) not in (first, other)
+    assert len(drawn) == 5
+
+
+def test_a_kept_cut_out_is_served_only_for_its_own_source_and_format() -> None:
+    red, blue = (encode(product_on_white((303, 207), colour)) for colour in ((200, 30, 30), (30, 30, 200)))
+    png = images.render_cutout(red, "png")
+    assert images.render_cutout(red, "png") == png == images.draw_cutout(red, "png")
+    assert images.render_cutout(blue, "png") != png
+    assert images.render_cutout(red, "webp")[:4] == b"RIFF", "a WebP, not the kept PNG"
 
 
 @pytest.mark.parametrize(
