@@ -20,7 +20,12 @@ from pathlib import Path
 from common import REPO, Result, log, median, run_python
 
 OPERATOR_MODULE = "airflow_provider_onemin.operators.background_replacer"
-OPERATOR_FILE = REPO / "airflow_provider_onemin" / "operators" / "background_replacer.py"
+OPERATORS = REPO / "airflow_provider_onemin" / "operators"
+#: The operator's class and the base class whose keyword arguments it passes on (``reuse``...).
+OPERATOR_CLASSES = (
+    (OPERATORS / "background_replacer.py", "BackgroundReplacerOperator"),
+    (OPERATORS / "base_generation.py", "OneMinGenerationOperator"),
+)
 
 _CODE = r"""
 import importlib.abc, importlib.util, json, os, sys, tempfile, time
@@ -62,17 +67,21 @@ print(json.dumps({"seconds": elapsed, "dags": len(bag.dags), "tasks": sum(len(d.
 """.replace("OPERATOR_MODULE", OPERATOR_MODULE)
 
 
-def stand_in_source() -> str:
-    """An EmptyOperator subclass with the operator's own keyword arguments (read with ``ast``, no import)."""
-    tree = ast.parse(OPERATOR_FILE.read_text(encoding="utf-8"))
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == "BackgroundReplacerOperator":
+def _init_arguments(path: Path, class_name: str) -> list[str]:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
-                    names = [a.arg for a in item.args.args[1:] + item.args.kwonlyargs]
-    if not names:
-        raise RuntimeError(f"BackgroundReplacerOperator.__init__ not found in {OPERATOR_FILE}")
+                    return [a.arg for a in item.args.args[1:] + item.args.kwonlyargs]
+    raise RuntimeError(f"{class_name}.__init__ not found in {path}")
+
+
+def stand_in_source() -> str:
+    """
+    An EmptyOperator subclass taking the operator's keyword arguments, its base class's included
+    (read with ``ast``, no import): a DAG may pass any of them, to ``partial()`` too.
+    """
+    names = list(dict.fromkeys(name for path, cls in OPERATOR_CLASSES for name in _init_arguments(path, cls)))
     parameters = ", ".join(f"{name}=None" for name in names)
     return (
         "from airflow.providers.standard.operators.empty import EmptyOperator\n\n"
