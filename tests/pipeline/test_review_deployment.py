@@ -5,11 +5,13 @@ the main suite on 3.3: .ci/airflow-matrix.sh says why).
 
 Two runs are triggered back to back and left unanswered at first, as a daily pipeline whose
 reviewer is away would be: the second must reach its review too (not wait in "queued" behind the
-first), and each request must say which run and which products it is about. The second is then
-answered the moment it asks, which is when Airflow's stale-deferral race (apache/airflow#71580,
-#72716) can fail the resumed review: the run must still publish what the person approved (the
-review is asked again when Airflow lost the answer). The first is answered "publish nothing".
-The run's page in the results viewer lists the run's results (the link the request's body gives).
+first), and each request must say which run and which products it is about, and link the run's
+gallery in the results viewer. The second is then answered the moment it asks, which is when
+Airflow's stale-deferral race (apache/airflow#71580, #72716) can fail the resumed review: the run
+must still publish exactly what the person approved (the review is asked again when Airflow lost
+the answer). From Airflow 3.2 on (teams) it is answered by a user of the pipeline's team, after a
+user of another team was refused. The first is answered "publish nothing". The run's page in the
+results viewer lists the run's results (the link the request's body gives).
 
 Answering at once hits the race only when the scheduler is slow to hear that the asking try's
 process ended; ``test_a_review_airflow_fails_after_the_answer_asks_again`` makes that certain: its
@@ -24,14 +26,14 @@ import csv
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 
 from airflow_provider_onemin.storage.results import safe_part
 from tests.support.airflow_api import TERMINAL_TI_STATES, DeploymentError
-from tests.support.viewer_support import ADMIN, airflow_minor
+from tests.support.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor
 
 pytestmark = [
     pytest.mark.compat,
@@ -41,6 +43,10 @@ pytestmark = [
 
 PIPELINE = "marketing_asset_pipeline"
 WAITING = ("awaiting_input", "deferred")  # 3.3 parks the task; 3.1 and 3.2 defer it to a trigger
+#: Teams (multi-team mode) from 3.2 on: the review's answer then comes from a user of the
+#: pipeline's team (tests/support/shared_deployment.py); before, from the admin.
+TEAMS = airflow_minor() >= (3, 2)
+ANSWERER = REVIEWER if TEAMS else ADMIN
 
 
 def _hitl_path(run_id: str) -> str:
@@ -60,10 +66,12 @@ def _waiting_review(airflow: Any, run_id: str, timeout: float = 600) -> dict[str
     return ti
 
 
-def _answer_at_once_in(airflow: Any, dag_id: str, run_id: str, path: str, pick: Any) -> dict[str, Any]:
+def _answer_at_once_in(
+    airflow: Any, dag_id: str, run_id: str, path: str, pick: Any, user: str = ADMIN
+) -> dict[str, Any]:
     """
     Answer each request of the run's review the moment it waits, until the run ends; return the
-    run with the tries asked. ``pick(options)`` chooses.
+    run with the tries asked. ``pick(options)`` chooses; ``user`` answers.
     """
     asked: list[int] = []
 
@@ -76,7 +84,7 @@ def _answer_at_once_in(airflow: Any, dag_id: str, run_id: str, path: str, pick: 
             detail = airflow.api("GET", path).json()
             if detail.get("response_received"):
                 return None
-            airflow.api("PATCH", path, json={"chosen_options": pick(detail["options"])})
+            airflow.api("PATCH", path, user=user, json={"chosen_options": pick(detail["options"])})
             asked.append(ti["try_number"])
         return None
 
@@ -84,8 +92,8 @@ def _answer_at_once_in(airflow: Any, dag_id: str, run_id: str, path: str, pick: 
     return {**run, "asked": asked}
 
 
-def _answer_at_once(airflow: Any, run_id: str, pick: Any) -> dict[str, Any]:
-    return _answer_at_once_in(airflow, PIPELINE, run_id, _hitl_path(run_id), pick)
+def _answer_at_once(airflow: Any, run_id: str, pick: Any, user: str = ADMIN) -> dict[str, Any]:
+    return _answer_at_once_in(airflow, PIPELINE, run_id, _hitl_path(run_id), pick, user)
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +109,13 @@ def two_runs(onemin_emulator_server, shared_deployment) -> dict[str, Any]:
     # Before: max_active_runs=1 kept the second run queued until the first one's review ended.
     waiting_second = _waiting_review(airflow, second)
     details = {run_id: airflow.api("GET", _hitl_path(run_id)).json() for run_id in (first, second)}
-    # MUG-001's amazon_main and its second channel (web_thumbnail).
-    answered = _answer_at_once(airflow, second, lambda options: [options[0], options[2]])
+    refused = None
+    if TEAMS:
+        # A user of another team tries first: refused, it changes nothing.
+        choice = {"chosen_options": [details[second]["options"][0]]}
+        refused = airflow.api("PATCH", _hitl_path(second), user=OUTSIDER, expect=None, json=choice)
+    # Options 1 and 4: MUG-001's and SNK-014's amazon_main image.
+    answered = _answer_at_once(airflow, second, lambda options: [options[0], options[3]], ANSWERER)
     nothing = _answer_at_once(airflow, first, lambda options: [options[-1]])
     return {
         "airflow": airflow,
@@ -112,6 +125,7 @@ def two_runs(onemin_emulator_server, shared_deployment) -> dict[str, Any]:
         "waiting": (waiting_first, waiting_second),
         "details": details,
         "answered": answered,
+        "refused": refused,
         "nothing": nothing,
     }
 
@@ -135,6 +149,21 @@ def test_each_request_names_its_run_and_products_and_when_it_gives_up(two_runs):
     assert first["subject"] != second["subject"]
 
 
+def test_the_review_offers_each_products_renditions_and_links_the_gallery(two_runs):
+    airflow, run_id = two_runs["airflow"], two_runs["second"]
+    detail = two_runs["details"][run_id]
+    assert detail["options"][:2] == [
+        "1. MUG-001 Stoneware mug: amazon_main (1 image)",
+        "2. MUG-001 Stoneware mug: shopify_square (1 image)",
+    ]
+    # 3 products x (amazon_main + 2 channels), then "Publish nothing".
+    assert len(detail["options"]) == 10 and detail["options"][-1] == "Publish nothing"
+    assert detail["multiple"] is True
+    gallery = f"{airflow.url}/onemin/dags/{PIPELINE}/runs/{quote(run_id, safe='')}"
+    assert f"]({gallery})" in detail["subject"] + detail["body"]
+    assert f"]({gallery}/channels)" in detail["body"], "and to its channel view"
+
+
 def test_an_answer_given_the_moment_the_review_asks_is_published(two_runs):
     airflow, out, run_id = two_runs["airflow"], two_runs["out"], two_runs["second"]
     run = two_runs["answered"]
@@ -143,17 +172,30 @@ def test_an_answer_given_the_moment_the_review_asks_is_published(two_runs):
     report = airflow.run_report(PIPELINE, run_id) if run["state"] != "success" else ""
     assert run["state"] == "success", f"asked in tries {run['asked']}\n{report}"
     rows = _review_rows(out, run_id)
-    assert [r["decision"] for r in rows] == ["approved", "rejected", "approved"] + ["rejected"] * 6
-    assert [(r["sku"], r["channel"]) for r in rows if r["decision"] == "approved"] == [
-        ("MUG-001", "amazon_main"),
-        ("MUG-001", "web_thumbnail"),
+    assert len(rows) == 9, "one row per rendition: 3 amazon_main images, 3 products x 2 channels"
+    assert [r["decision"] for r in rows] == ["approved", "rejected", "rejected", "approved"] + [
+        "rejected"
+    ] * 5
+    assert [(r["choice"], r["sku"], r["channel"]) for r in rows if r["decision"] == "approved"] == [
+        ("1", "MUG-001", "amazon_main"),
+        ("4", "SNK-014", "amazon_main"),
     ]
+    assert {r["reviewed_by"] for r in rows} == {ANSWERER}
     for row in rows:
         if row["decision"] == "approved":
-            assert (
-                Path(row["published_path"].removeprefix("file://")).read_bytes()
-                == Path(row["stored_path"].removeprefix("file://")).read_bytes()
-            )
+            published = Path(urlsplit(row["published_path"]).path)
+            assert published.read_bytes() == Path(urlsplit(row["stored_path"]).path).read_bytes()
+        else:
+            assert row["published_path"] == ""
+    # Exactly what was approved: the other run of this module published nothing, and the tests
+    # that publish into this folder too come after (tests/conftest.py orders the group).
+    files = sorted(p.relative_to(out / "published").parts for p in (out / "published").rglob("*.*"))
+    assert files == [("amazon_main", "MUG-001", "1.jpg"), ("amazon_main", "SNK-014", "1.jpg")]
+
+
+@pytest.mark.skipif(not TEAMS, reason="teams (multi-team mode) need Airflow 3.2+")
+def test_a_user_of_another_team_cannot_answer(two_runs):
+    assert two_runs["refused"].status_code == 403, two_runs["refused"].text
 
 
 def test_publish_nothing_publishes_nothing(two_runs):

@@ -22,7 +22,6 @@ import requests
 
 from airflow_provider_onemin.links.results import OneMinResultLink
 from airflow_provider_onemin.storage.results import safe_part
-from tests.support.deployment import TERMINAL_TI_STATES
 from tests.support.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, shared_folder
 
 pytestmark = [
@@ -321,96 +320,13 @@ def test_a_connection_id_the_configuration_does_not_name_is_refused(crafted_run)
 PIPELINE = "marketing_asset_pipeline"
 
 
-def _hitl_path(run_id: str) -> str:
-    return f"/api/v2/dags/{PIPELINE}/dagRuns/{quote(run_id, safe='')}/taskInstances/review/-1/hitlDetails"
-
-
 def _review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
     return list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
 
 
-def _awaiting_review(airflow: Any, run_id: str) -> dict[str, Any]:
-    ti = airflow.wait_for_task(
-        PIPELINE,
-        run_id,
-        "review",
-        condition=lambda ti: ti["state"] in ("awaiting_input", "deferred", *TERMINAL_TI_STATES),
-        timeout=600,
-    )
-    assert ti["state"] in ("awaiting_input", "deferred"), airflow.run_report(PIPELINE, run_id)
-    # An answer before the scheduler has processed the asking try's end fails the review (Airflow's
-    # stale-deferral race): seen here at low load, 6 s after the review paused.
-    airflow.wait_for_executor_report(PIPELINE, run_id, "review", ti["try_number"])
-    return airflow.api("GET", _hitl_path(run_id)).json()
-
-
-#: The scene of the reviewed run (one of the shipped ones).
-REVIEWED_SCENE = "a sunlit marble kitchen counter, soft morning light"
-
-
-@pytest.fixture(scope="module")
-def reviewed_run(example_run) -> dict[str, Any]:
-    """A pipeline run whose review a viewer of the owning team answers through the REST API."""
-    airflow = example_run["airflow"]
-    # One scene: the review offers per product its amazon_main image and its 2 channels either way.
-    conf = {"review_timeout_minutes": 60, "scenes": [REVIEWED_SCENE]}
-    run_id = airflow.trigger(PIPELINE, conf=conf)
-    detail = _awaiting_review(airflow, run_id)
-    options = detail["options"]
-    refused = airflow.api(
-        "PATCH", _hitl_path(run_id), user=OUTSIDER, expect=None, json={"chosen_options": [options[0]]}
-    )
-    approve = [options[0], options[3]]
-    airflow.api("PATCH", _hitl_path(run_id), user=REVIEWER, json={"chosen_options": approve})
-    run = airflow.wait_for_run(PIPELINE, run_id, timeout=600)
-    return {**example_run, "run_id": run_id, "run": run, "detail": detail, "refused": refused}
-
-
-def test_the_review_asks_about_this_runs_lines_and_links_the_gallery(reviewed_run):
-    detail, run_id = reviewed_run["detail"], reviewed_run["run_id"]
-    assert detail["options"][:2] == [
-        "1. MUG-001 Stoneware mug: amazon_main (1 image)",
-        "2. MUG-001 Stoneware mug: shopify_square (1 image)",
-    ]
-    # 3 products x (amazon_main + 2 channels), then "Publish nothing".
-    assert len(detail["options"]) == 10 and detail["options"][-1] == "Publish nothing"
-    assert detail["multiple"] is True
-    gallery = f"{reviewed_run['airflow'].url}/onemin/dags/{PIPELINE}/runs/{quote(run_id, safe='')}"
-    assert f"]({gallery})" in detail["subject"] + detail["body"]
-    assert f"]({gallery}/channels)" in detail["body"], "and to its channel view"
-    assert reviewed_run["refused"].status_code == 403, "a user of another team cannot answer"
-
-
-def test_approved_lines_are_published_and_the_manifest_lists_every_line(reviewed_run):
-    airflow, run_id, out = reviewed_run["airflow"], reviewed_run["run_id"], reviewed_run["out"]
-    assert reviewed_run["run"]["state"] == "success", (
-        airflow.run_report(PIPELINE, run_id) + "\n" + airflow.grep("review")
-    )
-    # Options 1 and 4: MUG-001's and SNK-014's amazon_main image. (The browser tests, whose run
-    # publishes into the same folder, come after this module: tests/conftest.py.)
-    published = sorted((out / "published").rglob("*.jpg"))
-    assert [p.relative_to(out / "published").parts for p in published] == [
-        ("amazon_main", "MUG-001", "1.jpg"),
-        ("amazon_main", "SNK-014", "1.jpg"),
-    ]
-    rows = _review_rows(out, run_id)
-    assert len(rows) == 9, "one row per rendition: 3 amazon_main images, 3 products x 2 channels"
-    assert {(r["choice"], r["sku"], r["channel"]) for r in rows if r["decision"] == "approved"} == {
-        ("1", "MUG-001", "amazon_main"),
-        ("4", "SNK-014", "amazon_main"),
-    }
-    assert {r["decision"] for r in rows if r["choice"] not in ("1", "4")} == {"rejected"}
-    assert {r["reviewed_by"] for r in rows} == {REVIEWER}
-    for row in rows:
-        if row["decision"] == "approved":
-            target = Path(urlsplit(row["published_path"]).path)
-            assert target.read_bytes() == Path(urlsplit(row["stored_path"]).path).read_bytes()
-        else:
-            assert row["published_path"] == ""
-
-
-def test_a_review_that_times_out_publishes_nothing_and_says_so(reviewed_run):
-    airflow, out = reviewed_run["airflow"], reviewed_run["out"]
+def test_a_review_that_times_out_publishes_nothing_and_says_so(example_run):
+    # (An answered review, published: tests/pipeline/test_review_deployment.py, same deployment.)
+    airflow, out = example_run["airflow"], example_run["out"]
     before = sorted((out / "published").rglob("*"))
     # One scene (3 lines, each product's cut-out reused): a run's worth of renditions, at less CPU.
     conf = {"review_timeout_minutes": 0.05, "base_seed": 7, "scenes": ["a quiet harbour at dawn"]}
