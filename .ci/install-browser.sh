@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
-# The browser tests' needs (tests/viewer/test_browser_viewer.py, in `make test`): Debian's chromium
-# (never a browser downloaded by Playwright). .ci/run starts this before lint, in the background,
-# and the suite does not wait for it: the browser tests, last of their group, wait for the word it
-# leaves in the file named by ONEMIN_BROWSER_READY_FILE.
+# The browser tests' needs (tests/viewer/test_browser_viewer.py, the browser leg
+# .ci/legs/40-browser.sh): Debian's chromium, never a browser downloaded by Playwright.
 set -euo pipefail
 
 if [ ! -x /usr/bin/chromium ]; then

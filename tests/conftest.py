@@ -90,13 +90,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     * The deployment tests form one group and share one deployment. Split in two (the viewer's
       and the others, side by side on two workers) they needed a second deployment, whose start
       and idle loops cost more CPU than running side by side saved on two cores. Being the
-      longest chain, they go first; the browser tests last (CI installs the browser while the
-      suite runs).
+      longest chain, they go first; the browser tests last (where a browser is installed:
+      CI runs them in a leg of their own).
     * The tests of a module that share a module-scoped fixture (a DAG run they all read) form one
       group per module, so that the fixture is set up once, not once per worker.
     """
     deployment = [item for item in items if item.get_closest_marker(_DEPLOYMENT_MARKER)]
-    # The browser tests last in their group: CI installs the browser while the suite runs.
+    # The browser tests last in their group: they publish into the folder the review's tests read.
     deployment.sort(key=lambda item: item.get_closest_marker("browser") is not None)
     for item in deployment:
         _join_group(item, _DEPLOYMENT_MARKER)

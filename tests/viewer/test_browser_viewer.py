@@ -8,12 +8,11 @@ Required Actions form and finds it published; opens a renditions run's channel v
 gallery and sees each product's source photo beside its channels. Anonymous, forbidden and crafted requests are
 refused. Screenshots go to ``out/browser/`` (not committed).
 
-They run in the session's shared deployment (tests/support/shared_deployment.py), in the viewer's
-group of ``make test``: a pipeline run of their own (one scene, seeds of its own) and a channel DAG
-of the viewer's team; they come last in that group (tests/conftest.py). Skipped (with the reason)
-where no browser is installed, unless ``ONEMIN_REQUIRE_BROWSER=1``, where a missing browser fails
-them. CI (``.ci/run``) installs Chromium while the suite runs: there ``ONEMIN_BROWSER_READY_FILE``
-names the file in which the install leaves its verdict, and the tests wait for it.
+They run in the session's shared deployment (tests/support/shared_deployment.py), last of the
+deployment tests when several run (tests/conftest.py): a pipeline run of their own (one scene,
+seeds of its own) and a channel DAG of the viewer's team. Skipped (with the reason) where no
+browser is installed, unless ``ONEMIN_REQUIRE_BROWSER=1``, where a missing browser fails them. CI
+runs them in a leg of their own (.ci/legs/40-browser.sh), which installs Chromium and Playwright.
 """
 
 from __future__ import annotations
@@ -82,23 +81,9 @@ pytestmark = [
 ]
 
 
-def _wait_for_the_browser_install(airflow: Any) -> None:
-    """Where CI installs Chromium beside the suite: wait for the install's verdict (ok or why not)."""
-    ready = os.environ.get("ONEMIN_BROWSER_READY_FILE")
-    if not ready:
-        return
-    # A missing file counts as "not yet" (an OSError); the install writes it whole (a rename).
-    verdict = airflow.wait_until(
-        "the Chromium install's verdict", lambda: Path(ready).read_text().strip(), timeout=900, interval=1
-    )
-    if verdict != "ok":
-        pytest.fail(verdict)
-
-
 @pytest.fixture(scope="module")
 def ui(shared_deployment, tmp_path_factory) -> Iterator[dict[str, Any]]:
     airflow, out = shared_deployment.airflow, shared_deployment.out
-    _wait_for_the_browser_install(airflow)
     if missing := _missing_browser():
         pytest.fail(f"ONEMIN_REQUIRE_BROWSER=1, but {missing}")
     from playwright.sync_api import sync_playwright
@@ -139,18 +124,25 @@ def ui(shared_deployment, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 "run_id": run_id,
                 "out": out,
                 "channels_run_id": channels_run_id,
+                "contexts": {},
             }
         finally:
             browser.close()
 
 
 def _logged_in(ui: dict[str, Any], user: str) -> Any:
-    """A new browser context logged in through Airflow's own login form."""
-    airflow = ui["airflow"]
+    """
+    A new page of ``user``'s browser context, which logged in through Airflow's own login form
+    the first time it was asked for. One context per user for the module, as one person's browser
+    keeps its session: each login loads Airflow's UI, whose scripts a new context parses afresh.
+    """
+    airflow, contexts = ui["airflow"], ui["contexts"]
+    if user in contexts:
+        return contexts[user].new_page()
     context = ui["browser"].new_context(viewport={"width": 1400, "height": 1000})
     # Every wait for the UI (a click waits for its element) gets the minute the explicit waits here
-    # get: in CI this leg shares two cores with the Airflow matrix, and Airflow's UI once took
-    # longer than Playwright's default 30 s to render a run page's tabs.
+    # get: in CI this leg shares two cores with other legs, and Airflow's UI once took longer than
+    # Playwright's default 30 s to render a run page's tabs.
     context.set_default_timeout(60_000)
     page = context.new_page()
     page.goto(f"{airflow.url}/")
@@ -158,6 +150,7 @@ def _logged_in(ui: dict[str, Any], user: str) -> Any:
     page.get_by_label("Password").fill(airflow.password(user))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+    contexts[user] = context
     return page
 
 
