@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
 	# uv, not pip, resolves the test set: beside moto and the s3 extra (whose s3fs must match an
-	# aiobotocore that lags botocore) pip backtracks for many minutes, uv takes seconds.
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[test]'
+	# aiobotocore that lags botocore) pip backtracks for many minutes, uv takes seconds. It compiles
+	# the bytecode too, on every core: else the first suite's workers and the Airflow processes they
+	# start compile the same modules side by side (docs/testing.md has the figures).
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
