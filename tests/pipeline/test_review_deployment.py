@@ -22,7 +22,6 @@ the resumed try is queued, so the stale report of its end arrives last, as in #7
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from airflow_provider_onemin.storage.results import safe_part
 from tests.support.airflow_api import TERMINAL_TI_STATES, DeploymentError
+from tests.support.pipeline_support import review_rows
 from tests.support.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor
 
 pytestmark = [
@@ -130,10 +129,6 @@ def two_runs(onemin_emulator_server, shared_deployment) -> dict[str, Any]:
     }
 
 
-def _review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
-    return list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
-
-
 def test_an_unanswered_review_does_not_hold_back_the_next_run(two_runs):
     first, second = two_runs["waiting"]
     assert first["state"] in WAITING and second["state"] in WAITING
@@ -149,7 +144,7 @@ def test_each_request_names_its_run_and_products_and_when_it_gives_up(two_runs):
     assert first["subject"] != second["subject"]
 
 
-def test_the_review_offers_each_products_renditions_and_links_the_gallery(two_runs):
+def test_the_review_offers_each_products_renditions_and_links_the_channel_view(two_runs):
     airflow, run_id = two_runs["airflow"], two_runs["second"]
     detail = two_runs["details"][run_id]
     assert detail["options"][:2] == [
@@ -159,9 +154,9 @@ def test_the_review_offers_each_products_renditions_and_links_the_gallery(two_ru
     # 3 products x (amazon_main + 2 channels), then "Publish nothing".
     assert len(detail["options"]) == 10 and detail["options"][-1] == "Publish nothing"
     assert detail["multiple"] is True
+    # (Its link to the run's gallery: test_the_viewer_shows_the_reviewed_runs_results.)
     gallery = f"{airflow.url}/onemin/dags/{PIPELINE}/runs/{quote(run_id, safe='')}"
-    assert f"]({gallery})" in detail["subject"] + detail["body"]
-    assert f"]({gallery}/channels)" in detail["body"], "and to its channel view"
+    assert f"]({gallery}/channels)" in detail["body"], "the request links the run's channel view"
 
 
 def test_an_answer_given_the_moment_the_review_asks_is_published(two_runs):
@@ -171,7 +166,7 @@ def test_an_answer_given_the_moment_the_review_asks_is_published(two_runs):
     print(f"review of {run_id} asked in tries {run['asked']}")
     report = airflow.run_report(PIPELINE, run_id) if run["state"] != "success" else ""
     assert run["state"] == "success", f"asked in tries {run['asked']}\n{report}"
-    rows = _review_rows(out, run_id)
+    rows = review_rows(out, run_id)
     assert len(rows) == 9, "one row per rendition: 3 amazon_main images, 3 products x 2 channels"
     assert [r["decision"] for r in rows] == ["approved", "rejected", "rejected", "approved"] + [
         "rejected"
@@ -201,7 +196,7 @@ def test_a_user_of_another_team_cannot_answer(two_runs):
 def test_publish_nothing_publishes_nothing(two_runs):
     airflow, out, run_id = two_runs["airflow"], two_runs["out"], two_runs["first"]
     assert two_runs["nothing"]["state"] == "success", airflow.run_report(PIPELINE, run_id)
-    rows = _review_rows(out, run_id)
+    rows = review_rows(out, run_id)
     assert len(rows) == 9 and {r["decision"] for r in rows} == {"rejected"}, "one row per rendition"
     assert {r["published_path"] for r in rows} == {""}
 

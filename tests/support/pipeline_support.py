@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import shutil
 from pathlib import Path
@@ -41,3 +42,11 @@ def open_image(uri: str):
         image = Image.open(handle)
         image.load()
     return image
+
+
+def review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
+    """The rows of a pipeline run's review manifest (``review.csv``) under the output folder ``out``."""
+    from airflow_provider_onemin.storage.results import safe_part
+
+    with (out / "marketing_asset_pipeline" / safe_part(run_id) / "review.csv").open() as manifest:
+        return list(csv.DictReader(manifest))

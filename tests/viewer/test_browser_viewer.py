@@ -17,7 +17,6 @@ runs them in a leg of their own (.ci/legs/40-browser.sh), which installs Chromiu
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ import pytest
 from tests.support.airflow_helpers import REPO
 from tests.support.channel_dag import SCENE_CHANNELS, dag_source, draw_photos
 from tests.support.deployment import TERMINAL_TI_STATES
+from tests.support.pipeline_support import review_rows
 from tests.support.viewer_support import (
     ADMIN,
     OUTSIDER,
@@ -239,9 +239,7 @@ def test_a_line_approved_in_the_required_actions_form_is_published(ui):
     page.get_by_role("button", name="Respond").click()
     publish = airflow.wait_for_task(PIPELINE, run_id, "publish", timeout=600)
     assert publish["state"] == "success", airflow.logs()
-    from airflow_provider_onemin.storage.results import safe_part
-
-    rows = list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
+    rows = review_rows(out, run_id)
     approved = [r for r in rows if r["decision"] == "approved"]
     assert [(r["sku"], r["channel"], r["position"]) for r in approved] == [("MUG-001", "shopify_square", "1")]
     assert {r["decision"] for r in rows if r not in approved} == {"rejected"}

@@ -9,7 +9,6 @@ The example DAG runs once (two images stored as ``file://``) in the session's sh
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 import shutil
@@ -22,6 +21,7 @@ import requests
 
 from airflow_provider_onemin.links.results import OneMinResultLink
 from airflow_provider_onemin.storage.results import safe_part
+from tests.support.pipeline_support import review_rows
 from tests.support.viewer_support import ADMIN, OUTSIDER, REVIEWER, airflow_minor, shared_folder
 
 pytestmark = [
@@ -320,10 +320,6 @@ def test_a_connection_id_the_configuration_does_not_name_is_refused(crafted_run)
 PIPELINE = "marketing_asset_pipeline"
 
 
-def _review_rows(out: Path, run_id: str) -> list[dict[str, str]]:
-    return list(csv.DictReader((out / PIPELINE / safe_part(run_id) / "review.csv").open()))
-
-
 def test_a_review_that_times_out_publishes_nothing_and_says_so(example_run):
     # (An answered review, published: tests/pipeline/test_review_deployment.py, same deployment.)
     airflow, out = example_run["airflow"], example_run["out"]
@@ -338,7 +334,7 @@ def test_a_review_that_times_out_publishes_nothing_and_says_so(example_run):
     assert sorted((out / "published").rglob("*")) == before, "nothing published"
     log = airflow.task_log(PIPELINE, run_id, "publish")
     assert "ended without an answer" in log and "nothing was published" in log
-    rows = _review_rows(out, run_id)
+    rows = review_rows(out, run_id)
     # 3 amazon_main images, and per product its 2 channels of the one scene.
     assert {r["decision"] for r in rows} == {"not reviewed"} and len(rows) == 9
 
