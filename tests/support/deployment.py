@@ -164,7 +164,10 @@ class AirflowDeployment(AirflowApi):
             "api.workers": 1,
             "api.secret_key": secrets.token_hex(16),
             "api_auth.jwt_secret": secrets.token_hex(32),
-            "database.sql_alchemy_conn": sql_alchemy_conn or f"sqlite:///{self.home / 'airflow.db'}",
+            # SQLite's lock wait raised from pysqlite's 5 s: a deployment starting beside busy CI legs
+            # lost its dag-processor to "database is locked" while another component wrote.
+            "database.sql_alchemy_conn": sql_alchemy_conn
+            or f"sqlite:///{self.home / 'airflow.db'}?timeout=30",
             "dag_processor.refresh_interval": intervals[0],
             "dag_processor.min_file_process_interval": intervals[1],
             "logging.logging_level": "INFO",
