@@ -18,7 +18,7 @@ from airflow.sdk import DAG, task
 
 from airflow_provider_onemin.hooks.onemin import OneMinHook
 from airflow_provider_onemin.operators.background_replacer import BackgroundReplacerOperator
-from tests.support.airflow_helpers import airflow_cli, airflow_version, run_dag
+from tests.support.airflow_helpers import SHIPPED_DAGS, airflow_cli, airflow_version, run_dag
 
 #: Tests marked compat also run on every older Airflow minor (.ci/airflow-matrix.sh).
 
@@ -187,7 +187,9 @@ def test_airflow_dags_test_cli_defers_with_one_charge(airflow_db, onemin_emulato
             )
         )
     if airflow_version() < (3, 1):  # 3.0's `dags test` does not parse the DAG (and its asset) first
-        reserialized = airflow_cli("dags", "reserialize", env={"ONEMIN_OUTPUT_PATH": str(tmp_path / "out")})
+        reserialized = airflow_cli(
+            "dags", "reserialize", env={**SHIPPED_DAGS, "ONEMIN_OUTPUT_PATH": str(tmp_path / "out")}
+        )
         assert reserialized.returncode == 0, reserialized.stderr
     try:
         run = airflow_cli(
@@ -195,6 +197,7 @@ def test_airflow_dags_test_cli_defers_with_one_charge(airflow_db, onemin_emulato
             "test",
             "onemin_background_replacer_example",
             env={
+                **SHIPPED_DAGS,
                 "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
                 "ONEMIN_OUTPUT_PATH": str(tmp_path / "out"),
             },

@@ -17,7 +17,7 @@ from airflow.sdk import ObjectStoragePath
 from PIL import Image, ImageDraw
 
 from airflow_provider_onemin.exceptions import OneMinCostCapError
-from tests.support.airflow_helpers import airflow_cli, run_dag
+from tests.support.airflow_helpers import SHIPPED_DAGS, airflow_cli, run_dag
 from tests.support.pipeline_support import copy_catalogue, load_pipeline
 
 # The shipped catalogue: 3 products; the shipped scenes: 2. One image per line, one cut-out per product.
@@ -207,7 +207,11 @@ def test_unpausing_pays_for_what_the_docs_say_and_the_preview_command_shows_it(
 ) -> None:
     # The command docs/reuse.md and the README give, against the shipped DAG folder and files.
     run = airflow_cli(
-        "tasks", "test", "marketing_asset_pipeline", "plan", env={"ONEMIN_OUTPUT_PATH": str(output_dir)}
+        "tasks",
+        "test",
+        "marketing_asset_pipeline",
+        "plan",
+        env={**SHIPPED_DAGS, "ONEMIN_OUTPUT_PATH": str(output_dir)},
     )
     assert run.returncode == 0, run.stderr[-3000:]
     scenes = PRODUCTS * SCENES  # nothing generated yet: every line and cut-out is new

@@ -14,6 +14,9 @@ from typing import Any
 
 #: The repository's top folder.
 REPO = Path(__file__).resolve().parents[2]
+#: The environment of a CLI call that finds the shipped DAGs (dags/) by their ids, as a user's
+#: deployment would: the test processes' own DAGs folder is empty (tests/conftest.py says why).
+SHIPPED_DAGS = {"AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags")}
 
 
 @dataclass
