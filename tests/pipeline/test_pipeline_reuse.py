@@ -153,32 +153,28 @@ def test_only_new_or_changed_lines_are_paid_for(
         (sku, scenes[-1]) for sku in ("MUG-001", "SNK-014", "BTL-007")
     }
 
-    # Delete one stored result (every stored copy of it): only that line is paid for again.
+    # Delete one stored result (every stored copy of it), and corrupt the index record of another
+    # line: each is paid for again, with its own warning, and nothing else (one run for both).
     target = ("BTL-007", scene)
     for result in (first, second, edited, grown):
         stored_file(result, *target).unlink()
+    records = sorted((output_dir / ".onemin-reuse").glob("*.json"))  # claims/ sits beside the records
+    cutouts = PRODUCTS + 1  # the edited photo's cut-out too
+    assert len(records) == lines + 1 + PRODUCTS + cutouts, "one record per distinct request ever paid for"
+    corrupted = ("MUG-001", scenes[-1])  # a line still asked for: its record names its stored file
+    stored_name = str(stored_file(grown, *corrupted).relative_to(output_dir))
+    [victim] = [r for r in records if stored_name in r.read_text()]
+    victim.write_text("{ not json")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin"):
         again = run_pipeline(pipeline, run_conf={"scenes": scenes}, renditions=False)
     assert again.state == "success", again.tasks
-    assert counter.since_last() == (1, 1), "one deleted result: that line only"
+    assert counter.since_last() == (2, 2), "one deleted result and one corrupt record: those two lines only"
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned and all("is missing" in w and "paid for again" in w for w in warned), warned
-    assert [k for k, v in statuses(again).items() if v == "new"] == [target]
-
-    # A corrupt index record: ignored with a warning, that line paid for again.
-    records = sorted((output_dir / ".onemin-reuse").glob("*.json"))  # claims/ sits beside the records
-    cutouts = PRODUCTS + 1  # the edited photo's cut-out too
-    assert len(records) == lines + 1 + PRODUCTS + cutouts, "one record per distinct request ever paid for"
-    victim = next(r for r in records if "a neon-lit street" in r.read_text())  # a line still asked for
-    victim.write_text("{ not json")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_onemin"):
-        corrupt = run_pipeline(pipeline, run_conf={"scenes": scenes}, renditions=False)
-    assert corrupt.state == "success", corrupt.tasks
-    assert counter.since_last() == (1, 1), "one corrupt record: that line only"
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned and all(f"{victim.name} is ignored: it is not valid JSON" in w for w in warned), warned
+    missing = [w for w in warned if "is missing" in w and "paid for again" in w]
+    ignored = [w for w in warned if f"{victim.name} is ignored: it is not valid JSON" in w]
+    assert missing and ignored and len(missing) + len(ignored) == len(warned), warned
+    assert {k for k, v in statuses(again).items() if v == "new"} == {target, corrupted}
 
 
 # On every minor (the scenario test above is the long one: the main suite runs it on 3.3).
