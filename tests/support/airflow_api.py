@@ -6,6 +6,7 @@ simple auth manager's generated passwords, trigger runs, wait on conditions, rea
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,23 @@ import requests
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 TERMINAL_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+#: Tries of a call the api-server answers with its "Database error" (500), and the pause before
+#: each new one. The test deployments keep their metadata in SQLite, which under a loaded CI
+#: machine refuses a write outright when another component holds the write lock ("database is
+#: locked", whatever the lock timeout, for a transaction that read first); Airflow rolled the
+#: request's transaction back, so the call can be made again. A lasting error still fails the test.
+DATABASE_ERROR_PAUSES = (0.5, 2.0)
+
+
+def _rolled_back(answer: requests.Response) -> bool:
+    """Whether ``answer`` is Airflow's answer to a database error (its transaction rolled back)."""
+    if answer.status_code != 500:
+        return False
+    try:
+        detail = answer.json().get("detail")
+    except ValueError:
+        return False
+    return isinstance(detail, dict) and detail.get("reason") == "Database error"
 
 
 class DeploymentError(RuntimeError):
@@ -68,11 +86,21 @@ class AirflowApi:
         if user is not None:
             headers["Authorization"] = f"Bearer {self.login(user)}"
         answer = requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+        for pause in DATABASE_ERROR_PAUSES:
+            if not _rolled_back(answer) or expect == answer.status_code:
+                break
+            time.sleep(pause)  # a lock another process holds: there is no event to wait for
+            answer = requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
         if expect is not None and answer.status_code != expect:
             raise DeploymentError(
                 f"{method} {path} answered {answer.status_code}, expected {expect}: {answer.text[:2000]}"
+                + (self.server_error_report(answer.text) if answer.status_code >= 500 else "")
             )
         return answer
+
+    def server_error_report(self, answer_text: str) -> str:
+        """What the server logged about a 5xx answer (its text hides the cause), for an error message."""
+        return ""
 
     def wait_for_dag(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
         """Wait until the dag-processor has parsed ``dag_id``; return the DAG's API record."""

@@ -30,6 +30,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -330,6 +331,20 @@ class AirflowDeployment(AirflowApi):
             hits = [line for line in text.splitlines() if needle in line][-lines:]
             found.append(f"--- {name}: lines with {needle!r} ---\n" + "\n".join(hits))
         return "\n".join(found)
+
+    def server_error_report(self, answer_text: str) -> str:
+        """
+        The api-server's log from the error id a 500 answer names ("look for ID ..."): Airflow hides
+        a database error's statement and cause from the answer. The home is kept for its logs.
+        """
+        self._failed = True
+        match = re.search(r"look for ID (\w+)", answer_text)
+        path = self.home / "api-server.log"
+        if match is None or not path.exists():
+            return f"\n--- api-server ---\n{self.tail('api-server')}"
+        lines = path.read_text(errors="replace").splitlines()
+        first = next((i for i, line in enumerate(lines) if match.group(1) in line), max(len(lines) - 40, 0))
+        return f"\n--- api-server, from error {match.group(1)} ---\n" + "\n".join(lines[first : first + 60])
 
     def wait_for_executor_report(
         self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, timeout: float = 120
