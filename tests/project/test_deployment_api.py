@@ -61,7 +61,8 @@ def _database_error() -> Response:
 def test_a_rolled_back_database_error_is_tried_again(httpserver, tmp_path):
     _answers(httpserver, _database_error(), Response('{"dag_run_id": "r1"}', status=200))
     api = StandIn(httpserver.url_for("/").rstrip("/"), tmp_path)
-    answer = api.api("POST", "/api/v2/dags/d/dagRuns", user=None, json={"conf": {}})
+    with pytest.warns(UserWarning, match="answered a database error, trying again"):
+        answer = api.api("POST", "/api/v2/dags/d/dagRuns", user=None, json={"conf": {}})
     assert answer.json() == {"dag_run_id": "r1"}
     assert len(httpserver.log) == 2 and api.reported == []
 
@@ -70,7 +71,7 @@ def test_a_lasting_database_error_fails_with_what_the_server_logged(httpserver, 
     tries = len(DATABASE_ERROR_PAUSES) + 1
     _answers(httpserver, *(_database_error() for _ in range(tries)))
     api = StandIn(httpserver.url_for("/").rstrip("/"), tmp_path)
-    with pytest.raises(DeploymentError, match="answered 500") as failure:
+    with pytest.raises(DeploymentError, match="answered 500") as failure, pytest.warns(UserWarning):
         api.api("POST", "/api/v2/dags/d/dagRuns", user=None, json={"conf": {}})
     assert "database is locked" in str(failure.value), "the server's log of the error is in the message"
     assert len(httpserver.log) == tries, "tried a bounded number of times"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ class AirflowApi:
         for pause in DATABASE_ERROR_PAUSES:
             if not _rolled_back(answer) or expect == answer.status_code:
                 break
+            # Said in the run's warnings summary: how often it happens stays on record.
+            warnings.warn(
+                f"{method} {path}: the api-server answered a database error, trying again", stacklevel=2
+            )
             time.sleep(pause)  # a lock another process holds: there is no event to wait for
             answer = requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
         if expect is not None and answer.status_code != expect:
