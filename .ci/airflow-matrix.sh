@@ -17,7 +17,7 @@
 # all have run; each minor's time is printed. Python: the one CI has (3.11 here).
 #
 # `--install` only creates the virtualenvs (.ci/legs/30-airflow-matrix.prepare.sh: .ci/run does
-# that while the main suite runs); a run then finds them installed.
+# that before the main suite runs); a run then finds them installed.
 set -euo pipefail
 
 # minor patch, the day after its release on PyPI (the resolution cut-off), and the test files
@@ -56,7 +56,7 @@ EOF
 
 install_minor() {
     # One minor's virtualenv, resolved as of its cut-off. Nothing to do when it was installed
-    # after the last change to pyproject.toml or to this script (CI installs it during the suite,
+    # after the last change to pyproject.toml or to this script (CI installs it before the suite,
     # then runs it; resolving again cost CPU-seconds per minor). wtforms is removed either way: 3.0's
     # second pass installs it, and a pass stopped half-way would leave it.
     local version=$1 cutoff=$2 minor=${1%.*}
@@ -115,7 +115,7 @@ if [ "${1:-}" = "--minor" ]; then
 fi
 
 if [ "${1:-}" = "--install" ]; then
-    # Only the virtualenvs, side by side (downloads and unpacking: .ci/run runs this during the
+    # Only the virtualenvs, side by side (downloads and unpacking: .ci/run runs this before the
     # suite). The run that follows finds them installed.
     pids=()
     for entry in "${MATRIX[@]}"; do

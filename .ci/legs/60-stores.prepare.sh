@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs for the leg 60-stores, run by .ci/run in the background while the main suite runs:
+# Installs for the leg 60-stores, run by .ci/run in the background once the main suite is over:
 # its own virtualenv with the `gcs` and `azure` extras (the google provider alone is ~1.8 GB, so it
 # stays out of the main .venv that every `make test` builds), gcp-storage-emulator, and Azurite
 # (npm, on Debian's Node.js) in .stores-node/.
